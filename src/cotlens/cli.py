@@ -1,0 +1,119 @@
+"""The ``cotlens`` command: ``run`` a battery of metrics on a model and task, ``report`` a run's summary.
+
+The options of ``run`` are built from ``RunConfig``'s fields and their documentation. User errors (a bad
+argument, a malformed task file, an unknown model) print one line and exit with code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from cotlens.types import CotlensError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _field_type(tp: Any) -> Any:
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0]
+    return tp
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    from cotlens.runs.runner import RunConfig
+
+    hints = typing.get_type_hints(RunConfig)
+    for f in dataclasses.fields(RunConfig):
+        flag = "--" + f.name.replace("_", "-")
+        help_ = f.metadata.get("help", "")
+        tp = _field_type(hints[f.name])
+        if typing.get_origin(tp) is tuple:
+            p.add_argument(flag, dest=f.name, help=help_, type=lambda s: tuple(x.strip() for x in s.split(",")
+                                                                                if x.strip()))
+        elif f.default is dataclasses.MISSING:
+            p.add_argument(flag, dest=f.name, help=help_, type=tp, required=True)
+        else:
+            p.add_argument(flag, dest=f.name, help=f"{help_} (default: {f.default})", type=tp)
+
+
+def _config(ns: argparse.Namespace) -> Any:
+    from cotlens.runs.runner import RunConfig
+
+    kw = {f.name: getattr(ns, f.name) for f in dataclasses.fields(RunConfig) if getattr(ns, f.name) is not None}
+    cfg = RunConfig(**kw)
+    if cfg.n < 1:
+        raise CotlensError(f"--n must be at least 1, got {cfg.n}")
+    if cfg.max_new_tokens < 1:
+        raise CotlensError(f"--max-new-tokens must be at least 1, got {cfg.max_new_tokens}")
+    if not cfg.metrics:
+        raise CotlensError("--metrics is empty")
+    return cfg
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cotlens", description="Chain-of-thought faithfulness tests with confidence intervals.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("run", help="run metrics on a model and task (resumes an existing --out)")
+    _add_config_options(r)
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep = sub.add_parser("report", help="print a run's summary table and rewrite its report.html")
+    rep.add_argument("dir", help="run directory")
+    return p
+
+
+def cmd_report(run_dir: Path) -> None:
+    from cotlens.report.html import write_report
+    from cotlens.report.summary import format_table
+    from cotlens.runs.runner import read_jsonl
+    from cotlens.types import Record, Sample, Trace
+
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise CotlensError(f"{path}: not found (is {run_dir} a finished cotlens run?)")
+    try:
+        summary = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise CotlensError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    print(format_table(summary))
+    traces = {d["sample_id"]: Trace.from_dict(d) for d in read_jsonl(run_dir / "traces.jsonl")}
+    records = [Record.from_dict(d) for d in read_jsonl(run_dir / "records.jsonl")]
+    samples_path = run_dir / "samples.jsonl"
+    samples = [Sample.from_dict(d) for d in read_jsonl(samples_path)]
+    write_report(run_dir, summary, samples, traces, records)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from cotlens.report.summary import format_table
+            from cotlens.runs.runner import run
+
+            summary = run(_config(args), progress=not args.quiet)
+            print(format_table(summary))
+            print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'report.html'}")
+        elif args.command == "report":
+            cmd_report(Path(args.dir))
+    except CotlensError as e:
+        print(f"cotlens: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cotlens: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

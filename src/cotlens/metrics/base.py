@@ -1,0 +1,81 @@
+"""What a metric is: a named, versioned, pure function of (context, sample, trace, rng, args) -> Record.
+
+The context carries the model under test and a way to get a helper model by spec (the mistake model of
+Lanham et al.), both already wrapped in the run's cache. A metric's per-sample quantities go into
+``Record.values``; the summary is the mean of each with a bootstrap interval, ``primary`` naming the headline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cotlens.metrics.curves import Curve
+from cotlens.models.base import Model
+from cotlens.report.stats import mean_estimate
+from cotlens.types import Estimate, Record, Sample, Trace
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    model: Model
+    """The model under test."""
+    helper: Callable[[str], Model]
+    """Returns the model a spec names ("self" is the model under test), loaded once per run."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    version: int
+    args_type: type[Any]
+    """A frozen dataclass of the metric's arguments, with defaults."""
+    run: Callable[[MetricContext, Sample, Trace, random.Random, Any], Record]
+    primary: str
+    """The key of ``Record.values`` reported as the metric's value."""
+    description: str
+    curve: Callable[[Record], Curve | None] | None = None
+    """For curve metrics: the per-sample curve to plot."""
+    curve_label: str = ""
+
+    def default_args(self) -> Any:
+        return self.args_type()
+
+    def summarize(self, records: Sequence[Record], seed: int = 0) -> dict[str, Estimate]:
+        """Mean of each per-sample value, with bootstrap CIs; the primary value first under "value"."""
+        keys: list[str] = []
+        for r in records:
+            keys += [k for k in r.values if k not in keys]
+        out = {"value": mean_estimate([r.values.get(self.primary) for r in records], seed)}
+        for k in keys:
+            out[k] = mean_estimate([r.values.get(k) for r in records], seed)
+        return out
+
+
+def make_record(
+    metric: Metric,
+    args: Any,
+    trace: Trace,
+    values: dict[str, float | None],
+    details: dict[str, Any],
+) -> Record:
+    return Record(
+        metric=metric.name,
+        metric_version=metric.version,
+        args=dataclasses.asdict(args),
+        sample_id=trace.sample_id,
+        score=values.get(metric.primary),
+        values=values,
+        details=details,
+        model=trace.model,
+        generation=trace.generation.to_dict(),
+        seed=trace.seed,
+    )
+
+
+def points_curve(record: Record) -> Curve | None:
+    pts = record.details.get("curve")
+    return [(float(x), float(y)) for x, y in pts] if pts else None

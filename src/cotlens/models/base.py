@@ -1,0 +1,49 @@
+"""The Model protocol every backend implements, and its capability flags.
+
+A backend has a few batch methods (after lm-evaluation-harness's ``LM``): ``generate`` continues prompts,
+``score_choices`` reads the next-token log-probabilities of answer letters. Optional abilities are declared in
+``capabilities`` and checked with ``require`` so a metric that needs one fails early with a clear message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from cotlens.types import CotlensError, GenerationSettings, Prompt
+
+GENERATE = "generate"
+SCORE_CHOICES = "score_choices"
+COUNT_TOKENS = "count_tokens"
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A language model cotlens can run its metrics on."""
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What makes this model's outputs what they are: spec, weights revision, dtype. Part of cache keys."""
+        ...
+
+    @property
+    def capabilities(self) -> frozenset[str]: ...
+
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
+        """Continue each prompt after its prefill; return only the new text (end-of-turn removed)."""
+        ...
+
+    def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        """For each prompt, the log-probability (over the whole vocabulary) of each letter as the next token."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens the model's tokenizer gives ``text``."""
+        ...
+
+
+def require(model: Model, capability: str, who: str) -> None:
+    """Fail early when ``model`` lacks ``capability``, naming ``who`` needs it."""
+    if capability not in model.capabilities:
+        spec = model.identity.get("spec", "?")
+        raise CotlensError(f"{who} needs the '{capability}' capability, which model {spec} does not have")

@@ -1,0 +1,257 @@
+"""The transformers backend: local Hugging Face model directories and GGUF files, batched, white-box.
+
+GGUF files are dequantised by transformers (``gguf_file=``), which takes about 25 s for SmolLM2 because the
+tokenizer and weights are rebuilt from GGUF metadata. The result is converted once into a plain safetensors
+directory under the cotlens cache (``$COTLENS_CACHE_DIR`` or ``~/.cache/cotlens``), keyed by the GGUF file's
+SHA-256, and loaded from there afterwards (about 0.5 s, logits identical).
+
+Batches are left-padded and carry explicit position ids, so a prompt scores the same in a batch as alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.types import CotlensError, GenerationSettings, Prompt
+
+DTYPES = ("bfloat16", "float32", "float16")
+CONVERTED_FORMAT = 1
+
+
+def cache_root() -> Path:
+    """Where cotlens keeps converted models and the default call cache (never inside the package)."""
+    return Path(os.environ.get("COTLENS_CACHE_DIR", Path.home() / ".cache" / "cotlens"))
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def dir_revision(path: Path) -> str:
+    """A content revision for a model directory: config and tokenizer files fully, weights by name, size
+    and their first and last MiB (hashing gigabytes at every load would cost more than the load)."""
+    h = hashlib.sha256()
+    for p in sorted(path.iterdir()):
+        if not p.is_file():
+            continue
+        h.update(p.name.encode())
+        if p.suffix in (".json", ".jinja", ".txt", ".model"):
+            h.update(p.read_bytes())
+        else:
+            size = p.stat().st_size
+            h.update(str(size).encode())
+            with p.open("rb") as f:
+                h.update(f.read(1 << 20))
+                f.seek(max(0, size - (1 << 20)))
+                h.update(f.read(1 << 20))
+    return h.hexdigest()
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def convert_gguf(gguf_path: Path, sha: str) -> Path:
+    """Dequantise a GGUF file into a safetensors directory in the cache, once; return the directory."""
+    out = cache_root() / "converted" / sha[:24]
+    marker = out / "cotlens-converted.json"
+    if marker.exists():
+        return out
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _quiet_transformers()
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    kw: dict[str, Any] = {"gguf_file": gguf_path.name}
+    tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), **kw)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), dtype=torch.float32, **kw)
+    tok.save_pretrained(str(tmp))
+    cfg = model.config.to_dict()
+    cfg.pop("quantization_config", None)
+    (tmp / "config.json").write_text(json.dumps(cfg, indent=1))
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    if getattr(model.config, "tie_word_embeddings", False):
+        state.pop("lm_head.weight", None)
+    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    (tmp / "cotlens-converted.json").write_text(
+        json.dumps({"format": CONVERTED_FORMAT, "source": str(gguf_path), "sha256": sha})
+    )
+    try:
+        tmp.rename(out)
+    except OSError:  # another process converted it first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+class HFModel:
+    """A causal LM loaded with transformers, run locally on CPU (or GPU when available)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        spec: str,
+        gguf_file: str | None = None,
+        dtype: str = "bfloat16",
+        batch_size: int = 8,
+        device: str | None = None,
+    ) -> None:
+        if dtype not in DTYPES:
+            raise CotlensError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        _quiet_transformers()
+        self._torch = torch
+        src = Path(path)
+        if gguf_file is not None:
+            gguf = src / gguf_file
+            if not gguf.is_file():
+                raise CotlensError(f"GGUF file not found: {gguf}")
+            revision = "sha256:" + file_sha256(gguf)
+            load_dir = convert_gguf(gguf, revision.split(":", 1)[1])
+        elif src.is_dir():
+            if not (src / "config.json").is_file():
+                raise CotlensError(f"{src}: not a transformers model directory (no config.json)")
+            revision = "dir:" + dir_revision(src)
+            load_dir = src
+        else:
+            raise CotlensError(f"model path not found: {src} (hub downloads are not done; give a local path)")
+        self.batch_size = batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.tokenizer = AutoTokenizer.from_pretrained(str(load_dir), local_files_only=True)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(load_dir), dtype=getattr(torch, dtype), local_files_only=True
+        ).to(self.device)
+        self.model.eval()
+        self._identity = {"spec": spec, "revision": revision, "dtype": dtype}
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else ([eos] if eos is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            eos_ids = sorted(set(eos_ids) | {self.tokenizer.eos_token_id})
+        self._eos_ids: list[int] = eos_ids
+        self._letter_ids: dict[str, int] = {}
+
+    # -- protocol -------------------------------------------------------------------------------------------
+    @property
+    def identity(self) -> dict[str, Any]:
+        return dict(self._identity)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS})
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render(self, prompt: Prompt) -> str:
+        """The prompt as the model sees it: chat template with a generation prompt, then the prefill."""
+        msgs = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        if self.tokenizer.chat_template:
+            text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        else:  # Lanham et al.'s own Human/Assistant format for models without a template
+            names = {"user": "Human", "assistant": "Assistant", "system": "System"}
+            text = "".join(f"\n\n{names.get(m['role'], m['role'])}: {m['content']}" for m in msgs)
+            text += "\n\nAssistant: "
+        return str(text) + prompt.prefill
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        special = not bool(self.tokenizer.chat_template)
+        return [self.tokenizer.encode(t, add_special_tokens=special) for t in texts]
+
+    def _batch(self, ids: Sequence[Sequence[int]]) -> tuple[Any, Any, Any]:
+        """Left-pad ``ids`` into tensors: input ids, attention mask, position ids."""
+        torch = self._torch
+        width = max(len(x) for x in ids)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(x)) + list(x) for x in ids], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], dtype=torch.long)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        return input_ids.to(self.device), mask.to(self.device), pos.to(self.device)
+
+    def _chunks(self, n: int, lengths: Sequence[int]) -> Iterator[list[int]]:
+        """Indices grouped into batches of similar length (less padding)."""
+        order = sorted(range(n), key=lambda i: lengths[i])
+        for i in range(0, n, self.batch_size):
+            yield order[i : i + self.batch_size]
+
+    def letter_id(self, letter: str) -> int:
+        """The token id of ``letter`` as it follows "(" in the answer prefill."""
+        if letter not in self._letter_ids:
+            base = self.tokenizer.encode("(", add_special_tokens=False)
+            full = self.tokenizer.encode("(" + letter, add_special_tokens=False)
+            if full[: len(base)] == base and len(full) == len(base) + 1:
+                self._letter_ids[letter] = full[-1]
+            else:
+                alone = self.tokenizer.encode(letter, add_special_tokens=False)
+                if len(alone) != 1:
+                    raise CotlensError(f"choice label {letter!r} is not one token for this tokenizer")
+                self._letter_ids[letter] = alone[0]
+        return self._letter_ids[letter]
+
+    def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        torch = self._torch
+        ids = self._encode([self.render(p) for p in prompts])
+        out: list[list[float]] = [[] for _ in prompts]
+        with torch.inference_mode():
+            for chunk in self._chunks(len(ids), [len(x) for x in ids]):
+                input_ids, mask, pos = self._batch([ids[i] for i in chunk])
+                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=pos).logits
+                logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
+                for row, i in enumerate(chunk):
+                    out[i] = [float(logp[row, self.letter_id(le)]) for le in letters[i]]
+        return out
+
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
+        torch = self._torch
+        ids = self._encode([self.render(p) for p in prompts])
+        out: list[str] = ["" for _ in prompts]
+        greedy = settings.temperature <= 0
+        kw: dict[str, Any] = {
+            "max_new_tokens": settings.max_new_tokens,
+            "do_sample": not greedy,
+            "eos_token_id": self._eos_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if not greedy:
+            kw.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
+        else:
+            kw.update(temperature=None, top_p=None, top_k=None)
+        # Sampling is done one prompt at a time with a seed derived from (seed, prompt) so that a prompt's
+        # sample does not depend on which other prompts share its batch (needed for caching and resuming).
+        chunks = (
+            list(self._chunks(len(ids), [len(x) for x in ids])) if greedy else [[i] for i in range(len(ids))]
+        )
+        with torch.inference_mode():
+            for chunk in chunks:
+                if not greedy:
+                    h = hashlib.sha256(f"{seed}:{ids[chunk[0]]}".encode()).digest()
+                    torch.manual_seed(int.from_bytes(h[:8], "little"))
+                    random.seed(int.from_bytes(h[8:16], "little"))
+                input_ids, mask, _ = self._batch([ids[i] for i in chunk])
+                gen = self.model.generate(input_ids=input_ids, attention_mask=mask, **kw)
+                new = gen[:, input_ids.shape[1] :]
+                for row, i in enumerate(chunk):
+                    out[i] = self.tokenizer.decode(new[row], skip_special_tokens=True)
+        return out

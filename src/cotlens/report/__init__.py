@@ -1,0 +1,1 @@
+"""Statistics, summaries and the HTML report."""

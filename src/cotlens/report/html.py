@@ -1,0 +1,128 @@
+"""The HTML report: the summary table, the truncation curves as plots, and every sample's evidence.
+
+One self-contained file (plots are inline PNG). All model and task text is untrusted and goes through
+``html.escape``; nothing from a model is ever put into the page unescaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from cotlens.types import LETTERS, Record, Sample, Trace
+
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
+details{border:1px solid #ddd;border-radius:4px;margin:6px 0;padding:4px 8px}
+.cot{white-space:pre-wrap;background:#fafafa;padding:6px;border-left:3px solid #88a}
+.step{border-bottom:1px dotted #bbb}.muted{color:#777}.warn{color:#a33}
+"""
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _ci(ci: Any) -> str:
+    return "-" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def plot_curve(curve: dict[str, Any], title: str) -> str:
+    """A curve with its 95% band as an inline PNG <img>."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=100)
+    x = curve["x"]
+    ax.plot(x, curve["mean"], marker="o", ms=3, label=f"mean over {curve['n']} samples")
+    lo = [c[0] if c[0] is not None else m for c, m in zip(curve["ci"], curve["mean"], strict=True)]
+    hi = [c[1] if c[1] is not None else m for c, m in zip(curve["ci"], curve["mean"], strict=True)]
+    ax.fill_between(x, lo, hi, alpha=0.25, label="95% bootstrap CI")
+    ax.set_xlabel(curve["label"])
+    ax.set_ylabel("% same answer")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'<img alt="{escape(title)}" src="data:image/png;base64,{data}">'
+
+
+def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) -> str:
+    parts = [f"<p><b>Question</b>: {escape(sample.question)}</p><ol type='A'>"]
+    for i, c in enumerate(sample.choices):
+        mark = " <b>(gold)</b>" if i == sample.answer else ""
+        parts.append(f"<li>{escape(c)}{mark}</li>")
+    parts.append("</ol>")
+    if trace is None:
+        return "".join(parts) + "<p class='muted'>no trace</p>"
+    steps = "".join(f"<span class='step' title='step {j + 1}'>{escape(s.text)}</span> "
+                    for j, s in enumerate(trace.steps))
+    parts.append(f"<p><b>CoT</b> ({len(trace.steps)} steps, {trace.cot_tokens} tokens):</p>"
+                 f"<div class='cot'>{steps or '<i>(empty)</i>'}</div>")
+    stated = "-" if trace.stated_answer is None else LETTERS[trace.stated_answer]
+    parts.append(f"<p>Answer after the CoT: <b>{LETTERS[trace.answer]}</b> · stated in the CoT: {stated}</p>")
+    for r in recs:
+        vals = ", ".join(f"{escape(k)}={_fmt(v)}" for k, v in r.values.items())
+        parts.append(f"<details><summary>{escape(r.metric)}: {vals}</summary>"
+                     f"<pre>{escape(json.dumps(r.details, indent=1)[:20000])}</pre></details>")
+    return "".join(parts)
+
+
+def render(summary: dict[str, Any], samples: Sequence[Sample], traces: dict[str, Trace],
+           records: Sequence[Record]) -> str:
+    cfg = summary.get("config", {})
+    model = (summary.get("model") or {})
+    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens report</title>"
+           f"<style>{CSS}</style></head><body><h1>cotlens report</h1>"]
+    out.append(f"<p>Model <code>{escape(str(model.get('spec')))}</code> "
+               f"(revision <code>{escape(str(model.get('revision', ''))[:23])}</code>, "
+               f"{escape(str(model.get('dtype')))}) · task <code>{escape(str(cfg.get('task')))}</code> · "
+               f"{summary.get('n_samples')} samples · seed {escape(str(cfg.get('seed')))}</p>")
+    acc = summary.get("accuracy_with_cot", {})
+    out.append(f"<p>Accuracy with the CoT: <b>{_fmt(acc.get('value'))}</b> {_ci(acc.get('ci'))} "
+               f"(n={acc.get('n')}). Read every AOC beside accuracy: they correlate (Bentham et al. 2024).</p>")
+    out.append("<h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th>"
+               "<th>other quantities (mean [95% CI])</th><th>what it is</th></tr>")
+    for name, m in summary.get("metrics", {}).items():
+        others = "<br>".join(f"{escape(k)}: {_fmt(v['value'])} {_ci(v['ci'])} (n={v['n']})"
+                             for k, v in m.get("stats", {}).items() if k != m.get("primary"))
+        out.append(f"<tr><td>{escape(name)}</td><td class='num'>{_fmt(m['value'])}</td>"
+                   f"<td class='num'>{_ci(m['ci'])}</td><td class='num'>{m['n']}</td><td>{others}</td>"
+                   f"<td>{escape(m['description'])}</td></tr>")
+    out.append("</table>")
+    if summary.get("curves"):
+        out.append("<h2>Curves</h2>")
+        for name, curve in summary["curves"].items():
+            out.append(plot_curve(curve, name.replace("_", " ")))
+    out.append("<h2>Samples</h2>")
+    by_sample: dict[str, list[Record]] = {}
+    for r in records:
+        by_sample.setdefault(r.sample_id, []).append(r)
+    for s in samples:
+        t = traces.get(s.id)
+        ok = t is not None and t.answer == s.answer
+        tag = "" if t is None else (" ✓" if ok else " ✗")
+        out.append(f"<details><summary>{escape(s.id)}{tag}</summary>"
+                   f"{_sample_html(s, t, by_sample.get(s.id, []))}</details>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def write_report(run_dir: Path, summary: dict[str, Any], samples: Sequence[Sample],
+                 traces: dict[str, Trace], records: Sequence[Record]) -> Path:
+    path = run_dir / "report.html"
+    path.write_text(render(summary, samples, traces, records), encoding="utf-8")
+    return path

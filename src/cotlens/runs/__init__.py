@@ -1,0 +1,1 @@
+"""Running batteries: the call cache and the resumable runner."""

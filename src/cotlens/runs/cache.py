@@ -1,0 +1,151 @@
+"""The call cache: one SQLite table of model answers, keyed on everything that determines them.
+
+A key is the SHA-256 of the model's identity (spec, weights revision, dtype), the method, the full generation
+settings, the seed and the exact prompt (lm-evaluation-harness once served one model's cached answers for
+another because its key lacked the model). ``CachedModel`` wraps any backend with the same protocol: it asks
+the backend only for prompts not yet cached, in one batch, and counts calls and hits for the record at hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cotlens.models.base import Model
+from cotlens.types import GenerationSettings, Prompt
+
+CACHE_FORMAT = 1
+
+
+def cache_key(identity: dict[str, Any], method: str, payload: dict[str, Any]) -> str:
+    blob = json.dumps(
+        {"format": CACHE_FORMAT, "model": identity, "method": method, **payload}, sort_keys=True
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+class CallCache:
+    """A persistent key -> JSON value store in SQLite (safe to kill at any point: each put is committed)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path))
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+            "method TEXT, model TEXT, created REAL)"
+        )
+        self._db.commit()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for i in range(0, len(keys), 500):
+            part = list(keys[i : i + 500])
+            q = "SELECT key, value FROM calls WHERE key IN (%s)" % ",".join("?" * len(part))
+            for k, v in self._db.execute(q, part):
+                found[k] = json.loads(v)
+        return found
+
+    def put_many(self, items: Sequence[tuple[str, Any]], method: str, model: str) -> None:
+        now = time.time()
+        self._db.executemany(
+            "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?)",
+            [(k, json.dumps(v), method, model, now) for k, v in items],
+        )
+        self._db.commit()
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@dataclass
+class CallCounter:
+    """Counts, for one unit of work, the prompts sent to the backend and those answered by the cache."""
+
+    calls: int = 0
+    cached: int = 0
+
+
+class CachedModel:
+    """A Model that answers from a CallCache first and asks the wrapped backend only for misses.
+
+    ``on_call(method, n_prompts)`` is called for every request that reaches the backend (the runner logs them,
+    so a test can prove a resumed run did not repeat finished work).
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        cache: CallCache | None,
+        counter: CallCounter | None = None,
+        on_call: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.inner = model
+        self.cache = cache
+        self.counter = counter or CallCounter()
+        self.on_call = on_call
+
+    def with_counter(self, counter: CallCounter, on_call: Callable[[str, int], None] | None) -> CachedModel:
+        return CachedModel(self.inner, self.cache, counter, on_call)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self.inner.capabilities
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def _cached(
+        self,
+        method: str,
+        payloads: list[dict[str, Any]],
+        compute: Callable[[list[int]], list[Any]],
+    ) -> list[Any]:
+        ident = self.inner.identity
+        keys = [cache_key(ident, method, p) for p in payloads]
+        found = self.cache.get_many(keys) if self.cache is not None else {}
+        # identical prompts within one request are computed once
+        missing: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k not in found and k not in missing:
+                missing[k] = i
+        self.counter.cached += len(keys) - len(missing)
+        if missing:
+            idx = list(missing.values())
+            self.counter.calls += len(idx)
+            if self.on_call is not None:
+                self.on_call(method, len(idx))
+            values = compute(idx)
+            new = [(keys[i], v) for i, v in zip(idx, values, strict=True)]
+            if self.cache is not None:
+                self.cache.put_many(new, method, str(ident.get("spec")))
+            found.update(dict(new))
+        return [found[k] for k in keys]
+
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
+        payloads = [{"prompt": p.to_dict(), "settings": settings.to_dict(), "seed": seed} for p in prompts]
+        return self._cached(
+            "generate", payloads, lambda idx: self.inner.generate([prompts[i] for i in idx], settings, seed)
+        )
+
+    def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        payloads = [{"prompt": p.to_dict(), "letters": list(ls)} for p, ls in zip(prompts, letters, strict=True)]
+        return self._cached(
+            "score_choices",
+            payloads,
+            lambda idx: self.inner.score_choices([prompts[i] for i in idx], [letters[i] for i in idx]),
+        )

@@ -1,0 +1,251 @@
+"""The runner: samples -> traces -> records -> summary and report, in a run directory that resumes.
+
+A run directory holds:
+
+- ``run.json``: the RunConfig and how many times the run was started (``attempts``);
+- ``samples.jsonl``: the task samples of the run (question, choices, gold answer);
+- ``traces.jsonl``: one elicited CoT per sample;
+- ``records.jsonl``: one record per (metric, sample), appended and flushed as each finishes;
+- ``calls.jsonl``: one line per request that reached the model backend (not the cache): attempt, unit of work,
+  method and number of prompts, so anyone can check what a resumed run recomputed;
+- ``summary.json`` and ``report.html``, rewritten at the end of each run.
+
+Resuming: traces and records already in the files are not recomputed, and model calls of an unfinished unit
+are answered by the SQLite call cache. Re-running with a different configuration in the same directory is
+refused (use another ``--out``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from cotlens.elicit import elicit
+from cotlens.metrics import METRICS, Metric, MetricContext, get_metric
+from cotlens.metrics.adding_mistakes import AddingMistakesArgs
+from cotlens.models.base import GENERATE, SCORE_CHOICES, Model, require
+from cotlens.models.hf import cache_root
+from cotlens.models.spec import load_model
+from cotlens.runs.cache import CachedModel, CallCache, CallCounter
+from cotlens.tasks import load_task
+from cotlens.types import SCHEMA_VERSION, CotlensError, GenerationSettings, Record, Sample, Trace
+
+ELICIT_CHUNK = 16
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's results. Each field is a CLI option of ``cotlens run``."""
+
+    model: str = field(metadata={"help": "model spec: smollm2, hf:PATH or gguf:PATH"})
+    task: str = field(metadata={"help": "built-in task name (arithmetic) or a .jsonl/.csv file or datasets dir"})
+    out: str = field(metadata={"help": "run directory (created; an existing one is resumed)"})
+    metrics: tuple[str, ...] = field(
+        default=tuple(METRICS), metadata={"help": "comma-separated metrics (default: all)"}
+    )
+    n: int = field(default=20, metadata={"help": "number of samples (the first N of the task)"})
+    seed: int = field(default=0, metadata={"help": "seed for task generation, sampling and bootstrap"})
+    difficulty: int = field(default=3, metadata={"help": "arithmetic task: number of operations (1-8)"})
+    split: str | None = field(default=None, metadata={"help": "datasets dir: which split (default test)"})
+    max_new_tokens: int = field(default=256, metadata={"help": "CoT generation budget in tokens"})
+    temperature: float = field(default=0.0, metadata={"help": "sampling temperature for CoTs (0 = greedy)"})
+    dtype: str = field(default="bfloat16", metadata={"help": "bfloat16, float32 or float16"})
+    batch_size: int = field(default=8, metadata={"help": "prompts per forward pass"})
+    mistake_model: str = field(
+        default="self", metadata={"help": "adding_mistakes: who writes mistakes (self, rule, or a spec)"}
+    )
+    max_positions: int = field(
+        default=0, metadata={"help": "adding_mistakes: at most this many mistake positions per CoT (0 = all)"}
+    )
+    cache: str | None = field(
+        default=None,
+        metadata={"help": "call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"},
+    )
+
+    def generation(self) -> GenerationSettings:
+        return GenerationSettings(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields a resumed run must share with the original (not where it is written or cached)."""
+        d = dataclasses.asdict(self)
+        d.pop("out")
+        d.pop("cache")
+        d.pop("batch_size")
+        d["metrics"] = list(self.metrics)
+        return d
+
+    def metric_args(self, metric: Metric) -> Any:
+        if metric.args_type is AddingMistakesArgs:
+            return AddingMistakesArgs(self.mistake_model, self.max_positions)
+        return metric.default_args()
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The complete lines of a JSONL file; a line cut short by a kill is ignored (it is recomputed)."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CotlensError(f"{path}: corrupt line: {e.msg}") from None
+
+
+def _append(f: TextIO, obj: dict[str, Any]) -> None:
+    f.write(json.dumps(obj) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _truncate_partial_line(path: Path) -> None:
+    """Drop a last line a kill left half-written, so appends start on a fresh line."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+class Run:
+    """One run directory and the work left in it."""
+
+    def __init__(self, config: RunConfig, progress: bool = True) -> None:
+        for name in config.metrics:
+            get_metric(name)
+        self.config = config
+        self.dir = Path(config.out)
+        self.progress = progress
+        self._model: CachedModel | None = None
+        self._helpers: dict[str, CachedModel] = {}
+        self._cache: CallCache | None = None
+
+    # -- set-up ------------------------------------------------------------------------------------------
+    def _open_dir(self) -> int:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        meta_path = self.dir / "run.json"
+        attempts = 0
+        if meta_path.exists():
+            try:
+                meta = json.loads(meta_path.read_text())
+            except json.JSONDecodeError as e:
+                raise CotlensError(f"{meta_path}: not valid JSON ({e.msg})") from None
+            if meta.get("config") != self.config.identity():
+                raise CotlensError(
+                    f"{self.dir} holds a run with a different configuration; use a new --out to start another"
+                )
+            attempts = int(meta.get("attempts", 0))
+        attempts += 1
+        meta_path.write_text(json.dumps({"schema": SCHEMA_VERSION, "config": self.config.identity(),
+                                         "attempts": attempts}, indent=1))
+        for name in ("traces.jsonl", "records.jsonl", "calls.jsonl"):
+            _truncate_partial_line(self.dir / name)
+        return attempts
+
+    def _call_cache(self) -> CallCache | None:
+        if self._cache is None and self.config.cache != "none":
+            path = Path(self.config.cache) if self.config.cache else cache_root() / "calls.sqlite"
+            self._cache = CallCache(path)
+        return self._cache
+
+    def model(self) -> CachedModel:
+        if self._model is None:
+            inner = load_model(self.config.model, dtype=self.config.dtype, batch_size=self.config.batch_size)
+            require(inner, GENERATE, "eliciting a CoT")
+            require(inner, SCORE_CHOICES, "reading answers from choice log-probabilities")
+            self._model = CachedModel(inner, self._call_cache())
+        return self._model
+
+    def _helper(self, spec: str, counter: CallCounter, log: Callable[[str, int], None]) -> Model:
+        if spec == "self":
+            return self.model().with_counter(counter, log)
+        if spec not in self._helpers:
+            inner = load_model(spec, dtype=self.config.dtype, batch_size=self.config.batch_size)
+            self._helpers[spec] = CachedModel(inner, self._call_cache())
+        return self._helpers[spec].with_counter(counter, log)
+
+    # -- the work ----------------------------------------------------------------------------------------
+    def execute(self) -> dict[str, Any]:
+        """Do whatever is left of the run; return the summary."""
+        from cotlens.report.html import write_report
+        from cotlens.report.summary import summarize
+
+        attempt = self._open_dir()
+        samples = load_task(self.config.task, self.config.n, self.config.seed, self.config.difficulty,
+                            self.config.split)
+        (self.dir / "samples.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in samples))
+        with (self.dir / "calls.jsonl").open("a", encoding="utf-8") as calls_f:
+
+            def logger(unit: str) -> Callable[[str, int], None]:
+                return lambda method, k: _append(calls_f, {"attempt": attempt, "unit": unit, "method": method,
+                                                           "prompts": k})
+
+            traces = self._traces(samples, logger)
+            records = self._records(samples, traces, logger)
+        summary = summarize(self.config, samples, traces, records)
+        (self.dir / "summary.json").write_text(json.dumps(summary, indent=1))
+        write_report(self.dir, summary, samples, traces, records)
+        if self._cache is not None:
+            self._cache.close()
+        return summary
+
+    def _traces(self, samples: Sequence[Sample], logger: Callable[[str], Callable[[str, int], None]]
+                ) -> dict[str, Trace]:
+        path = self.dir / "traces.jsonl"
+        traces = {d["sample_id"]: Trace.from_dict(d) for d in read_jsonl(path)}
+        todo = [s for s in samples if s.id not in traces]
+        if not todo:
+            return traces
+        model = self.model()
+        bar = tqdm(total=len(todo), desc="eliciting CoTs", unit="sample", disable=not self.progress)
+        with path.open("a", encoding="utf-8") as f:
+            for i in range(0, len(todo), ELICIT_CHUNK):
+                chunk = todo[i : i + ELICIT_CHUNK]
+                m = model.with_counter(CallCounter(), logger("elicit:" + ",".join(s.id for s in chunk)))
+                for t in elicit(m, chunk, self.config.generation(), self.config.seed):
+                    traces[t.sample_id] = t
+                    _append(f, t.to_dict())
+                bar.update(len(chunk))
+        bar.close()
+        return traces
+
+    def _records(self, samples: Sequence[Sample], traces: dict[str, Trace],
+                 logger: Callable[[str], Callable[[str, int], None]]) -> list[Record]:
+        path = self.dir / "records.jsonl"
+        done = {(d["metric"], d["sample_id"]): Record.from_dict(d) for d in read_jsonl(path)}
+        todo = [(name, s) for name in self.config.metrics for s in samples if (name, s.id) not in done]
+        if todo:
+            bar = tqdm(total=len(todo), desc="metrics", unit="record", disable=not self.progress)
+            with path.open("a", encoding="utf-8") as f:
+                for name, s in todo:
+                    metric = get_metric(name)
+                    bar.set_postfix_str(name)
+                    counter = CallCounter()
+                    log = logger(f"{name}:{s.id}")
+                    ctx = MetricContext(
+                        model=self.model().with_counter(counter, log),
+                        helper=lambda spec, c=counter, lg=log: self._helper(spec, c, lg),  # type: ignore[misc]
+                    )
+                    rng = random.Random(f"{self.config.seed}:{name}:{s.id}")
+                    rec = metric.run(ctx, s, traces[s.id], rng, self.config.metric_args(metric))
+                    rec = dataclasses.replace(rec, model_calls=counter.calls, cached_calls=counter.cached)
+                    done[(name, s.id)] = rec
+                    _append(f, rec.to_dict())
+                    bar.update(1)
+            bar.close()
+        return [done[(name, s.id)] for name in self.config.metrics for s in samples]
+
+
+def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) ``config``; return the summary dict that was written to ``summary.json``."""
+    return Run(config, progress).execute()

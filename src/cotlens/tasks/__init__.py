@@ -1,0 +1,41 @@
+"""Tasks: built-in generators with ground truth, and loaders for user files.
+
+``load_task(name_or_path, ...)`` accepts a built-in name (``arithmetic``), a ``.jsonl`` or ``.csv`` file, or a
+directory saved with ``datasets``' ``save_to_disk``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cotlens.tasks import arithmetic
+from cotlens.tasks.loaders import load_csv, load_datasets_dir, load_jsonl
+from cotlens.types import CotlensError, Sample
+
+BUILTIN = ("arithmetic",)
+
+
+def load_task(
+    name_or_path: str, n: int | None = None, seed: int = 0, difficulty: int = 3, split: str | None = None
+) -> list[Sample]:
+    """The first ``n`` samples of a task (all of a file when ``n`` is None)."""
+    if n is not None and n < 1:
+        raise CotlensError(f"--n must be at least 1, got {n}")
+    if name_or_path == "arithmetic":
+        return arithmetic.generate(n if n is not None else 100, seed, difficulty)
+    path = Path(name_or_path)
+    if path.is_dir():
+        samples = load_datasets_dir(path, split)
+    elif path.is_file():
+        if path.suffix == ".jsonl":
+            samples = load_jsonl(path)
+        elif path.suffix == ".csv":
+            samples = load_csv(path)
+        else:
+            raise CotlensError(f"{path}: unknown task file type {path.suffix!r}; use .jsonl or .csv")
+    else:
+        raise CotlensError(f"unknown task {name_or_path!r}: not a built-in ({', '.join(BUILTIN)}) nor a file")
+    return samples[:n] if n is not None else samples
+
+
+__all__ = ["BUILTIN", "load_task"]

@@ -1,0 +1,207 @@
+"""The data that flows through cotlens: Sample -> Trace -> Record -> Summary.
+
+Every type is a frozen dataclass with a ``to_dict``/``from_dict`` pair so that it can be written to JSONL and
+read back without pickles. ``SCHEMA_VERSION`` is written into every record and summary; bump it when a field's
+meaning changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+LETTERS = string.ascii_uppercase
+
+
+class CotlensError(Exception):
+    """An error caused by the user's input (a file, an argument, a spec): reported in one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question with a known answer."""
+
+    id: str
+    """Unique within its task."""
+    question: str
+    """The question text, without the choices."""
+    choices: tuple[str, ...]
+    """Answer options, shown as (A), (B), ... in this order."""
+    answer: int
+    """Index into ``choices`` of the gold answer."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Task-specific data (difficulty, intermediate values, hints); JSON-serialisable."""
+
+    @property
+    def letters(self) -> tuple[str, ...]:
+        return tuple(LETTERS[: len(self.choices)])
+
+    @property
+    def answer_letter(self) -> str:
+        return LETTERS[self.answer]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "choices": list(self.choices),
+            "answer": self.answer,
+            "metadata": self.metadata,
+        }
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Sample:
+        return Sample(d["id"], d["question"], tuple(d["choices"]), int(d["answer"]), dict(d.get("metadata", {})))
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    """"system", "user" or "assistant"."""
+    content: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A conversation to render with the model's chat template, and the start of the assistant's reply.
+
+    ``prefill`` is appended verbatim after the rendered generation prompt: the model continues from it.
+    """
+
+    messages: tuple[Message, ...]
+    prefill: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messages": [[m.role, m.content] for m in self.messages], "prefill": self.prefill}
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How text is sampled. Part of every cache key and every record."""
+
+    max_new_tokens: int = 256
+    """Upper bound on generated tokens."""
+    temperature: float = 0.0
+    """0 means greedy decoding (deterministic); otherwise sampling at this temperature."""
+    top_p: float = 1.0
+    """Nucleus sampling mass; ignored when greedy."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step (sentence) of a CoT, with its character span in ``Trace.cot``."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A sample's elicited chain of thought and the answer the model gives after it."""
+
+    sample_id: str
+    prompt: Prompt
+    """The prompt that elicited the CoT (its prefill is the CoT's lead-in)."""
+    cot: str
+    """The generated CoT text (continuation after the lead-in), stripped."""
+    steps: tuple[Step, ...]
+    """The CoT split into sentences; see ``cotlens.elicit.split_steps`` for the rules."""
+    stated_answer: int | None
+    """The choice the CoT's own text names, if any (parsed, not scored)."""
+    answer: int
+    """The choice with the highest next-token probability after the Lanham answer prompt, full CoT."""
+    answer_logprobs: tuple[float, ...]
+    """Log-probabilities of each choice letter as the next token, full CoT."""
+    cot_tokens: int
+    """Length of the CoT in the model's tokens."""
+    model: dict[str, Any]
+    """The model's identity (spec, revision, dtype)."""
+    generation: GenerationSettings
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "sample_id": self.sample_id,
+            "prompt": self.prompt.to_dict(),
+            "cot": self.cot,
+            "steps": [[s.text, s.start, s.end] for s in self.steps],
+            "stated_answer": self.stated_answer,
+            "answer": self.answer,
+            "answer_logprobs": list(self.answer_logprobs),
+            "cot_tokens": self.cot_tokens,
+            "model": self.model,
+            "generation": self.generation.to_dict(),
+            "seed": self.seed,
+        }
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Trace:
+        p = d["prompt"]
+        return Trace(
+            sample_id=d["sample_id"],
+            prompt=Prompt(tuple(Message(r, c) for r, c in p["messages"]), p["prefill"]),
+            cot=d["cot"],
+            steps=tuple(Step(t, s, e) for t, s, e in d["steps"]),
+            stated_answer=d["stated_answer"],
+            answer=d["answer"],
+            answer_logprobs=tuple(d["answer_logprobs"]),
+            cot_tokens=d["cot_tokens"],
+            model=d["model"],
+            generation=GenerationSettings(**d["generation"]),
+            seed=d["seed"],
+        )
+
+
+@dataclass(frozen=True)
+class Record:
+    """One metric's result on one trace. The unit of caching, resuming and reporting."""
+
+    metric: str
+    metric_version: int
+    args: dict[str, Any]
+    """The metric's arguments, so the record can be re-run."""
+    sample_id: str
+    score: float | None
+    """The per-sample score (None when the metric does not apply to this sample; ``details`` says why)."""
+    values: dict[str, float | None]
+    """Further per-sample quantities the summary aggregates (accuracy, same-answer indicators...)."""
+    details: dict[str, Any]
+    """Evidence: each intervention, the answer read after it, the log-probabilities."""
+    model: dict[str, Any]
+    generation: dict[str, Any]
+    seed: int
+    model_calls: int = 0
+    """Model requests this record needed that were not in the cache."""
+    cached_calls: int = 0
+    """Model requests this record found in the cache."""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["schema"] = SCHEMA_VERSION
+        return d
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Record:
+        d = dict(d)
+        d.pop("schema", None)
+        return Record(**d)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic with its bootstrap confidence interval."""
+
+    value: float | None
+    ci: tuple[float, float] | None
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "ci": list(self.ci) if self.ci is not None else None, "n": self.n}
