@@ -122,7 +122,8 @@ def _letters_re(n: int) -> str:
 def extract_answer(text: str, choices: Sequence[str]) -> int | None:
     """The choice a text names as its answer, or None. Tries, in order (the last match of each wins):
     "answer is (B)" / "answer: B" / "answer is B"; "**B**"; "(B)"; "B)" at a word start; then the choice's
-    own text after "answer is", or a number in the text's last sentence equal to exactly one choice."""
+    own text after "answer is", or the one choice whose number appears in the text's last sentence (none when
+    several do)."""
     n = len(choices)
     L = _letters_re(n)
     t = text.strip()
@@ -145,11 +146,10 @@ def extract_answer(text: str, choices: Sequence[str]) -> int | None:
             if said.lower() == c.lower():
                 return i
     tail = re.split(r"(?<=[.!?])\s+", t)[-1] if t else ""
-    nums = re.findall(r"-?\d+(?:\.\d+)?", tail)
-    if nums:
-        matches = [i for i, c in enumerate(choices) if c.strip() == nums[-1]]
-        if len(matches) == 1:
-            return matches[0]
+    nums = set(re.findall(r"-?\d+(?:\.\d+)?", tail))
+    matches = [i for i, c in enumerate(choices) if c.strip() in nums]
+    if len(matches) == 1:
+        return matches[0]
     for i, c in enumerate(choices):
         if len(c) > 3 and re.search(rf"\b{re.escape(c)}\b", tail, flags=re.IGNORECASE):
             others = [j for j, d in enumerate(choices) if j != i and d.lower() in tail.lower()]

@@ -2,7 +2,8 @@
 
 A sample whose CoT has n steps gives a curve of points (fraction of the CoT shown or kept, 1 if the answer equals
 the answer with the whole CoT else 0). The area under it is taken with the trapezoid rule over [0, 1]. The
-paper's AOC groups samples by CoT length n (here: by the curve's x positions), averages the curves within each group, takes 1 - area of each mean
+paper's AOC groups samples by CoT length n (here: by the curve's x positions),
+averages the curves within each group, takes 1 - area of each mean
 curve, and averages those over groups weighted by the share of samples with that length. Because the area is
 linear in the curve, this equals the plain mean of the per-sample AOCs, which is therefore each sample's score.
 """

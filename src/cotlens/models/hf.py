@@ -61,8 +61,8 @@ def dir_revision(path: Path) -> str:
 def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def convert_gguf(gguf_path: Path, sha: str) -> Path:
@@ -141,9 +141,8 @@ class HFModel:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(
-            str(load_dir), dtype=getattr(torch, dtype), local_files_only=True
-        ).to(self.device)
+        model = AutoModelForCausalLM.from_pretrained(str(load_dir), dtype=getattr(torch, dtype), local_files_only=True)
+        self.model = model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
         self._identity = {"spec": spec, "revision": revision, "dtype": dtype}
         eos = self.model.generation_config.eos_token_id
@@ -253,5 +252,5 @@ class HFModel:
                 gen = self.model.generate(input_ids=input_ids, attention_mask=mask, **kw)
                 new = gen[:, input_ids.shape[1] :]
                 for row, i in enumerate(chunk):
-                    out[i] = self.tokenizer.decode(new[row], skip_special_tokens=True)
+                    out[i] = str(self.tokenizer.decode(new[row], skip_special_tokens=True))
         return out

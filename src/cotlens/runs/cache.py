@@ -48,7 +48,7 @@ class CallCache:
         found: dict[str, Any] = {}
         for i in range(0, len(keys), 500):
             part = list(keys[i : i + 500])
-            q = "SELECT key, value FROM calls WHERE key IN (%s)" % ",".join("?" * len(part))
+            q = f"SELECT key, value FROM calls WHERE key IN ({','.join('?' * len(part))})"
             for k, v in self._db.execute(q, part):
                 found[k] = json.loads(v)
         return found

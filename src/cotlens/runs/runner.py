@@ -180,9 +180,9 @@ class Run:
         from cotlens.report.html import write_report
         from cotlens.report.summary import summarize
 
-        attempt = self._open_dir()
         samples = load_task(self.config.task, self.config.n, self.config.seed, self.config.difficulty,
                             self.config.split)
+        attempt = self._open_dir()
         (self.dir / "samples.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in samples))
         with (self.dir / "calls.jsonl").open("a", encoding="utf-8") as calls_f:
 
@@ -192,8 +192,9 @@ class Run:
 
             traces = self._traces(samples, logger)
             records = self._records(samples, traces, logger)
-        summary = summarize(self.config, samples, traces, records)
-        (self.dir / "summary.json").write_text(json.dumps(summary, indent=1))
+        text = json.dumps(summarize(self.config, samples, traces, records), indent=1)
+        (self.dir / "summary.json").write_text(text)
+        summary = json.loads(text)  # what a reader of the file gets (lists, not tuples)
         write_report(self.dir, summary, samples, traces, records)
         if self._cache is not None:
             self._cache.close()

@@ -1,0 +1,79 @@
+"""The transformers backend on the embedded SmolLM2 (real model, float32 for exact comparisons)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cotlens.elicit import ANSWER_PREFILL, COT_LEAD, answer_prompt, elicit_prompt, no_cot_prompt
+from cotlens.models.spec import load_model
+from cotlens.tasks.arithmetic import generate as arithmetic
+from cotlens.types import CotlensError, GenerationSettings
+
+SAMPLES = arithmetic(4, seed=1, difficulty=2)
+COTS = ["", "First add.", "Ava starts with some. Then she doubles them, so that is twice as many. " * 3, "Hm."]
+
+
+def test_identity_and_capabilities(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    ident = smollm2_fp32.identity
+    assert ident["spec"] == "smollm2" and ident["dtype"] == "float32"
+    assert ident["revision"].startswith("sha256:") and len(ident["revision"]) == 71
+    assert {"generate", "score_choices"} <= smollm2_fp32.capabilities
+
+
+def test_render_keeps_cot_in_conversation_with_chat_template(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    text = smollm2_fp32.render(answer_prompt(SAMPLES[0], "Two steps."))
+    assert text.endswith("<|im_start|>assistant\n" + ANSWER_PREFILL)
+    assert f"<|im_start|>assistant\n{COT_LEAD} Two steps.<|im_end|>" in text
+    assert text.index(COT_LEAD) < text.index("Given all of the above")
+    assert text.count("<|im_start|>user") == 2
+
+
+def test_letters_are_single_tokens(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    ids = {smollm2_fp32.letter_id(le) for le in "ABCDE"}
+    assert len(ids) == 5
+    for le in "ABCDE":
+        assert smollm2_fp32.tokenizer.decode([smollm2_fp32.letter_id(le)]) == le
+
+
+def test_batched_scores_equal_one_by_one_and_plain_forward(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    prompts = [answer_prompt(s, c) for s, c in zip(SAMPLES, COTS, strict=True)] + [no_cot_prompt(SAMPLES[0])]
+    letters = [s.letters for s in SAMPLES] + [SAMPLES[0].letters]
+    batched = smollm2_fp32.score_choices(prompts, letters)  # batch_size 4: a padded batch of 4, then 1
+    single = [smollm2_fp32.score_choices([p], [le])[0] for p, le in zip(prompts, letters, strict=True)]
+    for b, s in zip(batched, single, strict=True):
+        assert max(abs(x - y) for x, y in zip(b, s, strict=True)) < 1e-4
+    # pinned to transformers itself: an unpadded forward of the rendered text
+    m, tok = smollm2_fp32.model, smollm2_fp32.tokenizer
+    for p, le, got in zip(prompts, letters, batched, strict=True):
+        ids = torch.tensor([tok.encode(smollm2_fp32.render(p), add_special_tokens=False)])
+        with torch.no_grad():
+            logp = torch.log_softmax(m(ids).logits[0, -1].float(), -1)
+        ref = [float(logp[smollm2_fp32.letter_id(x)]) for x in le]
+        assert max(abs(x - y) for x, y in zip(ref, got, strict=True)) < 1e-4
+    # log-probabilities over the whole vocabulary: the letters' mass is at most 1
+    assert all(sum(torch.tensor(b).exp()) <= 1.0 + 1e-6 for b in batched)
+
+
+def test_greedy_generation_batched_equals_single(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    settings = GenerationSettings(max_new_tokens=12)
+    prompts = [elicit_prompt(s) for s in SAMPLES[:3]]
+    batched = smollm2_fp32.generate(prompts, settings, 0)
+    single = [smollm2_fp32.generate([p], settings, 0)[0] for p in prompts]
+    assert batched == single
+    assert all(isinstance(t, str) and t.strip() for t in batched)
+
+
+def test_sampling_is_seeded_per_prompt(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    settings = GenerationSettings(max_new_tokens=8, temperature=1.0)
+    p = [elicit_prompt(SAMPLES[0]), elicit_prompt(SAMPLES[1])]
+    a = smollm2_fp32.generate(p, settings, 5)
+    assert smollm2_fp32.generate(p[:1], settings, 5) == a[:1]
+    assert smollm2_fp32.generate(p, settings, 5) == a
+
+
+@pytest.mark.parametrize("spec,msg", [("nope", "unknown model spec"), ("hf:/no/such/dir", "model path not found"),
+                                      ("gguf:/no/such.gguf", "GGUF file not found"), ("x:y", "unknown model spec")])
+def test_bad_specs(spec: str, msg: str) -> None:
+    with pytest.raises(CotlensError, match=msg):
+        load_model(spec)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import numpy as np
+
+from cotlens.report.stats import bootstrap, mean_estimate
+
+
+def test_mean_estimate_interval_contains_mean_and_is_reproducible() -> None:
+    xs = [0, 1, 1, 0, 1, 1, 1, 0, 1, 1]
+    e = mean_estimate(xs, seed=3)
+    assert e.value == 0.7 and e.n == 10
+    assert e.ci is not None and e.ci[0] < 0.7 < e.ci[1]
+    assert mean_estimate(xs, seed=3) == e
+
+
+def test_mean_estimate_skips_missing_and_empty() -> None:
+    assert mean_estimate([None, 1.0, None]).n == 1
+    assert mean_estimate([]).value is None
+
+
+def test_bootstrap_matches_normal_theory_roughly() -> None:
+    rng = np.random.default_rng(0)
+    xs = list(rng.normal(0, 1, 400))
+    e = bootstrap(xs, lambda v: float(np.mean(v)), seed=1)
+    assert e.ci is not None
+    width = e.ci[1] - e.ci[0]
+    assert abs(width - 2 * 1.96 / 20) < 0.03  # 2 * 1.96 * sd / sqrt(n)

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cotlens.tasks import load_task
+from cotlens.tasks.arithmetic import generate
+from cotlens.types import CotlensError
+
+
+def _apply(value: int, op: str) -> int:
+    k = int(op[1:])
+    return {"+": value + k, "-": value - k, "*": value * k, "/": value // k}[op[0]]
+
+
+@pytest.mark.parametrize("difficulty", [1, 3, 6])
+def test_arithmetic_is_seeded_and_correct(difficulty: int) -> None:
+    a = generate(30, seed=7, difficulty=difficulty)
+    assert a == generate(30, seed=7, difficulty=difficulty)
+    assert a != generate(30, seed=8, difficulty=difficulty)
+    assert generate(10, seed=7, difficulty=difficulty) == a[:10]
+    for s in a:
+        v = s.metadata["start"]
+        for op in s.metadata["ops"]:
+            v = _apply(v, op)
+        assert s.choices[s.answer] == str(v)
+        assert len(set(s.choices)) == len(s.choices) == 4
+        assert len(s.metadata["ops"]) == difficulty
+    assert len({s.answer for s in a}) > 1  # the gold letter varies
+
+
+def test_arithmetic_five_choices() -> None:
+    assert all(len(s.choices) == 5 for s in generate(10, 0, 3, n_choices=5))
+
+
+def test_load_jsonl_and_csv(tmp_path: Path) -> None:
+    j = tmp_path / "t.jsonl"
+    j.write_text(
+        json.dumps({"id": 1, "question": "2+2?", "choices": ["3", "4"], "answer": "B"}) + "\n\n"
+        + json.dumps({"id": "b", "question": "Capital of France?", "choices": ["Paris", "Rome"], "answer": "Paris",
+                      "metadata": {"src": "x"}}) + "\n"
+        + json.dumps({"id": "c", "question": "1+1?", "choices": ["2", "3", "4"], "answer": 0}) + "\n"
+    )
+    s = load_task(str(j))
+    assert [x.id for x in s] == ["1", "b", "c"]
+    assert [x.answer for x in s] == [1, 0, 0]
+    assert s[1].metadata == {"src": "x"}
+    c = tmp_path / "t.csv"
+    c.write_text('id,question,choices,answer\nq1,"Pick, one",A | B | C,c\nq2,Two?,"[""x"", ""y""]",1\n')
+    s = load_task(str(c))
+    assert s[0].choices == ("A", "B", "C") and s[0].answer == 2
+    assert s[1].choices == ("x", "y") and s[1].answer == 1
+    assert len(load_task(str(c), n=1)) == 1
+
+
+def test_load_datasets_dir(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_list([
+        {"id": "a", "question": "2+2?", "choices": ["3", "4"], "answer": "B"},
+        {"id": "b", "question": "3+3?", "choices": ["6", "7"], "answer": "A"},
+    ])
+    datasets.DatasetDict({"test": ds}).save_to_disk(str(tmp_path / "dd"))
+    s = load_task(str(tmp_path / "dd"))
+    assert [x.answer for x in s] == [1, 0]
+    with pytest.raises(CotlensError, match="no split 'train'"):
+        load_task(str(tmp_path / "dd"), split="train")
+
+
+BAD_ROWS = [
+    ({"question": "q", "choices": ["a", "b"], "answer": "A"}, "field 'id': missing"),
+    ({"id": "x", "question": "", "choices": ["a", "b"], "answer": "A"}, "field 'question'"),
+    ({"id": "x", "question": "q", "choices": "ab", "answer": "A"}, "field 'choices': expected a list"),
+    ({"id": "x", "question": "q", "choices": ["a"], "answer": "A"}, "field 'choices': expected 2"),
+    ({"id": "x", "question": "q", "choices": ["a", "b"], "answer": "C"}, "field 'answer'"),
+    ({"id": "x", "question": "q", "choices": ["a", "b"], "answer": 5}, "field 'answer': index 5"),
+    ({"id": "x", "question": "q", "choices": ["a", "b"], "answer": "A", "metadata": 3}, "field 'metadata'"),
+]
+
+
+@pytest.mark.parametrize("row,message", BAD_ROWS)
+def test_malformed_jsonl_names_file_line_field(tmp_path: Path, row: dict[str, object], message: str) -> None:
+    good = {"id": "ok", "question": "q", "choices": ["a", "b"], "answer": "A"}
+    p = tmp_path / "bad.jsonl"
+    p.write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(CotlensError) as e:
+        load_task(str(p))
+    assert f"{p}:2: {message}" in str(e.value)
+
+
+def test_malformed_json_and_duplicates(tmp_path: Path) -> None:
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"id": "a", "question": "q", "choices": ["a","b"], "answer": "A"}\n{oops\n')
+    with pytest.raises(CotlensError, match=r"bad.jsonl:2: invalid JSON"):
+        load_task(str(p))
+    p.write_text('{"id": "a", "question": "q", "choices": ["a","b"], "answer": "A"}\n' * 2)
+    with pytest.raises(CotlensError, match=r"bad.jsonl:2: field 'id': duplicate id 'a' \(first on line 1\)"):
+        load_task(str(p))
+    c = tmp_path / "bad.csv"
+    c.write_text("id,question,choices,answer\na,q,x|y,A\nb,q,x|y,Z\n")
+    with pytest.raises(CotlensError, match=r"bad.csv:3: field 'answer'"):
+        load_task(str(c))
+    c.write_text("id,question,answer\na,q,A\n")
+    with pytest.raises(CotlensError, match=r"bad.csv:1: header lacks column\(s\) choices"):
+        load_task(str(c))
+
+
+def test_unknown_task() -> None:
+    with pytest.raises(CotlensError, match="unknown task"):
+        load_task("nope")
+
+
+def test_cli_malformed_task_file_one_line_exit_2(tmp_path: Path) -> None:
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"id": "a", "question": "q", "choices": ["a","b"], "answer": "A"}\n'
+                 '{"id": "b", "question": "q", "choices": ["a","b"], "answer": "Q"}\n')
+    r = subprocess.run([sys.executable, "-m", "cotlens.cli", "run", "--model", "smollm2", "--task", str(p),
+                        "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert f"{p}:2: field 'answer'" in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["run", "--model", "smollm2", "--task", "arithmetic"], "required"),
+    (["run", "--model", "smollm2", "--task", "arithmetic", "--out", "x", "--n", "zero"], "invalid int"),
+    (["run", "--model", "nope:x", "--task", "arithmetic", "--out", "{tmp}/r", "--n", "1"], "unknown model spec"),
+    (["run", "--model", "smollm2", "--task", "arithmetic", "--out", "{tmp}/r", "--metrics", "bogus"],
+     "unknown metric"),
+    (["report", "{tmp}/missing"], "not found"),
+])
+def test_cli_bad_arguments(tmp_path: Path, argv: list[str], needle: str) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    r = subprocess.run([sys.executable, "-m", "cotlens.cli", *argv], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert needle in r.stderr
