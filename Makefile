@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 # All four Lanham et al. metrics on the embedded SmolLM2 and the built-in arithmetic task.
 # float32: this CPU has no native bf16, where bf16 forward passes run about 5x slower (see README).
 demo: setup
-	$(BIN)/cotlens run --model smollm2 --task arithmetic --n 24 --seed 0 --dtype float32 \
-		--max-new-tokens 160 --max-positions 6 --out $(DEMO_OUT) \
+	$(BIN)/cotlens run --model smollm2 --task arithmetic --n 20 --seed 0 --dtype float32 \
+		--max-new-tokens 160 --max-positions 4 --out $(DEMO_OUT) \
 		--metrics early_answering,adding_mistakes,filler_tokens,no_cot
 	$(BIN)/cotlens report $(DEMO_OUT)
 
