@@ -6,12 +6,12 @@ from __future__ import annotations
 import random
 
 import pytest
-from fakes import ScriptedModel
 
 from cotlens.elicit import elicit
 from cotlens.metrics import METRICS, MetricContext
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs, rule_mistake
 from cotlens.types import GenerationSettings, Prompt, Sample
+from fakes import ScriptedModel
 
 SAMPLE = Sample("s1", "What is 1+1?", ("3", "2"), 1)
 COT = "X is 1. Y is 1. So B, the answer is (B)."

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakes import ScriptedModel
-
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter
 from cotlens.types import GenerationSettings, Message, Prompt
+from fakes import ScriptedModel
 
 P1 = Prompt((Message("user", "q1"),), "lead")
 P2 = Prompt((Message("user", "q2"),), "lead")

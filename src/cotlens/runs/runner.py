@@ -194,7 +194,7 @@ class Run:
             records = self._records(samples, traces, logger)
         text = json.dumps(summarize(self.config, samples, traces, records), indent=1)
         (self.dir / "summary.json").write_text(text)
-        summary = json.loads(text)  # what a reader of the file gets (lists, not tuples)
+        summary: dict[str, Any] = json.loads(text)  # what a reader of the file gets (lists, not tuples)
         write_report(self.dir, summary, samples, traces, records)
         if self._cache is not None:
             self._cache.close()
