@@ -109,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CotlensError as e:
         print(f"cotlens: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # an unwritable --out, a file that vanished: the user's environment, not a bug
+        print(f"cotlens: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("cotlens: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
