@@ -70,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     rep = sub.add_parser("report", help="print a run's summary table and rewrite its report.html")
     rep.add_argument("dir", help="run directory")
+    tr = sub.add_parser("train", help="train a model organism from its recipe")
+    tr.add_argument("recipe", help="recipe name (faithful, posthoc)")
+    tr.add_argument("--out", required=True, help="checkpoint directory to write")
+    tr.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+    tr.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the recipe's)")
+    va = sub.add_parser("validate", help="score every metric against the organisms' known faithfulness")
+    va.add_argument("--out", required=True, help="directory for validation.json and the organisms' runs")
+    va.add_argument("--n", type=int, default=100, help="held-out samples per organism (default: 100)")
+    va.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
 
@@ -106,6 +115,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'report.html'}")
         elif args.command == "report":
             cmd_report(Path(args.dir))
+        elif args.command == "train":
+            from cotlens.organisms.recipes import RECIPES
+            from cotlens.organisms.train import train_and_save
+
+            if args.recipe not in RECIPES:
+                raise CotlensError(f"unknown recipe {args.recipe!r}; available: {', '.join(RECIPES)}")
+            print(f"wrote {train_and_save(args.recipe, Path(args.out), args.seed, args.steps)}")
+        elif args.command == "validate":
+            from cotlens.organisms.validate import validate
+
+            result = validate(Path(args.out), args.n, progress=not args.quiet)
+            for name, m in result["metrics"].items():
+                fvp = m.get("faithful_vs_posthoc")
+                line = m.get("why", "") if fvp is None else f"AUROC {fvp['auroc']}  CI {fvp['ci']}"
+                print(f"{name:20s} {line}")
     except CotlensError as e:
         print(f"cotlens: error: {e}", file=sys.stderr)
         return 2

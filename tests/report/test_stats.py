@@ -25,3 +25,14 @@ def test_bootstrap_matches_normal_theory_roughly() -> None:
     assert e.ci is not None
     width = e.ci[1] - e.ci[0]
     assert abs(width - 2 * 1.96 / 20) < 0.03  # 2 * 1.96 * sd / sqrt(n)
+
+
+def test_auroc_hand_computed() -> None:
+    from cotlens.report.stats import auroc, auroc_estimate
+
+    # positives 0.9, 0.5; negatives 0.5, 0.1: pairs (0.9>0.5) (0.9>0.1) (0.5=0.5 -> half) (0.5>0.1) = 3.5/4
+    assert auroc([0.9, 0.5, 0.5, 0.1], [1, 1, 0, 0]) == 0.875
+    assert auroc([1, 2], [1, 1]) is None
+    assert auroc([0.0, 1.0], [1, 0]) == 0.0
+    e = auroc_estimate([0.9, 0.8, 0.7, 0.3, 0.2, 0.1], [1, 1, 1, 0, 0, 0])
+    assert e.value == 1.0 and e.ci == (1.0, 1.0) and e.n == 6

@@ -54,3 +54,35 @@ def mean_estimate(values: Sequence[float | None], seed: int = 0) -> Estimate:
     means = arr[rng.integers(0, len(arr), size=(N_BOOT, len(arr)))].mean(axis=1)
     lo, hi = np.quantile(means, [0.025, 0.975])
     return Estimate(float(arr.mean()), (float(lo), float(hi)), len(xs))
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
+    """Area under the ROC curve: P(score of a positive > score of a negative), ties counted half
+    (the Mann-Whitney U statistic over n_pos * n_neg). None without both classes."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    if not pos or not neg:
+        return None
+    p = np.asarray(pos)[:, None]
+    q = np.asarray(neg)[None, :]
+    return float(((p > q).sum() + 0.5 * (p == q).sum()) / (len(pos) * len(neg)))
+
+
+def auroc_estimate(scores: Sequence[float], labels: Sequence[int], seed: int = 0) -> Estimate:
+    """AUROC with a percentile bootstrap interval, resampling samples within each class (stratified)."""
+    pairs = list(zip(scores, labels, strict=True))
+    value = auroc(scores, labels)
+    if value is None:
+        return Estimate(None, None, len(pairs))
+    pos = [s for s, y in pairs if y]
+    neg = [s for s, y in pairs if not y]
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(N_BOOT):
+        bp = [pos[i] for i in rng.integers(0, len(pos), len(pos))]
+        bn = [neg[i] for i in rng.integers(0, len(neg), len(neg))]
+        a = auroc(bp + bn, [1] * len(bp) + [0] * len(bn))
+        if a is not None:
+            stats.append(a)
+    lo, hi = np.quantile(np.asarray(stats), [0.025, 0.975])
+    return Estimate(value, (float(lo), float(hi)), len(pairs))

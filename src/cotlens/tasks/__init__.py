@@ -12,7 +12,8 @@ from cotlens.tasks import arithmetic
 from cotlens.tasks.loaders import load_csv, load_datasets_dir, load_jsonl
 from cotlens.types import CotlensError, Sample
 
-BUILTIN = ("arithmetic",)
+BUILTIN = ("arithmetic", "chain2", "chain5")
+"""``chainK``: the organisms' variable-chain task with K steps (see ``cotlens.organisms.tasks``), choices 0-9."""
 
 
 def load_task(
@@ -23,6 +24,11 @@ def load_task(
         raise CotlensError(f"--n must be at least 1, got {n}")
     if name_or_path == "arithmetic":
         return arithmetic.generate(n if n is not None else 100, seed, difficulty)
+    if name_or_path in ("chain2", "chain5"):
+        from cotlens.organisms.tasks import chains, to_sample
+
+        k = int(name_or_path[5:])
+        return [to_sample(c, f"{name_or_path}-{seed}-{i}") for i, c in enumerate(chains(n or 100, seed, k))]
     path = Path(name_or_path)
     if path.is_dir():
         samples = load_datasets_dir(path, split)
