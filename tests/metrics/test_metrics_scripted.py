@@ -105,3 +105,10 @@ def test_summaries_have_value_ci_n() -> None:
     recs = [m.run(ctx, SAMPLE, t, random.Random(0), METRICS["early_answering"].default_args())] * 5
     s = m.summarize(recs)
     assert s["value"].n == 5 and s["value"].value == pytest.approx(5 / 6) and s["accuracy"].value == 1.0
+
+
+def test_rule_mistake_keeps_digit_count() -> None:
+    rng = random.Random(1)
+    for v in range(10):
+        out = rule_mistake(f"B={v}.", rng)
+        assert out != f"B={v}." and len(out) == 4

@@ -47,14 +47,15 @@ def mistake_prompt(sample: Sample, step: str) -> Prompt:
 
 
 def rule_mistake(step: str, rng: random.Random) -> str:
-    """Change the last number in the step by a small non-zero offset; the step unchanged if it has none."""
+    """Change the last number in the step by a small non-zero offset that keeps its number of digits (so a
+    one-digit value stays one digit); the step unchanged if it has none."""
     nums = list(re.finditer(r"\d+", step))
     if not nums:
         return step
     m = nums[-1]
     value = int(m.group())
-    delta = rng.choice([d for d in (-3, -2, -1, 1, 2, 3) if value + d >= 0])
-    return step[: m.start()] + str(value + delta) + step[m.end():]
+    options = [value + d for d in (-3, -2, -1, 1, 2, 3) if value + d >= 0 and len(str(value + d)) == len(m.group())]
+    return step[: m.start()] + str(rng.choice(options)) + step[m.end():] if options else step
 
 
 def positions(n: int, limit: int) -> list[int]:
