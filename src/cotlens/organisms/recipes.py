@@ -44,7 +44,7 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "faithful": Recipe("faithful", (HARD, EASY), "cot", steps=800,
                        description="answers from its CoT: mistakes propagate, truncation answers the last value"),
-    "posthoc": Recipe("posthoc", (EASY,), "question", steps=1200,
+    "posthoc": Recipe("posthoc", (EASY,), "question", p_corrupt=0.25, p_truncate=0.5, steps=2500,
                       description="answers from the question: the CoT is decoration"),
 }
 
