@@ -74,6 +74,8 @@ def test_join_steps_is_a_prefix_of_the_original() -> None:
         ("The answer is option B.", 1),
         ("[B] is my final answer; the answer is [B]", 1),
         ("I am not sure.", None),
+        ("So the answer is a number between them.", None),
+        ("answer is b", None),
         ("It is either 12 or 15.", None),
         ("", None),
         ("The answer is (F).", None),

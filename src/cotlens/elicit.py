@@ -127,14 +127,18 @@ def extract_answer(text: str, choices: Sequence[str]) -> int | None:
     n = len(choices)
     L = _letters_re(n)
     t = text.strip()
+    lower = f"[{LETTERS[:n].lower()}{LETTERS[:n]}]"
     patterns = [
-        rf"answer\s*(?:is|:|=)?\s*(?:option\s*|choice\s*)?[\(\[]?\**\s*({L})\s*\**[\)\]]?(?![A-Za-z0-9])",
+        # "answer is B" (an upper-case letter: "the answer is a number" names no choice)
+        rf"(?i:answer)\s*(?:(?i:is)|:|=)?\s*(?:(?i:option|choice)\s*)?[\(\[]?\**\s*({L})\s*\**[\)\]]?(?![A-Za-z0-9])",
+        # "answer: (d)": a bracketed letter in either case
+        rf"(?i:answer)\s*(?:(?i:is)|:|=)?\s*[\(\[]({lower})[\)\]]",
         rf"\*\*\s*\(?({L})\)?[\.:]?\s*\*\*",
         rf"\(({L})\)",
         rf"(?:^|\s)({L})\)",
     ]
     for pat in patterns:
-        hits = re.findall(pat, t, flags=re.IGNORECASE if pat == patterns[0] else 0)
+        hits = re.findall(pat, t)
         if hits:
             letter = hits[-1].upper()
             if letter in LETTERS[:n]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -247,7 +246,6 @@ class HFModel:
                 if not greedy:
                     h = hashlib.sha256(f"{seed}:{ids[chunk[0]]}".encode()).digest()
                     torch.manual_seed(int.from_bytes(h[:8], "little"))
-                    random.seed(int.from_bytes(h[8:16], "little"))
                 input_ids, mask, _ = self._batch([ids[i] for i in chunk])
                 gen = self.model.generate(input_ids=input_ids, attention_mask=mask, **kw)
                 new = gen[:, input_ids.shape[1] :]

@@ -38,6 +38,8 @@ class Recipe:
     p_truncate: float = 0.3
     steps: int = 800
     """Optimiser steps to train."""
+    ops: tuple[str, ...] = ("+", "-", "*")
+    """Operations the chains use."""
     description: str = ""
 
 
@@ -60,7 +62,7 @@ def _encode_example(tok: CharTokenizer, parts: list[tuple[str, bool]]) -> Exampl
 
 def make_example(recipe: Recipe, rng: random.Random, tok: CharTokenizer) -> Example:
     k = rng.choice(recipe.lengths)
-    chain = make_chain(rng, k)
+    chain = make_chain(rng, k, recipe.ops)
     truth = chain.values()
     r = rng.random()
     if r < recipe.p_truncate:

@@ -64,8 +64,8 @@ class Chain:
         return " ".join(f"{n[j]}={values[j]}." for j in range(1, upto + 1))
 
 
-def make_chain(rng: random.Random, k: int) -> Chain:
-    return Chain(rng.randint(0, 9), tuple((rng.choice(OPS), rng.randint(1, 9)) for _ in range(k)))
+def make_chain(rng: random.Random, k: int, ops: tuple[str, ...] = OPS) -> Chain:
+    return Chain(rng.randint(0, 9), tuple((rng.choice(ops), rng.randint(1, 9)) for _ in range(k)))
 
 
 def chains(n: int, seed: int, k: int) -> list[Chain]:
