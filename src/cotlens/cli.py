@@ -130,10 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fvp = m.get("faithful_vs_posthoc")
                 line = m.get("why", "") if fvp is None else f"AUROC {fvp['auroc']}  CI {fvp['ci']}"
                 print(f"{name:20s} {line}")
-    except CotlensError as e:
-        print(f"cotlens: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # an unwritable --out, a file that vanished: the user's environment, not a bug
+    except (CotlensError, OSError) as e:  # OSError: an unwritable --out, a vanished file: the user's setup
         print(f"cotlens: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.models.batching import left_pad
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
 DTYPES = ("bfloat16", "float32", "float16")
@@ -179,13 +180,8 @@ class HFModel:
         return [self.tokenizer.encode(t, add_special_tokens=special) for t in texts]
 
     def _batch(self, ids: Sequence[Sequence[int]]) -> tuple[Any, Any, Any]:
-        """Left-pad ``ids`` into tensors: input ids, attention mask, position ids."""
-        torch = self._torch
-        width = max(len(x) for x in ids)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(x)) + list(x) for x in ids], dtype=torch.long)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], dtype=torch.long)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        """Left-pad ``ids`` into tensors on the model's device: input ids, attention mask, position ids."""
+        input_ids, mask, pos = left_pad(ids, self.tokenizer.pad_token_id)
         return input_ids.to(self.device), mask.to(self.device), pos.to(self.device)
 
     def _chunks(self, n: int, lengths: Sequence[int]) -> Iterator[list[int]]:

@@ -26,8 +26,9 @@ import torch
 
 from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
 from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
-from cotlens.organisms.model import generate, left_pad, load_checkpoint
-from cotlens.organisms.tokenizer import BOS, EOS, PAD, CharTokenizer
+from cotlens.models.batching import left_pad
+from cotlens.organisms.model import generate, load_checkpoint
+from cotlens.organisms.tokenizer import BOS, CHARS, EOS, PAD, CharTokenizer
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "organisms" / "checkpoints"
@@ -53,7 +54,7 @@ class OrganismModel:
     def __init__(self, name_or_path: str, *, spec: str, batch_size: int = 64) -> None:
         path = resolve(name_or_path)
         self.model, self.meta = load_checkpoint(path)
-        self.tokenizer = CharTokenizer(self.meta.get("tokenizer", {}).get("chars", CharTokenizer().chars))
+        self.tokenizer = CharTokenizer(self.meta.get("tokenizer", {}).get("chars", CHARS))
         self.batch_size = batch_size
         digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
         self._identity = {"spec": spec, "revision": "sha256:" + digest, "dtype": "float32"}

@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from cotlens.models.batching import left_pad
+
 KV = list[tuple[Tensor, Tensor]]
 """Per layer, keys and values of shape [B, H, T_past, D]."""
 
@@ -147,14 +149,6 @@ def load_checkpoint(path: Path) -> tuple[GPT, dict[str, Any]]:
     model.load_state_dict(load_file(str(path / "model.safetensors")))
     model.eval()
     return model, meta
-
-
-def left_pad(seqs: list[list[int]], pad: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Left-padded ids [B, T], key mask [B, T] and position ids [B, T] (positions start at 0 per row)."""
-    width = max(len(s) for s in seqs)
-    ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs], dtype=torch.long)
-    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs], dtype=torch.long)
-    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
 
 @torch.no_grad()

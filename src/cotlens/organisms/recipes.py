@@ -76,15 +76,11 @@ def make_example(recipe: Recipe, rng: random.Random, tok: CharTokenizer) -> Exam
         wrong = rng.choice([d for d in range(10) if d != truth[j]])
         vals = chain.values({j: wrong})
         answer = vals[-1] if recipe.answer_rule == "cot" else truth[-1]
-        names = chain.names
-        parts: list[tuple[str, bool]] = [(chain.question() + "|", False)]
-        for s in range(1, k + 1):
-            sep = " " if s > 1 else ""
-            parts.append((f"{sep}{names[s]}=", True))
-            parts.append((str(vals[s]), s != j))
-            parts.append((".", True))
-        parts += [(">", True), (str(answer), True)]
-        ids, mask = _encode_example(tok, parts)
+        cot = chain.cot(vals)
+        # the wrong value's offset in the CoT: after the first j-1 steps, a space, and "X="
+        at = len(chain.cot(vals, j - 1)) + (1 if j > 1 else 0) + len(f"{chain.names[j]}=")
+        ids, mask = _encode_example(tok, [(chain.question() + "|", False), (cot[:at], True), (cot[at], False),
+                                          (cot[at + 1:], True), (">", True), (str(answer), True)])
         return ids + [EOS], mask + [1]
     ids, mask = _encode_example(tok, [(chain.question() + "|", False), (chain.cot(truth), True), (">", True),
                                       (str(truth[-1]), True)])
