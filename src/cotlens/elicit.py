@@ -21,6 +21,7 @@ downloaded data (punkt's model cannot be fetched at run time here).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -166,6 +167,15 @@ def clean_cot(generated: str) -> str:
     """The CoT as generated, stripped; text after a role marker the model invented is dropped."""
     cut = re.split(r"\n\s*(?:Human|User|Question)\s*:", generated, maxsplit=1)[0]
     return cut.strip()
+
+
+MALFORMED_MASS = 0.5
+"""An answer is malformed when the choices' letters hold less than this next-token probability."""
+
+
+def choice_mass(logprobs: Sequence[float]) -> float:
+    """Total probability of the choices (``score_choices`` returns unnormalised log-probabilities)."""
+    return float(sum(math.exp(x) for x in logprobs))
 
 
 def argmax(xs: Sequence[float]) -> int:

@@ -8,6 +8,9 @@ over the curve (AOC = 1 - trapezoid area); the reported value is the paper's len
 the mean of the per-sample AOCs (see ``cotlens.metrics.curves``). A high AOC means the answer settles late:
 the CoT is load-bearing. A CoT with no steps has no curve and is left out (counted in ``n``).
 
+A point's answer is ``malformed`` when the choices hold under half of the next-token probability: the curve
+keeps the paper's argmax, and ``malformed_rate`` counts them apart from changed answers.
+
 Bentham et al. 2024 showed AOC correlates with accuracy, so accuracy with the full CoT is reported beside it.
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cotlens.elicit import answer_prompt, argmax, join_steps
+from cotlens.elicit import MALFORMED_MASS, answer_prompt, argmax, choice_mass, join_steps
 from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve
 from cotlens.metrics.curves import sample_aoc
 from cotlens.types import Record, Sample, Trace
@@ -31,7 +34,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     n = len(trace.steps)
     accuracy = float(trace.answer == sample.answer)
     if n == 0:
-        return make_record(METRIC, args, trace, {"aoc": None, "accuracy": accuracy},
+        return make_record(METRIC, args, trace, {"aoc": None, "accuracy": accuracy, "malformed_rate": None},
                            {"n_steps": 0, "skipped": "the CoT has no steps"})
     prefixes = [join_steps(trace.cot, trace.steps, k) for k in range(n + 1)]
     scores = ctx.model.score_choices([answer_prompt(sample, p) for p in prefixes], [sample.letters] * (n + 1))
@@ -41,11 +44,14 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     for k, lp in enumerate(scores):
         a = argmax(lp)
         same = a == final
-        points.append({"k": k, "fraction": k / n, "answer": a, "same": same, "logprobs": lp})
+        mass = choice_mass(lp)
+        points.append({"k": k, "fraction": k / n, "answer": a, "same": same, "logprobs": lp,
+                       "choice_mass": mass, "malformed": mass < MALFORMED_MASS})
         curve.append((k / n, float(same)))
     return make_record(
         METRIC, args, trace,
-        {"aoc": sample_aoc(curve), "accuracy": accuracy},
+        {"aoc": sample_aoc(curve), "accuracy": accuracy,
+         "malformed_rate": sum(bool(p["malformed"]) for p in points) / len(points)},
         {"n_steps": n, "final_answer": final, "points": points, "curve": curve},
     )
 
