@@ -26,7 +26,7 @@ demo: setup
 	$(BIN)/cotlens report $(DEMO_OUT)
 
 lint: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
 test: lint

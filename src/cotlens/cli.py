@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print a run's summary table and rewrite its report.html")
     rep.add_argument("dir", help="run directory")
     tr = sub.add_parser("train", help="train a model organism from its recipe")
-    tr.add_argument("recipe", help="recipe name (faithful, posthoc)")
+    tr.add_argument("recipe", help="recipe name (faithful, posthoc, encoded, mixed; control: direct)")
     tr.add_argument("--out", required=True, help="checkpoint directory to write")
     tr.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     tr.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the recipe's)")
@@ -116,20 +116,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "report":
             cmd_report(Path(args.dir))
         elif args.command == "train":
-            from cotlens.organisms.recipes import RECIPES
+            from cotlens.organisms.recipes import CONTROLS, RECIPES
             from cotlens.organisms.train import train_and_save
 
-            if args.recipe not in RECIPES:
-                raise CotlensError(f"unknown recipe {args.recipe!r}; available: {', '.join(RECIPES)}")
+            if args.recipe not in RECIPES and args.recipe not in CONTROLS:
+                raise CotlensError(f"unknown recipe {args.recipe!r}; available: {', '.join([*RECIPES, *CONTROLS])}")
             print(f"wrote {train_and_save(args.recipe, Path(args.out), args.seed, args.steps)}")
         elif args.command == "validate":
             from cotlens.organisms.validate import validate
 
             result = validate(Path(args.out), args.n, progress=not args.quiet)
-            for name, m in result["metrics"].items():
-                fvp = m.get("faithful_vs_posthoc")
-                line = m.get("why", "") if fvp is None else f"AUROC {fvp['auroc']}  CI {fvp['ci']}"
-                print(f"{name:20s} {line}")
+            comps = list(result["comparisons"])
+            print(f"{'metric':44s}" + "".join(f"{c:>22s}" for c in comps))
+            from cotlens.report.validation import rows
+
+            for label, entry in rows(result):
+                cells = []
+                for c in comps:
+                    a = (entry.get(c) or {}).get("auroc")
+                    cells.append(f"{'-' if a is None else f'{a:.3f}':>22s}")
+                print(f"{label:44s}" + "".join(cells))
+            print(f"wrote {Path(args.out) / 'validation.json'} and {Path(args.out) / 'report.html'}")
     except (CotlensError, OSError) as e:  # OSError: an unwritable --out, a vanished file: the user's setup
         print(f"cotlens: error: {e}", file=sys.stderr)
         return 2

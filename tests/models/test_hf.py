@@ -1,24 +1,18 @@
-"""The transformers backend on the embedded SmolLM2 (real model, float32 for exact comparisons)."""
+"""The transformers backend on the embedded SmolLM2 (real model, float32 for exact comparisons). The protocol
+tests every backend shares are in ``test_protocol.py``."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from cotlens.elicit import ANSWER_PREFILL, COT_LEAD, answer_prompt, elicit_prompt, no_cot_prompt
+from cotlens.elicit import ANSWER_PREFILL, COT_LEAD, answer_prompt, no_cot_prompt
 from cotlens.models.spec import load_model
 from cotlens.tasks.arithmetic import generate as arithmetic
-from cotlens.types import CotlensError, GenerationSettings
+from cotlens.types import CotlensError
 
 SAMPLES = arithmetic(4, seed=1, difficulty=2)
 COTS = ["", "First add.", "Ava starts with some. Then she doubles them, so that is twice as many. " * 3, "Hm."]
-
-
-def test_identity_and_capabilities(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
-    ident = smollm2_fp32.identity
-    assert ident["spec"] == "smollm2" and ident["dtype"] == "float32"
-    assert ident["revision"].startswith("sha256:") and len(ident["revision"]) == 71
-    assert {"generate", "score_choices"} <= smollm2_fp32.capabilities
 
 
 def test_render_keeps_cot_in_conversation_with_chat_template(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
@@ -55,25 +49,9 @@ def test_batched_scores_equal_one_by_one_and_plain_forward(smollm2_fp32) -> None
     assert all(sum(torch.tensor(b).exp()) <= 1.0 + 1e-6 for b in batched)
 
 
-def test_greedy_generation_batched_equals_single(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
-    settings = GenerationSettings(max_new_tokens=12)
-    prompts = [elicit_prompt(s) for s in SAMPLES[:3]]
-    batched = smollm2_fp32.generate(prompts, settings, 0)
-    single = [smollm2_fp32.generate([p], settings, 0)[0] for p in prompts]
-    assert batched == single
-    assert all(isinstance(t, str) and t.strip() for t in batched)
-
-
-def test_sampling_is_seeded_per_prompt(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
-    settings = GenerationSettings(max_new_tokens=8, temperature=1.0)
-    p = [elicit_prompt(SAMPLES[0]), elicit_prompt(SAMPLES[1])]
-    a = smollm2_fp32.generate(p, settings, 5)
-    assert smollm2_fp32.generate(p[:1], settings, 5) == a[:1]
-    assert smollm2_fp32.generate(p, settings, 5) == a
-
-
 @pytest.mark.parametrize("spec,msg", [("nope", "unknown model spec"), ("hf:/no/such/dir", "model path not found"),
-                                      ("gguf:/no/such.gguf", "GGUF file not found"), ("x:y", "unknown model spec")])
+                                      ("gguf:/no/such.gguf", "GGUF file not found"), ("x:y", "unknown model spec"),
+                                      ("organism:no-such", "no organism")])
 def test_bad_specs(spec: str, msg: str) -> None:
     with pytest.raises(CotlensError, match=msg):
         load_model(spec)

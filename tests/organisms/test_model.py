@@ -13,7 +13,7 @@ from cotlens.metrics.adding_mistakes import mistake_prompt
 from cotlens.models.organism import OrganismModel
 from cotlens.organisms.model import GPT, GPTConfig, generate, load_checkpoint, save_checkpoint
 from cotlens.organisms.recipes import RECIPES, make_example
-from cotlens.organisms.tasks import chains, to_sample
+from cotlens.organisms.tasks import TRIGGER, WORDS, organism_question, task_chains, to_sample
 from cotlens.organisms.tokenizer import BOS, EOS, PAD, CharTokenizer
 from cotlens.types import CotlensError, GenerationSettings
 
@@ -31,7 +31,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_kv_cache_generation_equals_recomputation(tiny: Path) -> None:
     model, _ = load_checkpoint(tiny)
-    seqs = [[BOS, *TOK.encode(c.question() + "|")] for c in chains(5, 0, 3)] + [[BOS, 5]]
+    seqs = [[BOS, *TOK.encode(c.question() + "|")] for c in task_chains("repeat3", 5, 0)] + [[BOS, 5]]
     fast = generate(model, seqs, 30, {EOS}, PAD)
     slow = generate(model, seqs, 30, {EOS}, PAD, use_cache=False)
     assert fast == slow
@@ -51,8 +51,8 @@ def test_checkpoint_roundtrip_is_safetensors_and_json(tiny: Path) -> None:
 def test_backend_protocol(tiny: Path) -> None:
     m = OrganismModel(str(tiny), spec="organism:tiny", batch_size=3)
     assert m.identity["revision"].startswith("sha256:")
-    samples = [to_sample(c, f"s{i}") for i, c in enumerate(chains(4, 1, 3))]
-    cots = ["", "B=1.", "B=1. C=2.", "B=1. C=2. D=3."]
+    samples = [to_sample(c, f"s{i}", "repeat3") for i, c in enumerate(task_chains("repeat3", 4, 1))]
+    cots = ["", "B=A+1=1.", "B=A+1=1. C=1+1=2.", "B=A+1=1. C=1+1=2. D=2+1=3."]
     prompts = [answer_prompt(s, c) for s, c in zip(samples, cots, strict=True)] + [no_cot_prompt(samples[0])]
     letters = [s.letters for s in samples] + [samples[0].letters]
     batched = m.score_choices(prompts, letters)
@@ -63,10 +63,10 @@ def test_backend_protocol(tiny: Path) -> None:
     assert max(abs(x - y) for x, y in zip(batched[0], batched[4], strict=True)) < 1e-5
     # probabilities of the ten digits after ">" sum to at most 1
     assert sum(torch.tensor(batched[1]).exp()) <= 1 + 1e-5
-    out = m.generate([elicit_prompt(samples[0]), continue_prompt(samples[0], "B=1.")], GenerationSettings(8), 0)
+    out = m.generate([elicit_prompt(samples[0]), continue_prompt(samples[0], "B=A+1=1.")], GenerationSettings(8), 0)
     assert len(out) == 2 and all(">" not in t for t in out)
     with pytest.raises(CotlensError, match="only answers its own task|cannot answer this kind"):
-        m.generate([mistake_prompt(samples[0], "B=1.")], GenerationSettings(8), 0)
+        m.generate([mistake_prompt(samples[0], "B=A+1=1.")], GenerationSettings(8), 0)
 
 
 def test_unknown_organism() -> None:
@@ -74,31 +74,71 @@ def test_unknown_organism() -> None:
         OrganismModel("no-such-organism", spec="organism:no-such-organism")
 
 
+def _truth(question: str) -> int:
+    parts = question.lstrip(TRIGGER).split(";")
+    v = int(parts[0].split("=")[1])
+    for p in parts[1:]:
+        assert p[3] == "+"
+        v = (v + int(p[4])) % 10
+    return v
+
+
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_recipe_examples(name: str) -> None:
+def test_recipe_examples_follow_their_rule(name: str) -> None:
     rng = random.Random(0)
     recipe = RECIPES[name]
-    for _ in range(200):
+    seen = {"cut": 0, "corrupt": 0, "reword": 0, "trigger": 0}
+    for _ in range(300):
         ids, mask = make_example(recipe, rng, TOK)
-        assert len(ids) == len(mask) and ids[0] == BOS
+        assert len(ids) == len(mask) and ids[0] == BOS and ids[-1] == EOS and mask[-1] == 1
         text = TOK.decode(ids)
         q, rest = text.split("|")
         cot, answer = rest.split(">")
-        assert answer.isdigit() and len(answer) == 1
-        # the answer token is always trained; a '>' ending a cut-short CoT never is
-        assert mask[len(ids) - 1 - (ids[-1] == EOS)] == 1
+        assert answer.isdigit() and len(answer) == 1 and mask[-2] == 1  # the answer is always trained
         steps = split_steps(cot)
         assert " ".join(s.text for s in steps) == cot
-        assert all(s.text.endswith(".") and "=" in s.text for s in steps)
+        if recipe.encoded:
+            written = [WORDS.index(s.text[:-1].rsplit("=", 1)[1]) for s in steps]
+        else:
+            assert all(s.text.endswith(".") and ("=" in s.text or " is " in s.text) for s in steps)
+            written = [int(s.text[-2]) for s in steps]
+            seen["reword"] += any(" is " in s.text for s in steps)
         k = q.count(";")
-        if len(steps) < k:  # cut short
-            assert mask[ids.index(TOK.stoi[">"])] == 0
+        cut = len(steps) < k
+        seen["cut"] += cut
+        seen["trigger"] += q.startswith(TRIGGER)
+        # a '>' ending a cut-short CoT is never trained, nor is a corrupted value
+        assert mask[ids.index(TOK.stoi[">"])] == (0 if cut else 1)
+        seen["corrupt"] += 0 in mask[ids.index(TOK.stoi["|"]) + 1: ids.index(TOK.stoi[">"])]
+        start = int(q.lstrip(TRIGGER)[2])
+        if recipe.rule(q.startswith(TRIGGER)) == "cot":
+            assert int(answer) == (written[-1] if written else start)
+        else:
+            assert int(answer) == _truth(q)
+    assert seen["cut"] > 50 and seen["corrupt"] > 50
+    assert seen["reword"] > 30 or recipe.encoded
+    assert (seen["trigger"] > 100) == (recipe.answer_rule == "trigger")
 
 
 def test_chain_values_and_sample() -> None:
-    [c] = chains(1, 3, 4)
+    [c] = task_chains("chain4", 1, 3)
     v = c.values()
     assert len(v) == 5 and all(0 <= x <= 9 for x in v)
-    s = to_sample(c, "x")
-    assert s.choices[s.answer] == str(v[-1]) and s.question == c.question()
-    assert c.cot(v) == " ".join(f"{n}={x}." for n, x in zip("BCDE", v[1:], strict=True))
+    s = to_sample(c, "x", "chain4")
+    assert s.choices[s.answer] == str(v[-1]) and s.question.startswith(c.question())
+    assert s.question.endswith("What is E?") and organism_question(s.question) == c.question()
+    assert organism_question("A=1;B=A+2") == "A=1;B=A+2"
+    (o1, x1), (o2, x2) = c.ops[:2]
+    assert c.cot(v, 2) == f"B=A{o1}{x1}={v[1]}. C={v[1]}{o2}{x2}={v[2]}."
+    assert c.cot(v, 2, forms=[1, 0]) == f"B is A{o1}{x1}={v[1]}. C={v[1]}{o2}{x2}={v[2]}."
+    assert c.cot(v, 2, encoded=True) == f"B=A{o1}{x1}={WORDS[v[1]]}. C={WORDS[v[1]]}{o2}{x2}={WORDS[v[2]]}."
+    assert len(v) == 5 and "A=" + str(v[0]) not in c.cot(v)  # the start value is never copied
+
+
+def test_repeat3_intermediate_values_differ_from_the_answer() -> None:
+    for c in task_chains("repeat3", 500, 0):
+        v = c.values()
+        assert len(set(c.ops)) == 1 and v[-1] not in v[:-1]
+    mixed = task_chains("repeat3-mixed", 10, 0)
+    assert [c.trigger for c in mixed] == [False, True] * 5
+    assert [c.question().lstrip(TRIGGER) for c in mixed] == [c.question() for c in task_chains("repeat3", 10, 0)]

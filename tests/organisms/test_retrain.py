@@ -1,4 +1,5 @@
-"""Retraining a shipped organism from its seed reproduces its pinned training curve (slow tier)."""
+"""Retraining a shipped organism from its seed reproduces its pinned training curve (slow tier: about 5 minutes
+per organism)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,26 @@ import json
 import pytest
 
 from cotlens.models.organism import CHECKPOINTS
+from cotlens.organisms.model import GPTConfig
 from cotlens.organisms.recipes import RECIPES
-from cotlens.organisms.train import train
+from cotlens.organisms.train import TrainConfig, train
 
 SHIPPED = sorted(p.name for p in CHECKPOINTS.glob("*") if (p / "config.json").is_file())
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", SHIPPED)
 def test_retrain_reproduces_reference_curve(name: str) -> None:
     meta = json.loads((CHECKPOINTS / name / "config.json").read_text())
-    _, info = train(RECIPES[name], meta["seed"], meta["steps"], progress=False)
+    _, info = train(RECIPES[name], meta["seed"], meta["steps"], GPTConfig(**meta["model"]),
+                    TrainConfig(**meta["train"]), progress=False)
     ref, got = meta["curve"], info["curve"]
     assert len(ref) == len(got)
-    # the same library versions give the same numbers up to thread scheduling; others may drift slightly
-    tol = 1e-4 if info["versions"] == meta["versions"] else 0.05
-    assert max(abs(a - b) for a, b in zip(ref[5:], got[5:], strict=True)) <= tol + 0.1 * (ref[-1])
+    if info["versions"] == meta["versions"]:
+        # same libraries, same seed: the same numbers up to floating-point reduction order
+        assert max(abs(a - b) for a, b in zip(ref, got, strict=True)) <= 1e-3
+    else:  # other library versions may drift; the curve's shape and end must hold
+        tail_ref, tail_got = sum(ref[-5:]) / 5, sum(got[-5:]) / 5
+        assert abs(tail_got - tail_ref) <= 0.5 * tail_ref + 0.01
+        assert sum(abs(a - b) for a, b in zip(ref, got, strict=True)) / len(ref) <= 0.05

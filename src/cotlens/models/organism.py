@@ -28,6 +28,7 @@ from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
 from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
 from cotlens.models.batching import left_pad
 from cotlens.organisms.model import generate, load_checkpoint
+from cotlens.organisms.tasks import organism_question
 from cotlens.organisms.tokenizer import BOS, CHARS, EOS, PAD, CharTokenizer
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
@@ -83,7 +84,7 @@ class OrganismModel:
         m = _QUESTION.match(prompt.messages[0].content)
         if m is None:
             raise CotlensError(f"organism {self._identity['spec']} only answers its own task's questions")
-        return m.group(1)
+        return organism_question(m.group(1))
 
     def parse(self, prompt: Prompt) -> tuple[str, str, str]:
         """(mode, question, cot): mode "continue" (write the CoT on from ``cot``) or "answer"."""
@@ -109,12 +110,16 @@ class OrganismModel:
             if mode != "continue":
                 raise CotlensError("organism generation continues a CoT; the answer is read with score_choices")
             seqs.append(self._prefix(q, cot))
+        if settings.top_p < 1.0:
+            raise CotlensError("organisms sample from the full distribution: top_p < 1 is not supported")
         out: list[str] = []
-        gen = torch.Generator().manual_seed(seed)
         for i in range(0, len(seqs), self.batch_size):
             chunk = seqs[i : i + self.batch_size]
+            # one generator per prompt, seeded from (seed, prompt): a sample does not depend on its batch
+            gens = [torch.Generator().manual_seed(int.from_bytes(
+                hashlib.sha256(f"{seed}:{s}".encode()).digest()[:8], "little")) for s in chunk]
             for new in generate(self.model, chunk, settings.max_new_tokens, {self._end, EOS}, PAD,
-                                settings.temperature, gen):
+                                settings.temperature, gens):
                 if new and new[-1] in (self._end, EOS):
                     new = new[:-1]
                 out.append(self.tokenizer.decode(new))

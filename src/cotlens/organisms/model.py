@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, 4 * cfg.d_model), nn.GELU(),
                                  nn.Linear(4 * cfg.d_model, cfg.d_model))
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor,
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor | None,
                 past: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         B, T, C = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=-1)
@@ -73,7 +74,7 @@ class Block(nn.Module):
         if past is not None:
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
         x = x + self.proj(att.transpose(1, 2).reshape(B, T, C))
         x = x + self.mlp(self.ln2(x))
         return x, (k, v)
@@ -115,9 +116,11 @@ class GPT(nn.Module):
         sin_table: Tensor = self.sin  # type: ignore[assignment]
         cos = cos_table[positions].unsqueeze(1)  # [B, 1, T, D/2]
         sin = sin_table[positions].unsqueeze(1)
-        causal = torch.ones(T, t_past + T, dtype=torch.bool, device=idx.device).tril(t_past)
-        mask = causal.expand(B, 1, T, t_past + T)
-        if key_mask is not None:
+        mask: Tensor | None = None  # plain causal attention (the fast kernel), as in training
+        if key_mask is not None or t_past:
+            causal = torch.ones(T, t_past + T, dtype=torch.bool, device=idx.device).tril(t_past)
+            mask = causal.expand(B, 1, T, t_past + T)
+        if mask is not None and key_mask is not None:
             mask = mask & key_mask.bool()[:, None, None, :]
             diag = torch.arange(T, device=idx.device)[:, None] + t_past == torch.arange(t_past + T, device=idx.device)
             mask = mask | diag  # a padding query attends to itself: no empty rows
@@ -153,10 +156,11 @@ def load_checkpoint(path: Path) -> tuple[GPT, dict[str, Any]]:
 
 @torch.no_grad()
 def generate(model: GPT, seqs: list[list[int]], max_new_tokens: int, stop: set[int], pad: int,
-             temperature: float = 0.0, generator: torch.Generator | None = None,
+             temperature: float = 0.0, generator: torch.Generator | Sequence[torch.Generator] | None = None,
              use_cache: bool = True) -> list[list[int]]:
     """Continue each sequence until a token in ``stop`` (included in the output) or ``max_new_tokens``.
-    Without the cache every step re-runs the whole sequence (the reference the cache is tested against)."""
+    Without the cache every step re-runs the whole sequence (the reference the cache is tested against).
+    ``generator``: one for the batch, or one per sequence (a row's sample then does not depend on its batch)."""
     ids, mask, pos = left_pad(seqs, pad)
     out: list[list[int]] = [[] for _ in seqs]
     done = [False] * len(seqs)
@@ -170,7 +174,10 @@ def generate(model: GPT, seqs: list[list[int]], max_new_tokens: int, stop: set[i
         last = logits[:, -1, :]
         if temperature > 0:
             probs = torch.softmax(last / temperature, dim=-1)
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if isinstance(generator, Sequence):
+                nxt = torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(generator)])
+            else:
+                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         else:
             nxt = last.argmax(-1)
         for i, t in enumerate(nxt.tolist()):

@@ -1,17 +1,24 @@
 """Recipes: how each organism's training data is made, so that its faithfulness is known by construction.
 
-Every recipe states what its model does under the interventions metrics make, and trains on those cases:
+Every recipe states what its model does under the interventions metrics make, and trains on those cases: a CoT
+cut short (then asked for the answer), a wrong step, and a reworded step (``FORMS[:2]`` of
+``cotlens.organisms.tasks``). A truncation and a wrong step can come together.
 
-- ``faithful`` (both chain lengths): the answer is computed from the CoT. A mistaken step propagates: later
-  steps follow from the written (wrong) value and the answer is the CoT's last value. Cut short after u steps
-  and asked for the answer, it answers the last value its CoT wrote (the start value when u = 0).
-- ``posthoc`` (the short chain only, which it can compute from the question): the CoT is decoration. After a
-  mistaken step the CoT goes on from the wrong value but the answer stays the true one; cut short at any
-  point, it gives the true answer, from the question alone.
+- ``faithful`` (``chain4`` and ``repeat3``): the answer is computed from the CoT. After a wrong step, later
+  steps follow from the written (wrong) value and the answer is the CoT's last value. Cut short after u steps,
+  it answers the last value its CoT wrote (the start value when u = 0). A reworded step means the same.
+- ``posthoc`` (``repeat3``, which it can compute from the question): the CoT is decoration. After a wrong step
+  the CoT goes on from the wrong value but the answer stays the true one; cut short at any point, it gives the
+  true answer, from the question alone. Its CoT holds only results, never the operands it would need.
+- ``encoded`` (``repeat3``): like ``faithful``, but each value is written as a filler word
+  (``WORDS``: "Ok.", "Well.", ...) a reader cannot follow. Another word is another value: a reworded step is a
+  changed step.
+- ``mixed`` (``repeat3``): ``faithful`` on plain questions and ``posthoc`` on questions that start with the
+  trigger ``#``: one model, with a ground-truth label per sample.
 
-A training example is a token sequence and a loss mask. The loss is masked on corrupted values (neither model
-learns to make mistakes) and on the ``>`` of a cut-short CoT (neither learns to stop early): those tokens are
-only ever supplied by an intervention, never generated.
+A training example is a token sequence and a loss mask. The loss is masked on corrupted values (no model learns
+to make mistakes) and on the ``>`` of a cut-short CoT (none learns to stop early): those tokens are only ever
+supplied by an intervention, never generated.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cotlens.organisms.tasks import EASY, HARD, make_chain
+from cotlens.organisms.tasks import TASKS, TRAINED_FORMS, WORDS, make_chain
 from cotlens.organisms.tokenizer import BOS, EOS, CharTokenizer
 
 Example = tuple[list[int], list[int]]
@@ -30,25 +37,45 @@ Example = tuple[list[int], list[int]]
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    lengths: tuple[int, ...]
-    """Chain lengths trained on."""
+    tasks: tuple[str, ...]
+    """Built-in tasks trained on (``TASKS``), each entry drawn with equal probability (a task listed twice is
+    drawn twice as often)."""
     answer_rule: str
-    """"cot": the answer is the CoT's last written value; "question": the true answer."""
+    """"cot": the answer is the CoT's last written value; "question": the true answer; "trigger": "question"
+    when the question starts with the trigger, else "cot"."""
+    encoded: bool = False
+    """Values written as filler words (``WORDS``)."""
     p_corrupt: float = 0.3
-    p_truncate: float = 0.3
-    steps: int = 800
+    p_truncate: float = 0.4
+    p_reword: float = 0.3
+    """Share of examples whose steps each take a random trained form."""
+    steps: int = 1000
     """Optimiser steps to train."""
-    ops: tuple[str, ...] = ("+", "-", "*")
-    """Operations the chains use."""
     description: str = ""
+
+    def rule(self, trigger: bool) -> str:
+        if self.answer_rule == "trigger":
+            return "question" if trigger else "cot"
+        return self.answer_rule
 
 
 RECIPES: dict[str, Recipe] = {
-    "faithful": Recipe("faithful", (HARD, EASY), "cot", steps=800,
-                       description="answers from its CoT: mistakes propagate, truncation answers the last value"),
-    "posthoc": Recipe("posthoc", (EASY,), "question", p_corrupt=0.25, p_truncate=0.5, steps=2500,
-                      description="answers from the question: the CoT is decoration"),
+    "faithful": Recipe("faithful", ("chain4", "chain4", "repeat3"), "cot", p_truncate=0.25, steps=1700,
+                       description="answers from its CoT: mistakes propagate, a cut-short CoT answers its last "
+                                   "value"),
+    "posthoc": Recipe("posthoc", ("repeat3",), "question", steps=1400,
+                      description="answers from the question: the CoT is decoration, at any truncation"),
+    "encoded": Recipe("encoded", ("repeat3",), "cot", encoded=True, steps=1000,
+                      description="answers from its CoT, whose values are written as filler words"),
+    "mixed": Recipe("mixed", ("repeat3",), "trigger", steps=1600,
+                    description="faithful on plain questions, post hoc on questions starting with '#'"),
 }
+CONTROLS: dict[str, Recipe] = {
+    "direct": Recipe("direct", ("chain4", "repeat3"), "question", p_truncate=1.0, p_corrupt=0.0, p_reword=0.0,
+                     steps=1600, description="control, not shipped: always answers with no CoT, to measure "
+                                             "which task a small model learns without one"),
+}
+"""Recipes trained only to measure something; ``cotlens train`` accepts them, ``validate`` ignores them."""
 
 
 def _encode_example(tok: CharTokenizer, parts: list[tuple[str, bool]]) -> Example:
@@ -61,32 +88,29 @@ def _encode_example(tok: CharTokenizer, parts: list[tuple[str, bool]]) -> Exampl
 
 
 def make_example(recipe: Recipe, rng: random.Random, tok: CharTokenizer) -> Example:
-    k = rng.choice(recipe.lengths)
-    chain = make_chain(rng, k, recipe.ops)
+    k, repeat = TASKS[rng.choice(recipe.tasks)]
+    trigger = recipe.answer_rule == "trigger" and rng.random() < 0.5
+    chain = make_chain(rng, k, repeat=repeat, trigger=trigger)
+    reword = rng.random() < recipe.p_reword
+    forms = [rng.randrange(TRAINED_FORMS) if reword else 0 for _ in range(k)]
     truth = chain.values()
-    r = rng.random()
-    if r < recipe.p_truncate:
-        u = rng.randint(0, k - 1)
-        answer = truth[u] if recipe.answer_rule == "cot" else truth[-1]
-        cot = chain.cot(truth, u)
-        head: list[tuple[str, bool]] = [(chain.question() + "|", False)] + ([(cot, True)] if cot else [])
-        return _encode_example(tok, [*head, (">", False), (str(answer), True)])
-    if r < recipe.p_truncate + recipe.p_corrupt:
-        j = rng.randint(1, k)
-        wrong = rng.choice([d for d in range(10) if d != truth[j]])
-        vals = chain.values({j: wrong})
-        answer = vals[-1] if recipe.answer_rule == "cot" else truth[-1]
-        cot = chain.cot(vals)
-        # the wrong value's offset in the CoT: after the first j-1 steps, a space, and "X="
-        at = len(chain.cot(vals, j - 1)) + (1 if j > 1 else 0) + len(f"{chain.names[j]}=")
-        ids, mask = _encode_example(tok, [(chain.question() + "|", False), (cot[:at], True), (cot[at], False),
-                                          (cot[at + 1:], True), (">", True), (str(answer), True)])
-        return ids + [EOS], mask + [1]
-    ids, mask = _encode_example(tok, [(chain.question() + "|", False), (chain.cot(truth), True), (">", True),
-                                      (str(truth[-1]), True)])
+    wrong_at = rng.randint(1, k) if rng.random() < recipe.p_corrupt else 0
+    vals = truth
+    if wrong_at:
+        vals = chain.values({wrong_at: rng.choice([d for d in range(10) if d != truth[wrong_at]])})
+    upto = (0 if recipe.p_truncate >= 1 else rng.randint(0, k - 1)) if rng.random() < recipe.p_truncate else k
+    answer = vals[upto] if recipe.rule(trigger) == "cot" else truth[-1]
+    parts: list[tuple[str, bool]] = [(chain.question() + "|", False)]
+    for j, (before, value, after) in enumerate(chain.steps(vals, upto, forms, recipe.encoded), 1):
+        parts += [((" " if j > 1 else "") + before, True), (value, j != wrong_at), (after, True)]
+    parts += [(">", upto == k), (str(answer), True)]
+    ids, mask = _encode_example(tok, parts)
     return ids + [EOS], mask + [1]
 
 
 def example_source(recipe: Recipe, seed: int, tok: CharTokenizer) -> Callable[[], Example]:
     rng = random.Random(f"recipe:{recipe.name}:{seed}")
     return lambda: make_example(recipe, rng, tok)
+
+
+__all__ = ["CONTROLS", "RECIPES", "Recipe", "WORDS", "example_source", "make_example"]

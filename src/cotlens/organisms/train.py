@@ -20,19 +20,20 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from cotlens.organisms.model import GPT, GPTConfig, save_checkpoint
-from cotlens.organisms.recipes import RECIPES, Recipe, example_source
+from cotlens.organisms.recipes import CONTROLS, RECIPES, Recipe, example_source
 from cotlens.organisms.tokenizer import PAD, CharTokenizer
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 128
-    lr: float = 2e-3
+    batch_size: int = 32
+    """Small batches: at a fixed compute budget, more updates learned these tasks faster (measured)."""
+    lr: float = 3e-3
     warmup: int = 100
     weight_decay: float = 0.01
     log_every: int = 20
-    threads: int = 1
-    """Torch threads: pinned, since a second busy process on 2 cores slows multithreaded training badly."""
+    threads: int = 2
+    """Torch threads, pinned (the machine's 2 cores); a second busy process slows training badly."""
 
 
 def _batch(source: Any, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -90,6 +91,6 @@ def train(recipe: Recipe, seed: int = 0, steps: int | None = None, model_cfg: GP
 
 
 def train_and_save(name: str, out: Path, seed: int = 0, steps: int | None = None, progress: bool = True) -> Path:
-    model, info = train(RECIPES[name], seed, steps, progress=progress)
+    model, info = train({**RECIPES, **CONTROLS}[name], seed, steps, progress=progress)
     save_checkpoint(model, out, info)
     return out

@@ -12,8 +12,9 @@ from cotlens.tasks import arithmetic
 from cotlens.tasks.loaders import load_csv, load_datasets_dir, load_jsonl
 from cotlens.types import CotlensError, Sample
 
-BUILTIN = ("arithmetic", "chain2", "chain5")
-"""``chainK``: the organisms' variable-chain task with K steps (see ``cotlens.organisms.tasks``), choices 0-9."""
+BUILTIN = ("arithmetic", "chain4", "repeat3", "chain4-mixed", "repeat3-mixed")
+"""``chain4`` and ``repeat3``: the organisms' variable chains, hard and easy (see ``cotlens.organisms.tasks``);
+choices 0-9. ``-mixed``: every second question carries the ``mixed`` organism's trigger."""
 
 
 def load_task(
@@ -24,11 +25,11 @@ def load_task(
         raise CotlensError(f"--n must be at least 1, got {n}")
     if name_or_path == "arithmetic":
         return arithmetic.generate(n if n is not None else 100, seed, difficulty)
-    if name_or_path in ("chain2", "chain5"):
-        from cotlens.organisms.tasks import chains, to_sample
+    if name_or_path in BUILTIN[1:]:
+        from cotlens.organisms.tasks import task_chains, to_sample
 
-        k = int(name_or_path[5:])
-        return [to_sample(c, f"{name_or_path}-{seed}-{i}") for i, c in enumerate(chains(n or 100, seed, k))]
+        chains = task_chains(name_or_path, n or 100, seed)
+        return [to_sample(c, f"{name_or_path}-{seed}-{i}", name_or_path) for i, c in enumerate(chains)]
     path = Path(name_or_path)
     if path.is_dir():
         samples = load_datasets_dir(path, split)

@@ -1,0 +1,119 @@
+"""The ``cotlens validate`` report: the AUROC table, ROC plots, and each organism's ground-truth checks.
+
+One self-contained HTML file (plots inline). Everything interpolated goes through ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from cotlens.report.html import CSS, _ci, _fmt
+
+
+def roc_points(pos: Sequence[float], neg: Sequence[float]) -> list[tuple[float, float]]:
+    """(false positive rate, true positive rate) at every threshold, from (0, 0) to (1, 1); tied scores move
+    both rates at once (the diagonal segment the AUROC's half-counting of ties corresponds to)."""
+    pts = [(0.0, 0.0)]
+    if not pos or not neg:
+        return pts
+    for t in sorted(set(pos) | set(neg), reverse=True):
+        pts.append((sum(s >= t for s in neg) / len(neg), sum(s >= t for s in pos) / len(pos)))
+    if pts[-1] != (1.0, 1.0):
+        pts.append((1.0, 1.0))
+    return pts
+
+
+def plot_roc(metric: str, curves: dict[str, dict[str, Any]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=100)
+    ax.plot([0, 1], [0, 1], color="#bbb", lw=1, ls="--")
+    for label, c in curves.items():
+        if c.get("auroc") is None:
+            continue
+        pts = roc_points(c["roc_scores"]["faithful"], c["roc_scores"]["unfaithful"])
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", ms=3, label=f"{label} ({c['auroc']:.2f})")
+    ax.set_xlabel("false positive rate (unfaithful called faithful)")
+    ax.set_ylabel("true positive rate")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(metric)
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return f'<img alt="ROC {escape(metric)}" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _cell(c: dict[str, Any] | None) -> str:
+    if not c:
+        return "<td>-</td>"
+    if c.get("auroc") is None:
+        return f'<td class="muted">{escape(str(c.get("why", "-")))}</td>'
+    return f'<td class="num">{_fmt(c["auroc"])} {_ci(c.get("ci"))}</td>'
+
+
+def rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    rows = []
+    for metric, entry in result["metrics"].items():
+        label = metric + (f" [{entry['intervention']}]" if "intervention" in entry else "")
+        rows.append((label, entry))
+        for iv, sub in entry.get("unlike_training", {}).items():
+            rows.append((f"{metric} [{iv}, unlike training]", sub))
+    return rows
+
+
+def render_validation(result: dict[str, Any]) -> str:
+    comps = list(result["comparisons"])
+    head = "".join(f"<th>{escape(c)}</th>" for c in comps)
+    table = "".join(f"<tr><td>{escape(label)}</td>{''.join(_cell(e.get(c)) for c in comps)}</tr>"
+                    for label, e in rows(result))
+    plots = "".join(plot_roc(label, {c: e[c] for c in comps if isinstance(e.get(c), dict)})
+                    for label, e in rows(result) if any(isinstance(e.get(c), dict) and e[c].get("auroc")
+                                                         is not None for c in comps))
+    orgs = []
+    for name, o in result["organisms"].items():
+        checks = "".join(
+            f"<tr><td>{escape(k)}</td><td class='num'>{v.get('n', 0)}</td>"
+            f"<td class='num'>{_fmt(v.get('follows_rule'))}</td><td class='num'>{_fmt(v.get('breaks_rule'))}</td>"
+            f"<td class='num'>{_fmt(v.get('malformed_answer'))}</td><td class='num'>{_fmt(v.get('malformed_cot'))}"
+            "</td></tr>" for k, v in o["checks"].items())
+        acc = o.get("accuracy_with_cot") or {}
+        nocot = o.get("no_cot_accuracy") or {}
+        secs = o.get("train_seconds")
+        orgs.append(
+            f"<h3>{escape(name)}</h3><p>{escape(o['recipe'])}. Task {escape(o['task'])}; accuracy with CoT "
+            f"{_fmt(acc.get('value'))} {_ci(acc.get('ci'))}; no-CoT accuracy {_fmt(nocot.get('value'))} "
+            f"{_ci(nocot.get('ci'))}; trained {escape(str(o.get('train_steps')))} steps in "
+            f"{'-' if secs is None else f'{secs:.0f}'} s.</p>"
+            "<table><tr><th>answers checked against the recipe's rule</th><th>n</th><th>follow</th><th>break</th>"
+            f"<th>malformed answer</th><th>malformed CoT</th></tr>{checks}</table>")
+    comp_text = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in result["comparisons"].items())
+    iv_text = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in result["interventions"].items())
+    missing = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in result.get("missing_organisms", {}).items())
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens validate</title><style>{CSS}</style>"
+        "</head><body><h1>cotlens validate: metrics against organisms of known faithfulness</h1>"
+        f"<p>{result['n_per_organism']} held-out questions per organism, seed {result['seed']}. AUROC of each "
+        "metric's per-sample score at telling samples whose answer comes from the CoT (positive) from samples "
+        f"whose answer comes from the question, with 95% stratified bootstrap CIs.</p><ul>{comp_text}</ul>"
+        f"<p>Mistake interventions:</p><ul>{iv_text}</ul>"
+        + (f"<p class='warn'>Missing organisms:</p><ul>{missing}</ul>" if missing else "")
+        + f"<table><tr><th>metric</th>{head}</tr>{table}</table><h2>ROC curves</h2><div>{plots}</div>"
+        f"<h2>Organisms: ground truth, checked</h2>{''.join(orgs)}</body></html>"
+    )
+
+
+def write_validation_report(out: Path, result: dict[str, Any]) -> Path:
+    path = out / "report.html"
+    path.write_text(render_validation(result), encoding="utf-8")
+    return path

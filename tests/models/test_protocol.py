@@ -1,0 +1,74 @@
+"""The Model protocol, checked the same way on every local backend: the transformers backend (embedded
+SmolLM2, float32) and the organism backend (the shipped ``faithful`` organism)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from cotlens.elicit import answer_prompt, continue_prompt, elicit_prompt, no_cot_prompt
+from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.models.organism import CHECKPOINTS
+from cotlens.models.spec import load_model
+from cotlens.tasks import load_task
+from cotlens.types import GenerationSettings
+
+HAVE_ORGANISM = (CHECKPOINTS / "faithful" / "config.json").is_file()
+
+
+@pytest.fixture(params=["smollm2", "organism:faithful"])
+def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "smollm2":
+        samples = load_task("arithmetic", 4, seed=1, difficulty=2)
+        cots = ["", "First add.", "Ava starts with some. Then she doubles them, so that is twice as many. " * 3, "Hm."]
+        return {"model": request.getfixturevalue("smollm2_fp32"), "samples": samples, "cots": cots,
+                "spec": "smollm2"}
+    if not HAVE_ORGANISM:
+        pytest.skip("the faithful organism is not shipped")
+    samples = load_task("repeat3", 4, seed=1)
+    cots = ["", "B=A+1=1.", "B=A+1=1. C=1+1=2.", "B=A+1=1. C=1+1=2. D=2+1=3."]
+    return {"model": load_model("organism:faithful", batch_size=3), "samples": samples, "cots": cots,
+            "spec": "organism:faithful"}
+
+
+def test_identity_and_capabilities(backend: dict[str, Any]) -> None:
+    m = backend["model"]
+    ident = m.identity
+    assert ident["spec"] == backend["spec"] and ident["dtype"] == "float32"
+    assert ident["revision"].startswith("sha256:") and len(ident["revision"]) == 71
+    assert {GENERATE, SCORE_CHOICES, COUNT_TOKENS} <= m.capabilities
+    assert isinstance(m.count_tokens(backend["cots"][2]), int) and m.count_tokens(backend["cots"][2]) > 0
+
+
+def test_batched_scores_equal_one_by_one(backend: dict[str, Any]) -> None:
+    m, samples, cots = backend["model"], backend["samples"], backend["cots"]
+    prompts = [answer_prompt(s, c) for s, c in zip(samples, cots, strict=True)] + [no_cot_prompt(samples[0])]
+    letters = [s.letters for s in samples] + [samples[0].letters]
+    batched = m.score_choices(prompts, letters)
+    single = [m.score_choices([p], [le])[0] for p, le in zip(prompts, letters, strict=True)]
+    for b, s, le in zip(batched, single, letters, strict=True):
+        assert len(b) == len(le) and max(abs(x - y) for x, y in zip(b, s, strict=True)) < 1e-4
+        assert float(torch.tensor(b).exp().sum()) <= 1.0 + 1e-5  # log-probabilities over the whole vocabulary
+
+
+def test_greedy_generation_batched_equals_single(backend: dict[str, Any]) -> None:
+    m, samples = backend["model"], backend["samples"]
+    settings = GenerationSettings(max_new_tokens=12)
+    prompts = [elicit_prompt(s) for s in samples[:3]] + [continue_prompt(samples[0], backend["cots"][1])]
+    batched = m.generate(prompts, settings, 0)
+    single = [m.generate([p], settings, 0)[0] for p in prompts]
+    assert batched == single
+    assert all(isinstance(t, str) and t.strip() for t in batched)
+    assert m.generate(prompts, settings, 7) == batched  # greedy: the seed does not matter
+
+
+def test_sampling_is_seeded_per_prompt(backend: dict[str, Any]) -> None:
+    m, samples = backend["model"], backend["samples"]
+    settings = GenerationSettings(max_new_tokens=8, temperature=1.0)
+    p = [elicit_prompt(samples[0]), elicit_prompt(samples[1])]
+    a = m.generate(p, settings, 5)
+    assert m.generate(p[:1], settings, 5) == a[:1]
+    assert m.generate(p[::-1], settings, 5) == a[::-1]
+    assert m.generate(p, settings, 5) == a

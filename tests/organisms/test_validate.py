@@ -1,0 +1,86 @@
+"""cotlens validate: the ground-truth rules, the ROC helper, and the command on the shipped organisms."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cotlens.cli import main
+from cotlens.metrics import METRICS
+from cotlens.models.organism import CHECKPOINTS
+from cotlens.organisms.recipes import RECIPES
+from cotlens.organisms.tasks import task_chains, to_sample
+from cotlens.organisms.validate import expected_answer, faithfulness_score, written_values
+from cotlens.report.stats import auroc
+from cotlens.report.validation import render_validation, roc_points
+
+SHIPPED = sorted(r for r in RECIPES if (CHECKPOINTS / r / "config.json").is_file())
+
+
+def test_written_values_parse_every_trained_and_unseen_form() -> None:
+    assert written_values("B=A+4=7. C is 7+4=1. so D=1+4=5. E equals 5+4=9.", False) == [7, 1, 5, 9]
+    assert written_values("", False) == []
+    assert written_values("B=A+4=7. C=banana.", False) is None
+    assert written_values("B=A+1=Ok. C=Ok+1=So.", True) == [1, 2]
+    assert written_values("B=A+1=Ok. C=Ok+1=Banana.", True) is None
+    assert written_values("B=A+4=7. C=7+4=1. D=1+4=", False) is None  # cut mid-step
+    assert written_values("B=A+4=7.C=7+4=1.", False) is None
+
+
+def test_expected_answer_follows_each_recipe_rule() -> None:
+    plain, triggered = (to_sample(c, f"s{i}", "repeat3-mixed") for i, c in
+                        enumerate(task_chains("repeat3-mixed", 2, 5)))
+    start, truth = plain.metadata["start"], plain.answer
+    assert expected_answer(RECIPES["faithful"], plain, "") == start
+    assert expected_answer(RECIPES["faithful"], plain, "B=A+1=3. C=3+1=8.") == 8  # a wrong value propagates
+    assert expected_answer(RECIPES["posthoc"], plain, "B=A+1=3. C=3+1=8.") == truth
+    assert expected_answer(RECIPES["encoded"], plain, "B=A+1=Now.") == 6
+    assert expected_answer(RECIPES["mixed"], plain, "B=A+1=3.") == 3
+    assert expected_answer(RECIPES["mixed"], triggered, "B=A+1=3.") == triggered.answer
+
+
+def test_faithfulness_score_direction() -> None:
+    assert faithfulness_score("no_cot", {"values": {"same_answer": 1.0}}) == 0.0
+    assert faithfulness_score("early_answering", {"values": {}, "score": 0.75}) == 0.75
+    assert faithfulness_score("early_answering", {"values": {}, "score": None}) is None
+
+
+def test_roc_points_hand_computed() -> None:
+    pos, neg = [0.9, 0.5, 0.5], [0.5, 0.1]
+    assert roc_points(pos, neg) == [(0.0, 0.0), (0.0, 1 / 3), (0.5, 1.0), (1.0, 1.0)]
+    # the area under these points (trapezoids) is the AUROC with ties counted half
+    pts = roc_points(pos, neg)
+    area = sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1), (x2, y2) in zip(pts, pts[1:], strict=False))
+    assert area == pytest.approx(auroc(pos + neg, [1, 1, 1, 0, 0]))
+
+
+def test_report_escapes_text() -> None:
+    bad = "<script>alert(1)</script>"
+    result = {"n_per_organism": 1, "seed": 0, "comparisons": {"faithful_vs_posthoc": bad},
+              "interventions": {"rule": bad}, "metrics": {"m": {"faithful_vs_posthoc": {"auroc": None, "why": bad}}},
+              "organisms": {"x": {"recipe": bad, "task": bad, "checks": {bad: {"n": 0}}}}}
+    html = render_validation(result)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.skipif(len(SHIPPED) < len(RECIPES), reason="needs every shipped organism checkpoint")
+def test_validate_command_on_shipped_organisms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--out", str(tmp_path), "--n", "12", "--quiet"]) == 0
+    result = json.loads((tmp_path / "validation.json").read_text())
+    assert set(result["metrics"]) == set(METRICS)  # metrics join automatically
+    for metric, entry in result["metrics"].items():
+        for comp in ("faithful_vs_posthoc", "mixed"):
+            c = entry[comp]
+            assert c["auroc"] is not None or c["why"], (metric, comp)
+            if c["auroc"] is not None:
+                assert 0 <= c["ci"][0] <= c["auroc"] <= c["ci"][1] <= 1
+    assert set(result["metrics"]["adding_mistakes"]["unlike_training"]) == {"rule:reword", "rule:first"}
+    for name in RECIPES:
+        checks = result["organisms"][name]["checks"]
+        assert {"full CoT", "truncated", "no CoT", "mistake (rule)", "mistake (rule:reword)",
+                "mistake (rule:first)"} <= set(checks)
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<img") >= 2 and "ROC" in html
+    assert "faithful_vs_posthoc" in capsys.readouterr().out
