@@ -52,12 +52,19 @@ def plot_curve(curve: dict[str, Any], title: str) -> str:
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
+    return figure_img(fig, title)
+
+
+def figure_img(fig: Any, alt: str) -> str:
+    """A matplotlib figure as an inline PNG <img> (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode()
-    return f'<img alt="{escape(title)}" src="data:image/png;base64,{data}">'
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) -> str:

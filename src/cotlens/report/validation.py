@@ -5,14 +5,12 @@ One self-contained HTML file (plots inline). Everything interpolated goes throug
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.report.html import CSS, _ci, _fmt
+from cotlens.report.html import CSS, _ci, _fmt, figure_img
 
 
 def roc_points(pos: Sequence[float], neg: Sequence[float]) -> list[tuple[float, float]]:
@@ -47,11 +45,7 @@ def plot_roc(metric: str, curves: dict[str, dict[str, Any]]) -> str:
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(metric)
     ax.legend(loc="lower right", fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return f'<img alt="ROC {escape(metric)}" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    return figure_img(fig, f"ROC {metric}")
 
 
 def _cell(c: dict[str, Any] | None) -> str:
