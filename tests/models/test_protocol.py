@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
 from cotlens.elicit import answer_prompt, continue_prompt, elicit_prompt, no_cot_prompt
-from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES
 from cotlens.models.organism import CHECKPOINTS
 from cotlens.models.spec import load_model
 from cotlens.tasks import load_task
@@ -72,3 +73,16 @@ def test_sampling_is_seeded_per_prompt(backend: dict[str, Any]) -> None:
     assert m.generate(p[:1], settings, 5) == a[:1]
     assert m.generate(p[::-1], settings, 5) == a[::-1]
     assert m.generate(p, settings, 5) == a
+
+
+def test_hidden_states(backend: dict[str, Any]) -> None:
+    m, samples, cots = backend["model"], backend["samples"], backend["cots"]
+    assert HIDDEN_STATES in m.capabilities
+    prompts = [answer_prompt(samples[1], cots[1]), elicit_prompt(samples[0])]
+    a, b = m.hidden_states(prompts)
+    assert a.ndim == 3 and a.shape[0] >= 2 and a.dtype == np.float32 and np.isfinite(a).all()
+    assert b.shape[0] == a.shape[0] and b.shape[2] == a.shape[2]
+    assert np.array_equal(m.hidden_states(prompts[:1])[0], a)  # the same alone as beside another prompt
+    # the last position's state decides the next token: a longer CoT gives a longer stream
+    longer = m.hidden_states([answer_prompt(samples[1], cots[2])])[0]
+    assert longer.shape[1] > a.shape[1]

@@ -142,3 +142,15 @@ def test_repeat3_intermediate_values_differ_from_the_answer() -> None:
     mixed = task_chains("repeat3-mixed", 10, 0)
     assert [c.trigger for c in mixed] == [False, True] * 5
     assert [c.question().lstrip(TRIGGER) for c in mixed] == [c.question() for c in task_chains("repeat3", 10, 0)]
+
+
+def test_hidden_states_decide_the_scores(tiny: Path) -> None:
+    m = OrganismModel(str(tiny), spec="organism:tiny")
+    s = to_sample(task_chains("repeat3", 1, 2)[0], "x", "repeat3")
+    p = answer_prompt(s, "B=A+1=1.")
+    h = m.hidden_states([p])[0]
+    assert h.shape == (3, len(organism_question(s.question)) + len("|B=A+1=1.>") + 1, 32)
+    with torch.no_grad():
+        logp = torch.log_softmax(m.model.head(m.model.ln_f(torch.tensor(h[-1, -1]))), -1)
+    scores = m.score_choices([p], [s.letters])[0]
+    assert max(abs(float(logp[TOK.stoi[str(d)]]) - sc) for d, sc in enumerate(scores)) < 1e-5

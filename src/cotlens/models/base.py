@@ -15,6 +15,9 @@ from cotlens.types import CotlensError, GenerationSettings, Prompt
 GENERATE = "generate"
 SCORE_CHOICES = "score_choices"
 COUNT_TOKENS = "count_tokens"
+HIDDEN_STATES = "hidden_states"
+"""Optional: ``hidden_states(prompts)`` gives, per prompt, the residual stream as a float32 array
+[layers + 1, tokens, width] (the embeddings, then after each layer) over the prompt as the model reads it."""
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES
 from cotlens.models.batching import left_pad
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
@@ -159,7 +159,18 @@ class HFModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS})
+        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES})
+
+    def hidden_states(self, prompts: Sequence[Prompt]) -> list[Any]:
+        """Per prompt, the residual stream [layers + 1, tokens, width] as a float32 numpy array (one prompt per
+        forward pass: no padding)."""
+        torch = self._torch
+        out = []
+        with torch.inference_mode():
+            for ids in self._encode([self.render(p) for p in prompts]):
+                res = self.model(input_ids=torch.tensor([ids], device=self.device), output_hidden_states=True)
+                out.append(torch.stack(res.hidden_states)[:, 0].float().cpu().numpy())
+        return out
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
-from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES
 from cotlens.models.batching import left_pad
 from cotlens.organisms.model import generate, load_checkpoint
 from cotlens.organisms.tasks import organism_question
@@ -67,7 +67,19 @@ class OrganismModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS})
+        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES})
+
+    def hidden_states(self, prompts: Sequence[Prompt]) -> list[Any]:
+        """Per prompt, the residual stream [layers + 1, tokens, width] (float32 numpy) over the organism's input:
+        ``BOS question|cot``, plus ``>`` for an answer prompt."""
+        out = []
+        with torch.no_grad():
+            for p in prompts:
+                mode, q, cot = self.parse(p)
+                seq = self._prefix(q, cot) + ([self._end] if mode == "answer" else [])
+                hidden = self.model(torch.tensor([seq]), output_hidden=True)[2]
+                out.append(torch.stack(hidden)[:, 0].numpy())
+        return out
 
     def count_tokens(self, text: str) -> int:
         return len(text)
