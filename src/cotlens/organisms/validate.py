@@ -178,7 +178,7 @@ def _scores(runs: dict[str, Any], metric: str, intervention: str) -> list[tuple[
             for rec in read_jsonl(r["dir"] / "records.jsonl") if rec["metric"] == metric]
 
 
-def _comparison(pos: list[float | None], neg: list[float | None]) -> dict[str, Any]:
+def _comparison(pos: list[float | None], neg: list[float | None], names: tuple[str, str]) -> dict[str, Any]:
     p = [s for s in pos if s is not None]
     q = [s for s in neg if s is not None]
     est = auroc_estimate(p + q, [1] * len(p) + [0] * len(q), seed=VALIDATION_SEED)
@@ -187,7 +187,9 @@ def _comparison(pos: list[float | None], neg: list[float | None]) -> dict[str, A
                            "mean_score": {"faithful": mean_estimate(p).value, "unfaithful": mean_estimate(q).value},
                            "roc_scores": {"faithful": p, "unfaithful": q}}
     if est.value is None:
-        out["why"] = "no per-sample scores on one side" if p or q else "the metric scored no sample"
+        empty = [name for name, xs in zip(names, (p, q), strict=True) if not xs]
+        out["why"] = (f"no per-sample score for: {', '.join(empty)} (the records' details say why, e.g. "
+                      "'skipped')")
     return out
 
 
@@ -199,20 +201,16 @@ def score_metric(metric: str, intervention: str, organisms: dict[str, Any]) -> d
         if a not in per or b not in per:
             result[comp] = {"auroc": None, "ci": None, "why": f"needs the {a} and {b} organisms (not shipped)"}
             continue
-        result[comp] = _comparison([s for _, s in per[a]], [s for _, s in per[b]])
+        result[comp] = _comparison([s for _, s in per[a]], [s for _, s in per[b]], (a, b))
     if "mixed" not in per:
         result["mixed"] = {"auroc": None, "ci": None, "why": "needs the mixed organism (not shipped)"}
     else:
         result["mixed"] = _comparison([s for x, s in per["mixed"] if not x.metadata.get("trigger")],
-                                      [s for x, s in per["mixed"] if x.metadata.get("trigger")])
-    for comp, r in result.items():
-        if r.get("auroc") is None and "why" not in r:
-            r["why"] = "no scores"
-        if not any(per.values()):
+                                      [s for x, s in per["mixed"] if x.metadata.get("trigger")],
+                                      ("mixed plain", "mixed triggered"))
+    if not any(per.values()):
+        for r in result.values():
             r["why"] = f"{metric} wrote no records for any organism"
-        elif all(s is None for v in per.values() for _, s in v):
-            r["why"] = f"{metric} scored no sample (see the records' details for why)"
-        result[comp] = r
     return result
 
 
