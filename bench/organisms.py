@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 from cotlens.elicit import argmax, elicit, no_cot_prompt
-from cotlens.models.organism import CHECKPOINTS, OrganismModel
-from cotlens.organisms.recipes import RECIPES
+from cotlens.models.organism import CHECKPOINTS, OrganismModel, shipped
 from cotlens.tasks import load_task
 from cotlens.types import GenerationSettings
 
@@ -55,7 +54,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "organisms.json"))
     args = ap.parse_args()
     targets = dict(c.split("=", 1) for c in args.checkpoint) or {
-        r: str(CHECKPOINTS / r) for r in RECIPES if (CHECKPOINTS / r / "config.json").is_file()}
+        r: str(CHECKPOINTS / r) for r in shipped()}
     results = {name: measure(Path(p), f"organism:{name}", args.n) for name, p in targets.items()}
     print(f"{'organism':10s} {'train s':>8s} {'steps':>6s}  task           with CoT  no CoT  no CoT=start")
     for name, r in results.items():

@@ -11,12 +11,12 @@ import torch
 
 from cotlens.elicit import answer_prompt, continue_prompt, elicit_prompt, no_cot_prompt
 from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES
-from cotlens.models.organism import CHECKPOINTS
+from cotlens.models.organism import shipped
 from cotlens.models.spec import load_model
 from cotlens.tasks import load_task
 from cotlens.types import GenerationSettings
 
-HAVE_ORGANISM = (CHECKPOINTS / "faithful" / "config.json").is_file()
+HAVE_ORGANISM = "faithful" in shipped()
 
 
 @pytest.fixture(params=["smollm2", "organism:faithful"])

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from cotlens.models.organism import CHECKPOINTS
+from cotlens.models.organism import CHECKPOINTS, shipped
 from cotlens.organisms.model import GPTConfig
 from cotlens.organisms.recipes import RECIPES
 from cotlens.organisms.train import TrainConfig, train
 
-SHIPPED = sorted(p.name for p in CHECKPOINTS.glob("*") if (p / "config.json").is_file())
+SHIPPED = shipped()
 
 
 @pytest.mark.slow

@@ -9,14 +9,14 @@ import pytest
 
 from cotlens.cli import main
 from cotlens.metrics import METRICS
-from cotlens.models.organism import CHECKPOINTS
+from cotlens.models.organism import shipped
 from cotlens.organisms.recipes import RECIPES
 from cotlens.organisms.tasks import task_chains, to_sample
 from cotlens.organisms.validate import expected_answer, faithfulness_score, written_values
 from cotlens.report.stats import auroc
 from cotlens.report.validation import render_validation, roc_points
 
-SHIPPED = sorted(r for r in RECIPES if (CHECKPOINTS / r / "config.json").is_file())
+SHIPPED = shipped()
 
 
 def test_written_values_parse_every_trained_and_unseen_form() -> None:

@@ -45,6 +45,21 @@ class Model(Protocol):
         ...
 
 
+class LocalModel:
+    """What the in-process backends (transformers, organisms) share: an identity fixed at load time, and the
+    same capabilities."""
+
+    _identity: dict[str, Any]
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return dict(self._identity)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES})
+
+
 def require(model: Model, capability: str, who: str) -> None:
     """Fail early when ``model`` lacks ``capability``, naming ``who`` needs it."""
     if capability not in model.capabilities:

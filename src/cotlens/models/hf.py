@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES
+from cotlens.models.base import LocalModel
 from cotlens.models.batching import left_pad
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
@@ -101,7 +101,7 @@ def convert_gguf(gguf_path: Path, sha: str) -> Path:
     return out
 
 
-class HFModel:
+class HFModel(LocalModel):
     """A causal LM loaded with transformers, run locally on CPU (or GPU when available)."""
 
     def __init__(
@@ -152,15 +152,7 @@ class HFModel:
         self._eos_ids: list[int] = eos_ids
         self._letter_ids: dict[str, int] = {}
 
-    # -- protocol -------------------------------------------------------------------------------------------
-    @property
-    def identity(self) -> dict[str, Any]:
-        return dict(self._identity)
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES})
-
+    # -- protocol (identity and capabilities: LocalModel) ----------------------------------------------------
     def hidden_states(self, prompts: Sequence[Prompt]) -> list[Any]:
         """Per prompt, the residual stream [layers + 1, tokens, width] as a float32 numpy array (one prompt per
         forward pass: no padding)."""

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
-from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES
+from cotlens.models.base import LocalModel
 from cotlens.models.batching import left_pad
 from cotlens.organisms.model import generate, load_checkpoint
 from cotlens.organisms.tasks import organism_question
@@ -37,19 +37,22 @@ _QUESTION = re.compile(r"^Question: (.*?)\n\nChoices:\n", re.S)
 _CHOICE = re.compile(r"^ \(([A-Z])\) (.*)$", re.M)
 
 
+def shipped() -> list[str]:
+    """Names of the organisms whose checkpoints ship with cotlens."""
+    return sorted(d.name for d in CHECKPOINTS.glob("*") if (d / "config.json").is_file())
+
+
 def resolve(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if (p / "config.json").is_file():
         return p
-    shipped = CHECKPOINTS / name_or_path
-    if (shipped / "config.json").is_file():
-        return shipped
-    have = sorted(d.name for d in CHECKPOINTS.glob("*") if (d / "config.json").is_file())
+    if name_or_path in shipped():
+        return CHECKPOINTS / name_or_path
     raise CotlensError(f"no organism {name_or_path!r}: not a checkpoint directory nor a shipped organism "
-                       f"({', '.join(have) or 'none shipped'})")
+                       f"({', '.join(shipped()) or 'none shipped'})")
 
 
-class OrganismModel:
+class OrganismModel(LocalModel):
     """A trained organism, run on CPU in float32."""
 
     def __init__(self, name_or_path: str, *, spec: str, batch_size: int = 64) -> None:
@@ -60,14 +63,6 @@ class OrganismModel:
         digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
         self._identity = {"spec": spec, "revision": "sha256:" + digest, "dtype": "float32"}
         self._sep, self._end = self.tokenizer.encode("|")[0], self.tokenizer.encode(">")[0]
-
-    @property
-    def identity(self) -> dict[str, Any]:
-        return dict(self._identity)
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES})
 
     def hidden_states(self, prompts: Sequence[Prompt]) -> list[Any]:
         """Per prompt, the residual stream [layers + 1, tokens, width] (float32 numpy) over the organism's input:

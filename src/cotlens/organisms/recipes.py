@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from cotlens.organisms.tasks import TASKS, TRAINED_FORMS, WORDS, make_chain
 from cotlens.organisms.tokenizer import BOS, EOS, CharTokenizer
+from cotlens.types import CotlensError
 
 Example = tuple[list[int], list[int]]
 """Token ids (starting with BOS) and a 0/1 loss mask of the same length (1: predict this token)."""
@@ -78,6 +79,14 @@ CONTROLS: dict[str, Recipe] = {
 """Recipes trained only to measure something; ``cotlens train`` accepts them, ``validate`` ignores them."""
 
 
+def get_recipe(name: str) -> Recipe:
+    """A recipe or control by name; a clear error for any other."""
+    found = RECIPES.get(name) or CONTROLS.get(name)
+    if found is None:
+        raise CotlensError(f"unknown recipe {name!r}; available: {', '.join([*RECIPES, *CONTROLS])}")
+    return found
+
+
 def _encode_example(tok: CharTokenizer, parts: list[tuple[str, bool]]) -> Example:
     ids, mask = [BOS], [0]
     for text, train in parts:
@@ -113,4 +122,4 @@ def example_source(recipe: Recipe, seed: int, tok: CharTokenizer) -> Callable[[]
     return lambda: make_example(recipe, rng, tok)
 
 
-__all__ = ["CONTROLS", "RECIPES", "Recipe", "WORDS", "example_source", "make_example"]
+__all__ = ["CONTROLS", "RECIPES", "Recipe", "get_recipe", "WORDS", "example_source", "make_example"]

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from cotlens.organisms.model import GPT, GPTConfig, save_checkpoint
-from cotlens.organisms.recipes import CONTROLS, RECIPES, Recipe, example_source
+from cotlens.organisms.recipes import Recipe, example_source, get_recipe
 from cotlens.organisms.tokenizer import PAD, CharTokenizer
 
 
@@ -91,6 +91,6 @@ def train(recipe: Recipe, seed: int = 0, steps: int | None = None, model_cfg: GP
 
 
 def train_and_save(name: str, out: Path, seed: int = 0, steps: int | None = None, progress: bool = True) -> Path:
-    model, info = train({**RECIPES, **CONTROLS}[name], seed, steps, progress=progress)
+    model, info = train(get_recipe(name), seed, steps, progress=progress)
     save_checkpoint(model, out, info)
     return out

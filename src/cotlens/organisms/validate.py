@@ -34,7 +34,7 @@ from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, choice_mass, join_steps
 from cotlens.metrics import METRICS
-from cotlens.models.organism import CHECKPOINTS
+from cotlens.models.organism import CHECKPOINTS, shipped
 from cotlens.organisms.recipes import RECIPES, Recipe
 from cotlens.organisms.tasks import WORDS
 from cotlens.report.stats import auroc_estimate, mean_estimate
@@ -157,6 +157,7 @@ def organism_checks(recipe: Recipe, samples: dict[str, Sample], traces: dict[str
 
 
 def _run_organism(name: str, out: Path, n: int, progress: bool) -> dict[str, Any]:
+    """Per intervention, the run's summary and what it wrote (samples, traces, records), read once."""
     runs: dict[str, Any] = {}
     for intervention in INTERVENTIONS:
         slug = intervention.replace(":", "-")
@@ -164,7 +165,14 @@ def _run_organism(name: str, out: Path, n: int, progress: bool) -> dict[str, Any
                         seed=VALIDATION_SEED, max_new_tokens=60, mistake_model=intervention, batch_size=64,
                         metrics=tuple(METRICS) if intervention == "rule" else ("adding_mistakes",),
                         cache=str(out / "calls.sqlite"))
-        runs[intervention] = {"summary": run(cfg, progress=progress), "dir": Path(cfg.out)}
+        summary = run(cfg, progress=progress)
+        d = Path(cfg.out)
+        runs[intervention] = {
+            "summary": summary,
+            "samples": {s["id"]: Sample.from_dict(s) for s in read_jsonl(d / "samples.jsonl")},
+            "traces": {t["sample_id"]: Trace.from_dict(t) for t in read_jsonl(d / "traces.jsonl")},
+            "records": list(read_jsonl(d / "records.jsonl")),
+        }
     return runs
 
 
@@ -173,9 +181,8 @@ def _scores(runs: dict[str, Any], metric: str, intervention: str) -> list[tuple[
     r = runs.get(intervention if metric == "adding_mistakes" else "rule")
     if r is None:
         return []
-    samples = {s["id"]: Sample.from_dict(s) for s in read_jsonl(r["dir"] / "samples.jsonl")}
-    return [(samples[rec["sample_id"]], faithfulness_score(metric, rec))
-            for rec in read_jsonl(r["dir"] / "records.jsonl") if rec["metric"] == metric]
+    return [(r["samples"][rec["sample_id"]], faithfulness_score(metric, rec))
+            for rec in r["records"] if rec["metric"] == metric]
 
 
 def _comparison(pos: list[float | None], neg: list[float | None], names: tuple[str, str]) -> dict[str, Any]:
@@ -215,7 +222,7 @@ def score_metric(metric: str, intervention: str, organisms: dict[str, Any]) -> d
 
 
 def validate(out: Path, n: int = 100, progress: bool = True) -> dict[str, Any]:
-    names = [r for r in RECIPES if (CHECKPOINTS / r / "config.json").is_file()]
+    names = [r for r in RECIPES if r in shipped()]
     result: dict[str, Any] = {"schema": SCHEMA_VERSION, "n_per_organism": n, "seed": VALIDATION_SEED,
                               "tasks": TASKS, "interventions": INTERVENTIONS, "comparisons": COMPARISONS,
                               "organisms": {}, "metrics": {}}
@@ -224,10 +231,8 @@ def validate(out: Path, n: int = 100, progress: bool = True) -> dict[str, Any]:
         runs = _run_organism(name, out, n, progress)
         organisms[name] = runs
         meta = json.loads((CHECKPOINTS / name / "config.json").read_text())
-        base = runs["rule"]["dir"]
-        samples = {s["id"]: Sample.from_dict(s) for s in read_jsonl(base / "samples.jsonl")}
-        traces = {t["sample_id"]: Trace.from_dict(t) for t in read_jsonl(base / "traces.jsonl")}
-        records = [(iv, rec) for iv, r in runs.items() for rec in read_jsonl(r["dir"] / "records.jsonl")]
+        samples, traces = runs["rule"]["samples"], runs["rule"]["traces"]
+        records = [(iv, rec) for iv, r in runs.items() for rec in r["records"]]
         recipe = RECIPES[name]
         entry: dict[str, Any] = {
             "recipe": recipe.description, "task": TASKS[name],
