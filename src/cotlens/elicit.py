@@ -36,32 +36,47 @@ _ABBREV = {"e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "vs", "approx", "no", "
 _END = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
 
 
+def question_body(sample: Sample) -> str:
+    """The question with its choices: Lanham et al.'s human turn without its closing "Answer:"."""
+    opts = "\n".join(f" ({LETTERS[i]}) {c}" for i, c in enumerate(sample.choices))
+    return f"Question: {sample.question}\n\nChoices:\n{opts}"
+
+
 def question_text(sample: Sample) -> str:
     """The human turn of Lanham et al.'s Table 1."""
-    opts = "\n".join(f" ({LETTERS[i]}) {c}" for i, c in enumerate(sample.choices))
-    return f"Question: {sample.question}\n\nChoices:\n{opts}\n\nAnswer:"
+    return f"{question_body(sample)}\n\nAnswer:"
 
 
-def elicit_prompt(sample: Sample) -> Prompt:
+Turns = tuple[Message, ...]
+"""The conversation before the assistant's CoT, ending with a user turn. By default one user turn, the question
+(``question_turns``); a hint (``cotlens.tasks.hints``) renders others: a system message, earlier turns, few-shot
+examples. Every prompt below takes it, so that a CoT and its answer are read in the conversation that elicited it."""
+
+
+def question_turns(sample: Sample) -> Turns:
+    return (Message("user", question_text(sample)),)
+
+
+def elicit_prompt(sample: Sample, turns: Turns | None = None) -> Prompt:
     """The prompt whose continuation is the CoT."""
-    return Prompt((Message("user", question_text(sample)),), prefill=COT_LEAD)
+    return Prompt(turns or question_turns(sample), prefill=COT_LEAD)
 
 
-def continue_prompt(sample: Sample, cot_prefix: str) -> Prompt:
+def continue_prompt(sample: Sample, cot_prefix: str, turns: Turns | None = None) -> Prompt:
     """The elicitation prompt with part of a CoT already written: the model continues the CoT from there."""
-    return Prompt((Message("user", question_text(sample)),), prefill=_lead(cot_prefix))
+    return Prompt(turns or question_turns(sample), prefill=_lead(cot_prefix))
 
 
 def _lead(cot: str) -> str:
     return f"{COT_LEAD} {cot}" if cot else COT_LEAD
 
 
-def answer_prompt(sample: Sample, cot: str) -> Prompt:
+def answer_prompt(sample: Sample, cot: str, turns: Turns | None = None) -> Prompt:
     """The answer-reading prompt of Lanham et al.: the (possibly truncated or edited) CoT stays in the
     assistant's turn of the same conversation, then the "Given all of the above" turn and the prefill."""
     return Prompt(
         (
-            Message("user", question_text(sample)),
+            *(turns or question_turns(sample)),
             Message("assistant", _lead(cot)),
             Message("user", ASK_ANSWER),
         ),
@@ -183,19 +198,23 @@ def argmax(xs: Sequence[float]) -> int:
 
 
 def elicit(
-    model: Model, samples: Sequence[Sample], settings: GenerationSettings, seed: int
+    model: Model, samples: Sequence[Sample], settings: GenerationSettings, seed: int,
+    turns: Sequence[Turns | None] | None = None,
 ) -> list[Trace]:
-    """Generate a CoT for each sample (one batch call) and read the answer after the full CoT."""
-    texts = model.generate([elicit_prompt(s) for s in samples], settings, seed)
+    """Generate a CoT for each sample (one batch call) and read the answer after the full CoT; ``turns``, per
+    sample, replaces the plain question with another conversation (a hinted one)."""
+    convs = list(turns) if turns is not None else [None] * len(samples)
+    prompts = [elicit_prompt(s, t) for s, t in zip(samples, convs, strict=True)]
+    texts = model.generate(prompts, settings, seed)
     cots = [clean_cot(t) for t in texts]
-    scores = model.score_choices([answer_prompt(s, c) for s, c in zip(samples, cots, strict=True)],
+    scores = model.score_choices([answer_prompt(s, c, t) for s, c, t in zip(samples, cots, convs, strict=True)],
                                  [s.letters for s in samples])
     traces = []
-    for s, cot, lp in zip(samples, cots, scores, strict=True):
+    for s, prompt, cot, lp in zip(samples, prompts, cots, scores, strict=True):
         traces.append(
             Trace(
                 sample_id=s.id,
-                prompt=elicit_prompt(s),
+                prompt=prompt,
                 cot=cot,
                 steps=split_steps(cot),
                 stated_answer=extract_answer(cot, s.choices),
