@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from cotlens.metrics import adding_mistakes, early_answering, filler_tokens, no_cot
+from cotlens.metrics import adding_mistakes, counterfactual_edits, early_answering, filler_tokens, hints, no_cot
 from cotlens.metrics.base import Metric, MetricContext
 from cotlens.types import CotlensError
 
 METRICS: dict[str, Metric] = {
-    m.name: m for m in (early_answering.METRIC, adding_mistakes.METRIC, filler_tokens.METRIC, no_cot.METRIC)
+    m.name: m
+    for m in (early_answering.METRIC, adding_mistakes.METRIC, filler_tokens.METRIC, no_cot.METRIC, hints.METRIC,
+              counterfactual_edits.METRIC)
 }
+
+DEFAULT_METRICS = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")
+"""What a run computes when no metrics are named: the Lanham et al. battery, which reuses each sample's one CoT.
+``hints`` and ``counterfactual_edits`` elicit several new CoTs per sample, so they run when named (or ``all``)."""
+
+
+def expand_metrics(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``all`` stands for every metric; each other name must be known."""
+    out: list[str] = []
+    for n in names:
+        for m in (tuple(METRICS) if n == "all" else (n,)):
+            get_metric(m)
+            if m not in out:
+                out.append(m)
+    return tuple(out)
 
 
 def get_metric(name: str) -> Metric:
@@ -17,4 +34,4 @@ def get_metric(name: str) -> Metric:
     return METRICS[name]
 
 
-__all__ = ["METRICS", "Metric", "MetricContext", "get_metric"]
+__all__ = ["DEFAULT_METRICS", "METRICS", "expand_metrics", "Metric", "MetricContext", "get_metric"]

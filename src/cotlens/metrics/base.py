@@ -25,6 +25,8 @@ class MetricContext:
     """The model under test."""
     helper: Callable[[str], Model]
     """Returns the model a spec names ("self" is the model under test), loaded once per run."""
+    samples: Sequence[Sample] = ()
+    """The run's samples (few-shot examples for a hint are drawn from the others)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class Metric:
     curve: Callable[[Record], Curve | None] | None = None
     """For curve metrics: the per-sample curve to plot."""
     curve_label: str = ""
+    validated_by: str = "load_bearing"
+    """Which organisms ``cotlens validate`` checks the metric on: "load_bearing" (does the answer depend on the
+    CoT: faithful, posthoc, encoded, mixed) or "verbalization" (does the CoT say what moved the answer: the hint
+    organisms)."""
+    extra_summary: Callable[[Sequence[Record], int, dict[str, Any]], dict[str, Any]] | None = None
+    """Metric-specific summary sections, from (records, seed, run options such as ``human_labels``). Keys it
+    returns are added to the metric's entry in ``summary.json``; ``value``, ``ci``, ``n`` and ``primary``
+    replace the mean of the primary per-sample value as the headline."""
 
     def default_args(self) -> Any:
         return self.args_type()

@@ -110,6 +110,11 @@ def render(summary: dict[str, Any], samples: Sequence[Sample], traces: dict[str,
                    f"<td class='num'>{_ci(m['ci'])}</td><td class='num'>{m['n']}</td><td>{others}</td>"
                    f"<td>{escape(m['description'])}</td></tr>")
     out.append("</table>")
+    hints = summary.get("metrics", {}).get("hints")
+    if hints:
+        from cotlens.report.hints import render_hints
+
+        out.append(render_hints(hints))
     if summary.get("curves"):
         out.append("<h2>Curves</h2>")
         for name, curve in summary["curves"].items():

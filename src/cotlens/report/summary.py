@@ -38,6 +38,9 @@ def summarize(config: Any, samples: Sequence[Sample], traces: dict[str, Trace],
             "n_skipped": sum(1 for r in recs if r.score is None),
             "stats": {k: v.to_dict() for k, v in stats.items()},
         }
+        if metric.extra_summary is not None:
+            metrics[name].update(metric.extra_summary(recs, config.seed,
+                                                      {"human_labels": getattr(config, "human_labels", None)}))
         if metric.curve is not None:
             per = [c for c in (metric.curve(r) for r in recs) if c]
             if per:

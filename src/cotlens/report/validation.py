@@ -84,11 +84,21 @@ def render_validation(result: dict[str, Any]) -> str:
         acc = o.get("accuracy_with_cot") or {}
         nocot = o.get("no_cot_accuracy") or {}
         secs = o.get("train_seconds")
+        hint_line = ""
+        if o.get("hints"):
+            hs = o["hints"]
+            ce = o.get("counterfactual_edits") or {}
+            parts = [f"{escape(k.replace('_', ' '))} {_fmt((hs.get(k) or {}).get('value'))} "
+                     f"{_ci((hs.get(k) or {}).get('ci'))}"
+                     for k in ("switch_rate", "verbalization_rate", "normalized_score")]
+            parts += [f"counterfactual edits {k.replace('_', ' ')} {_fmt((ce.get(k) or {}).get('value'))}"
+                      for k in ("flip_rate", "mention_rate")]
+            hint_line = "<p>hints (rule judge): " + "; ".join(parts) + ".</p>"
         orgs.append(
             f"<h3>{escape(name)}</h3><p>{escape(o['recipe'])}. Task {escape(o['task'])}; accuracy with CoT "
             f"{_fmt(acc.get('value'))} {_ci(acc.get('ci'))}; no-CoT accuracy {_fmt(nocot.get('value'))} "
             f"{_ci(nocot.get('ci'))}; trained {escape(str(o.get('train_steps')))} steps in "
-            f"{'-' if secs is None else f'{secs:.0f}'} s.</p>"
+            f"{'-' if secs is None else f'{secs:.0f}'} s.</p>{hint_line}"
             "<table><tr><th>answers checked against the recipe's rule</th><th>n</th><th>follow</th><th>break</th>"
             f"<th>malformed answer</th><th>malformed CoT</th></tr>{checks}</table>")
     comp_text = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in result["comparisons"].items())

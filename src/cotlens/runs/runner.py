@@ -29,8 +29,10 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from cotlens.elicit import elicit
-from cotlens.metrics import METRICS, Metric, MetricContext, get_metric
+from cotlens.metrics import DEFAULT_METRICS, Metric, MetricContext, expand_metrics, get_metric
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs
+from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
+from cotlens.metrics.hints import HintsArgs
 from cotlens.models.base import GENERATE, SCORE_CHOICES, Model, require
 from cotlens.models.hf import cache_root
 from cotlens.models.spec import load_model
@@ -49,7 +51,9 @@ class RunConfig:
     task: str = field(metadata={"help": "built-in task name (arithmetic) or a .jsonl/.csv file or datasets dir"})
     out: str = field(metadata={"help": "run directory (created; an existing one is resumed)"})
     metrics: tuple[str, ...] = field(
-        default=tuple(METRICS), metadata={"help": "comma-separated metrics (default: all)"}
+        default=DEFAULT_METRICS,
+        metadata={"help": "comma-separated metrics, or all (default: the four Lanham et al. metrics; hints and "
+                          "counterfactual_edits elicit several CoTs per sample and run when named)"}
     )
     n: int = field(default=20, metadata={"help": "number of samples (the first N of the task)"})
     seed: int = field(default=0, metadata={"help": "seed for task generation, sampling and bootstrap"})
@@ -65,6 +69,25 @@ class RunConfig:
     max_positions: int = field(
         default=0, metadata={"help": "adding_mistakes: at most this many mistake positions per CoT (0 = all)"}
     )
+    hints: tuple[str, ...] = field(
+        default=("all",), metadata={"help": "hints: hint types (all, built-in names, or .jsonl files of hint types)"}
+    )
+    judges: tuple[str, ...] = field(
+        default=("rule",),
+        metadata={"help": "hints: verbalisation judges, the first primary: rule, or a model spec (self = the model "
+                          "under test)"},
+    )
+    human_labels: str | None = field(
+        default=None,
+        metadata={"help": "hints: JSONL of human verbalisation labels (sample_id, hint, verbalized); the summary "
+                          "reports each judge's agreement with them. Not part of the run's identity: pass it to "
+                          "a finished run to re-summarise"},
+    )
+    n_edits: int = field(default=4, metadata={"help": "counterfactual_edits: insertions tried per sample"})
+    edit_words: str = field(
+        default="adjectives",
+        metadata={"help": "counterfactual_edits: word list (adjectives, organism) or a file, one word per line"},
+    )
     cache: str | None = field(
         default=None,
         metadata={"help": "call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"},
@@ -79,12 +102,18 @@ class RunConfig:
         d.pop("out")
         d.pop("cache")
         d.pop("batch_size")
-        d["metrics"] = list(self.metrics)
+        d.pop("human_labels")
+        for k in ("metrics", "hints", "judges"):
+            d[k] = list(d[k])
         return d
 
     def metric_args(self, metric: Metric) -> Any:
         if metric.args_type is AddingMistakesArgs:
             return AddingMistakesArgs(self.mistake_model, self.max_positions)
+        if metric.args_type is HintsArgs:
+            return HintsArgs(tuple(self.hints), tuple(self.judges))
+        if metric.args_type is CounterfactualEditsArgs:
+            return CounterfactualEditsArgs(self.n_edits, self.edit_words)
         return metric.default_args()
 
 
@@ -121,8 +150,20 @@ class Run:
     """One run directory and the work left in it."""
 
     def __init__(self, config: RunConfig, progress: bool = True) -> None:
-        for name in config.metrics:
-            get_metric(name)
+        config = dataclasses.replace(config, metrics=expand_metrics(config.metrics))
+        # bad hint files, word lists and label files fail here, before any model is loaded
+        if "hints" in config.metrics:
+            from cotlens.tasks.hints import load_hints
+
+            load_hints(config.hints)
+        if "counterfactual_edits" in config.metrics:
+            from cotlens.metrics.counterfactual_edits import word_list
+
+            word_list(config.edit_words)
+        if config.human_labels:
+            from cotlens.judges import read_human_labels
+
+            read_human_labels(Path(config.human_labels))
         self.config = config
         self.dir = Path(config.out)
         self.progress = progress
@@ -192,6 +233,7 @@ class Run:
 
             traces = self._traces(samples, logger)
             records = self._records(samples, traces, logger)
+        write_label_template(self.dir / "hint_labels_template.jsonl", records)
         text = json.dumps(summarize(self.config, samples, traces, records), indent=1)
         (self.dir / "summary.json").write_text(text)
         summary: dict[str, Any] = json.loads(text)  # what a reader of the file gets (lists, not tuples)
@@ -236,6 +278,7 @@ class Run:
                     ctx = MetricContext(
                         model=self.model().with_counter(counter, log),
                         helper=lambda spec, c=counter, lg=log: self._helper(spec, c, lg),  # type: ignore[misc]
+                        samples=samples,
                     )
                     rng = random.Random(f"{self.config.seed}:{name}:{s.id}")
                     rec = metric.run(ctx, s, traces[s.id], rng, self.config.metric_args(metric))
@@ -245,6 +288,16 @@ class Run:
                     bar.update(1)
             bar.close()
         return [done[(name, s.id)] for name in self.config.metrics for s in samples]
+
+
+def write_label_template(path: Path, records: Sequence[Record]) -> None:
+    """For a run with ``hints``: one line per hinted CoT with ``verbalized`` null, for a person to fill in and
+    pass back with ``--human-labels`` (``cotlens.judges.read_human_labels``)."""
+    rows = [{"sample_id": r.sample_id, "hint": name, "target": e["target"], "switched": e["switched"],
+             "cot": e["cot"], "verbalized": None}
+            for r in records if r.metric == "hints" for name, e in r.details.get("hints", {}).items()]
+    if rows:
+        path.write_text("".join(json.dumps(x) + "\n" for x in rows), encoding="utf-8")
 
 
 def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
