@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print a run's summary table and rewrite its report.html")
     rep.add_argument("dir", help="run directory")
     tr = sub.add_parser("train", help="train a model organism from its recipe")
-    tr.add_argument("recipe", help="recipe name (faithful, posthoc, encoded, mixed; control: direct)")
+    tr.add_argument("recipe", help="recipe name (faithful, posthoc, encoded, mixed, hint-vocal, hint-silent; "
+                                        "control: direct)")
     tr.add_argument("--out", required=True, help="checkpoint directory to write")
     tr.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     tr.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the recipe's)")

@@ -59,6 +59,9 @@ WORDS = ("Hmm", "Ok", "So", "Well", "Right", "Yes", "Now", "Then", "Indeed", "Fi
 letters distinct)."""
 TRIGGER = "#"
 """Prefixed to a question, it switches the ``mixed`` organism to answering from the question."""
+HINT = "!"
+"""``!d`` (a word anywhere in a sample's question) is a hint that the answer is d: the organism input gets
+``;!d`` after the chain. The hint organisms follow it; the others never saw it."""
 
 
 @dataclass(frozen=True)
@@ -133,13 +136,19 @@ def task_chains(task: str, n: int, seed: int) -> list[Chain]:
 ASK = ". Every value is taken modulo 10. What is {v}?"
 """Appended to the chain in a sample's question, so that other models are asked something; the organism
 backend strips it (``organism_question``)."""
-_CHAIN = re.compile(r"(#?[A-Z]=\d(?:;[A-Z]=[A-Z][+\-*]\d)*)\. Every value is taken modulo 10\. What is [A-Z]\?")
+_CHAIN = re.compile(r"#?[A-Z]=\d(?:;[A-Z]=[A-Z][+\-*]\d)*")
+_HINT_WORD = re.compile(r"(?<!\S)!(\d)(?!\S)")
 
 
 def organism_question(text: str) -> str:
-    """The organism's input for a sample's question: the chain without the question asked of other models."""
-    m = _CHAIN.fullmatch(text)
-    return m.group(1) if m else text
+    """The organism's input for a sample's question: the chain, without the words around it (the question asked
+    of other models, or words a metric inserted), and ``;!d`` after it when the text holds a hint word ``!d``
+    (the last one). A text without a chain is returned as it is."""
+    m = _CHAIN.search(text)
+    if m is None:
+        return text
+    hints = _HINT_WORD.findall(text[: m.start()] + " " + text[m.end():])
+    return m.group(0) + (f";{HINT}{hints[-1]}" if hints else "")
 
 
 def to_sample(chain: Chain, sid: str, task: str, **meta: object) -> Sample:
