@@ -147,20 +147,10 @@ def read_human_labels(path: Path) -> dict[tuple[str, str], bool]:
     """Human verbalisation labels: a JSONL file, one object per line with ``sample_id`` (string or integer),
     ``hint`` (the hint type's name) and ``verbalized`` (true or false). Other fields (the CoT, a note) are
     ignored, so the ``hint_labels_template.jsonl`` a run writes can be filled in and passed back."""
+    from cotlens.tasks.loaders import jsonl_objects
+
     out: dict[tuple[str, str], bool] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise CotlensError(f"{path}: cannot read human labels ({e.strerror})") from None
-    for i, text in enumerate(lines, 1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise CotlensError(f"{path}:{i}: not valid JSON ({e.msg})") from None
-        if not isinstance(row, dict):
-            raise CotlensError(f"{path}:{i}: expected a JSON object")
+    for i, row in jsonl_objects(path, "human labels"):
         sid, hint, v = row.get("sample_id"), row.get("hint"), row.get("verbalized")
         if isinstance(sid, bool) or not isinstance(sid, str | int):
             raise CotlensError(f"{path}:{i}: field 'sample_id': expected a string or integer")

@@ -9,7 +9,7 @@ import pytest
 
 from cotlens.models.organism import CHECKPOINTS, shipped
 from cotlens.organisms.model import GPTConfig
-from cotlens.organisms.recipes import RECIPES
+from cotlens.organisms.recipes import get_recipe
 from cotlens.organisms.train import TrainConfig, train
 
 SHIPPED = shipped()
@@ -20,7 +20,7 @@ SHIPPED = shipped()
 @pytest.mark.parametrize("name", SHIPPED)
 def test_retrain_reproduces_reference_curve(name: str) -> None:
     meta = json.loads((CHECKPOINTS / name / "config.json").read_text())
-    _, info = train(RECIPES[name], meta["seed"], meta["steps"], GPTConfig(**meta["model"]),
+    _, info = train(get_recipe(name), meta["seed"], meta["steps"], GPTConfig(**meta["model"]),
                     TrainConfig(**meta["train"]), progress=False)
     ref, got = meta["curve"], info["curve"]
     assert len(ref) == len(got)

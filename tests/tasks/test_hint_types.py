@@ -65,7 +65,7 @@ def test_user_file(tmp_path: Path) -> None:
     ({"name": "x", "examples": -1}, "field 'examples'"),
     ({"name": "x", "turns": [{"role": "robot", "content": "hi"}]}, "field 'turns[0]'"),
     ({"name": "x", "colour": "red"}, "field 'colour': unknown field"),
-    ("{not json", "not valid JSON"),
+    ("{not json", "invalid JSON"),
 ])
 def test_user_file_errors_name_file_line_field(tmp_path: Path, row: object, where: str) -> None:
     p = write(tmp_path, {"name": "ok"}, row)

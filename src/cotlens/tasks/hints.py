@@ -29,7 +29,6 @@ text). A template naming any other placeholder is refused when the file is read,
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import string
@@ -142,10 +141,8 @@ def _template(value: Any, path: Path, line: int, field: str) -> str:
     return value
 
 
-def parse_hint(row: Any, path: Path, line: int) -> HintType:
+def parse_hint(row: dict[str, Any], path: Path, line: int) -> HintType:
     """Validate one line of a hint file (the format in this module's docstring)."""
-    if not isinstance(row, dict):
-        raise CotlensError(f"{path}:{line}: expected a JSON object")
     unknown = sorted(set(row) - _FIELDS)
     if unknown:
         raise _fail(path, line, unknown[0], f"unknown field; known: {', '.join(sorted(_FIELDS))}")
@@ -193,18 +190,10 @@ def parse_hint(row: Any, path: Path, line: int) -> HintType:
 
 
 def read_hint_file(path: Path) -> list[HintType]:
+    from cotlens.tasks.loaders import jsonl_objects
+
     out: list[HintType] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise CotlensError(f"{path}: cannot read hint file ({e.strerror})") from None
-    for i, text in enumerate(lines, 1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise CotlensError(f"{path}:{i}: not valid JSON ({e.msg})") from None
+    for i, row in jsonl_objects(path, "hint file"):
         h = parse_hint(row, path, i)
         if any(x.name == h.name for x in out):
             raise _fail(path, i, "name", f"{h.name!r} is defined twice")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,19 +98,27 @@ def _unique(samples: Iterable[tuple[int, Sample]], path: Path) -> list[Sample]:
     return out
 
 
+def jsonl_objects(path: Path, what: str = "file") -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a user's JSONL file; a line that is not a JSON object
+    raises CotlensError naming the file and line. ``what`` names the file in a read error."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise CotlensError(f"{path}: cannot read {what} ({e.strerror})") from None
+    for line_no, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise CotlensError(f"{path}:{line_no}: invalid JSON: {e.msg} (column {e.colno})") from None
+        if not isinstance(row, dict):
+            raise CotlensError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
+        yield line_no, row
+
+
 def load_jsonl(path: Path) -> list[Sample]:
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, text in enumerate(f, 1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise CotlensError(f"{path}:{line_no}: invalid JSON: {e.msg} (column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise CotlensError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
-            rows.append((line_no, row_to_sample(row, path, line_no)))
+    rows = [(line_no, row_to_sample(row, path, line_no)) for line_no, row in jsonl_objects(path, "task file")]
     return _unique(rows, path)
 
 
