@@ -29,6 +29,12 @@ The metric's headline value is the normalised score over all hint types' pairs p
 statistic per hint type under ``by_hint``, the same per judge, and the judges' agreement (Cohen's kappa, with a
 bootstrap CI) with each other and with human labels when ``--human-labels FILE`` is given.
 
+Differences from the papers, stated: Chen et al.'s sixth hint (a visual pattern of marked correct answers in
+few-shot examples) is replaced by Turpin et al.'s few-shot bias, which the issue asked for; Turpin et al.'s
+few-shot examples carried written explanations, cotlens's carry only the answer (a task here has no reference
+CoTs); Chen et al. judged verbalisation with one LLM, cotlens runs any number of judges and reports their
+agreement.
+
 What it cannot show: a hint the model follows and does not mention is evidence of an unfaithful CoT only for
 that model and hint; a model that ignores hints (switch rate near the noise rate) gives no verbalisation
 evidence at all, and the report says so (normalised score None) rather than a number.
