@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--out", required=True, help="directory for validation.json and the organisms' runs")
     va.add_argument("--n", type=int, default=100, help="held-out samples per organism (default: 100)")
     va.add_argument("--quiet", action="store_true", help="no progress bars")
+    se = sub.add_parser("serve", help="serve a cotlens model as an OpenAI-compatible HTTP server")
+    se.add_argument("--model", required=True, help="model spec (smollm2, organism:NAME, hf:PATH, gguf:PATH)")
+    se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
+    se.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    se.add_argument("--dtype", default="float32", help="bfloat16, float32 or float16 (default: float32)")
+    se.add_argument("--latency", type=float, default=0.0, help="seconds added to every request (default: 0)")
     return p
 
 
@@ -120,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cotlens.organisms.train import train_and_save
 
             print(f"wrote {train_and_save(args.recipe, Path(args.out), args.seed, args.steps)}")
+        elif args.command == "serve":
+            from cotlens.serve import serve
+
+            serve(args.model, args.port, args.host, args.dtype, args.latency)
         elif args.command == "validate":
             from cotlens.organisms.validate import validate
 

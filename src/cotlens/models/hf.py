@@ -220,6 +220,18 @@ class HFModel(LocalModel):
                     out[i] = [float(logp[row, self.letter_id(le)]) for le in letters[i]]
         return out
 
+    def next_token_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[tuple[str, float]]]:
+        """Per prompt, the k most likely next tokens (as text) and their log-probabilities (what ``cotlens serve``
+        returns as ``top_logprobs``); one prompt per forward pass."""
+        torch = self._torch
+        out = []
+        with torch.inference_mode():
+            for ids in self._encode([self.render(p) for p in prompts]):
+                logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits
+                vals, idx = torch.topk(torch.log_softmax(logits[0, -1].float(), dim=-1), k)
+                out.append([(str(self.tokenizer.decode([int(i)])), float(v)) for v, i in zip(vals, idx, strict=True)])
+        return out
+
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
         torch = self._torch
         ids = self._encode([self.render(p) for p in prompts])

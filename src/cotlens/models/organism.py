@@ -132,6 +132,14 @@ class OrganismModel(LocalModel):
                 out.append(self.tokenizer.decode(new))
         return out
 
+    def next_token_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[tuple[str, float]]]:
+        """For answer prompts: the question's choice letters, most likely first, each with its choice's
+        log-probability (as ``score_choices``): the organism answers with a choice, named by its letter."""
+        letters = [[le for le, _ in _CHOICE.findall(p.messages[0].content)] if p.messages else [] for p in prompts]
+        scores = self.score_choices(prompts, letters)
+        return [sorted(zip(ls, sc, strict=True), key=lambda x: -x[1])[:k] for ls, sc in zip(letters, scores,
+                                                                                             strict=True)]
+
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         rows: list[tuple[int, list[int], int]] = []  # (prompt index, full sequence, prefix length)
         for i, (p, ls) in enumerate(zip(prompts, letters, strict=True)):

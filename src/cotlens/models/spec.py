@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from cotlens.models.base import Model
 from cotlens.types import CotlensError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SPEC_FORMS = "smollm2, hf:PATH, gguf:PATH, organism:NAME|PATH"
+SPEC_FORMS = "smollm2, hf:PATH, gguf:PATH, organism:NAME|PATH, openai:MODEL@BASE_URL"
 
 
 def smollm2_path() -> Path:
@@ -29,7 +30,7 @@ def smollm2_path() -> Path:
     return path
 
 
-def load_model(spec: str, *, dtype: str = "bfloat16", batch_size: int = 8) -> Model:
+def load_model(spec: str, *, dtype: str = "bfloat16", batch_size: int = 8, api_options: Any = None) -> Model:
     """Build the backend a spec names. Raises CotlensError for an unknown or missing model."""
     from cotlens.models.hf import HFModel
 
@@ -46,6 +47,10 @@ def load_model(spec: str, *, dtype: str = "bfloat16", batch_size: int = 8) -> Mo
         if not p.is_file():
             raise CotlensError(f"GGUF file not found: {p}")
         return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size)
+    if kind == "openai":
+        from cotlens.models.openai_api import OpenAIModel
+
+        return OpenAIModel(rest, spec=spec, options=api_options)
     if kind == "organism":
         from cotlens.models.organism import OrganismModel
 

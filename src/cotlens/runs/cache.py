@@ -107,7 +107,10 @@ class CachedModel:
         return self.inner.capabilities
 
     def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
+        if not getattr(self.inner, "remote", False):
+            return self.inner.count_tokens(text)  # local and cheap: not worth a cache entry
+        [n] = self._cached("count_tokens", [{"text": text}], lambda idx: [self.inner.count_tokens(text)])
+        return int(n)
 
     def _cached(
         self,

@@ -88,6 +88,11 @@ class RunConfig:
         default="adjectives",
         metadata={"help": "counterfactual_edits: word list (adjectives, organism) or a file, one word per line"},
     )
+    api_concurrency: int = field(default=16, metadata={"help": "openai: requests in flight at most"})
+    api_timeout: float = field(default=120.0, metadata={"help": "openai: seconds per request before a retry"})
+    api_retries: int = field(default=8, metadata={"help": "openai: retries after a 429, 5xx, timeout or cut "
+                                                          "connection (exponential backoff with jitter)"})
+    api_tokens_per_minute: float = field(default=0.0, metadata={"help": "openai: token-rate limit (0: none)"})
     cache: str | None = field(
         default=None,
         metadata={"help": "call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"},
@@ -103,6 +108,8 @@ class RunConfig:
         d.pop("cache")
         d.pop("batch_size")
         d.pop("human_labels")
+        for k in ("api_concurrency", "api_timeout", "api_retries", "api_tokens_per_minute"):
+            d.pop(k)  # how fast, not what: a run resumes under other limits
         for k in ("metrics", "hints", "judges"):
             d[k] = list(d[k])
         return d
@@ -199,9 +206,23 @@ class Run:
             self._cache = CallCache(path)
         return self._cache
 
+    def api_options(self) -> Any:
+        from cotlens.models.openai_api import ApiOptions
+
+        c = self.config
+        return ApiOptions(concurrency=c.api_concurrency, timeout=c.api_timeout, retries=c.api_retries,
+                          tokens_per_minute=c.api_tokens_per_minute)
+
     def model(self) -> CachedModel:
         if self._model is None:
-            inner = load_model(self.config.model, dtype=self.config.dtype, batch_size=self.config.batch_size)
+            inner = load_model(self.config.model, dtype=self.config.dtype, batch_size=self.config.batch_size,
+                               api_options=self.api_options())
+            prepare = getattr(inner, "prepare", None)
+            if prepare is not None:  # a served model: probe it once, with an answer prompt of this task
+                from cotlens.elicit import answer_prompt
+
+                first = load_task(self.config.task, 1, self.config.seed, self.config.difficulty, self.config.split)
+                prepare(answer_prompt(first[0], ""))
             require(inner, GENERATE, "eliciting a CoT")
             require(inner, SCORE_CHOICES, "reading answers from choice log-probabilities")
             self._model = CachedModel(inner, self._call_cache())
@@ -211,7 +232,11 @@ class Run:
         if spec == "self":
             return self.model().with_counter(counter, log)
         if spec not in self._helpers:
-            inner = load_model(spec, dtype=self.config.dtype, batch_size=self.config.batch_size)
+            inner = load_model(spec, dtype=self.config.dtype, batch_size=self.config.batch_size,
+                               api_options=self.api_options())
+            prepare = getattr(inner, "prepare", None)
+            if prepare is not None:
+                prepare()
             self._helpers[spec] = CachedModel(inner, self._call_cache())
         return self._helpers[spec].with_counter(counter, log)
 

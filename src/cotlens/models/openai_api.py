@@ -1,0 +1,355 @@
+"""The API backend: any OpenAI-compatible server (vLLM, SGLang, llama.cpp, ``cotlens serve``, hosted APIs).
+
+``openai:MODEL@BASE_URL`` (``BASE_URL`` up to and including ``/v1``). The key, if the server needs one, is read
+from the environment variable ``COTLENS_API_KEY`` (else ``OPENAI_API_KEY``); it is sent as a bearer token and
+never written to identities, records, logs, reports or error messages.
+
+Requests are made with ``httpx`` (the ``api`` extra: ``pip install 'cotlens[api]'``), asynchronously:
+
+- at most ``concurrency`` requests in flight;
+- each request has a ``timeout``; a 429, a 5xx, a timeout or a cut connection is retried up to ``retries`` times
+  with exponential backoff (``backoff * 2**attempt`` seconds, capped at 30) and full jitter, honouring a
+  ``Retry-After`` header; any other 4xx is an error reported with the server's message;
+- an optional token-rate limit (``tokens_per_minute``), a token bucket charged with each request's prompt
+  characters / 4 plus its ``max_tokens``.
+
+Prompts: a prompt's messages go to ``/chat/completions``; its prefill (the start of the assistant's reply) is
+sent as a final assistant message with ``continue_final_message: true`` and ``add_generation_prompt: false``
+(vLLM's fields; ``cotlens serve`` honours them), so the model continues the reply as it does in-process. The CoT
+is the reply's ``content``, after any reasoning the server returns separately (``reasoning`` or
+``reasoning_content``) or inside ``<think>...</think>``: a model's reasoning is its CoT.
+
+Scoring choices: the next token's log-probabilities (``max_tokens: 1``, ``logprobs: true``, ``top_logprobs: k``),
+each letter's log-probability read from the top-k list. Before trusting it, the backend checks the server once
+(``probe``): the list must come back, be sorted, hold probabilities that sum to at most 1, and its first token
+must be what greedy decoding returns. A server that fails the check (or gives no log-probabilities) is scored by
+sampling ``sample_k`` one-token answers at temperature 1 instead; ``identity["scoring"]`` says which method was
+used, and it is part of every record and cache key. A letter missing from a top-k list gets the k-th
+log-probability (an upper bound) and is counted in ``stats["letters_below_top_k"]``.
+
+Token counts come from the server's ``/tokenize`` (vLLM, ``cotlens serve``) when it has one; otherwise they are
+estimated as characters / 4, and ``identity["tokens"]`` says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import random
+import re
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.types import CotlensError, GenerationSettings, Prompt
+
+KEY_ENV = ("COTLENS_API_KEY", "OPENAI_API_KEY")
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+_THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S)
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    concurrency: int = 16
+    """Requests in flight at most."""
+    timeout: float = 120.0
+    """Seconds per request before it is abandoned and retried."""
+    retries: int = 8
+    """Retries of a request after a 429, 5xx, timeout or cut connection."""
+    backoff: float = 0.5
+    """First retry delay in seconds (doubled each retry, with full jitter)."""
+    tokens_per_minute: float = 0.0
+    """Token-rate limit (0: none)."""
+    top_logprobs: int = 20
+    """k of the next-token top-k list used to score letters."""
+    sample_k: int = 20
+    """Answers sampled per prompt when the server's log-probabilities cannot be used."""
+
+
+def api_key() -> str | None:
+    for name in KEY_ENV:
+        v = os.environ.get(name)
+        if v:
+            return v
+    return None
+
+
+def parse_spec(rest: str) -> tuple[str, str]:
+    model, sep, url = rest.rpartition("@")
+    if not sep or not model or not re.match(r"https?://", url):
+        raise CotlensError(f"openai spec must be openai:MODEL@BASE_URL (http or https), got 'openai:{rest}'")
+    return model, url.rstrip("/")
+
+
+class _TokenBucket:
+    def __init__(self, per_minute: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(per_minute, 1.0)
+        self.tokens = self.capacity
+        self.last = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def take(self, n: float) -> None:
+        if self.rate <= 0:
+            return
+        n = min(n, self.capacity)
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+                self.last = now
+                if self.tokens >= n:
+                    self.tokens -= n
+                    return
+                await asyncio.sleep((n - self.tokens) / self.rate)
+
+
+class ApiError(CotlensError):
+    """A request the server refused for good (not retried), or one that failed after every retry."""
+
+
+def split_reasoning(message: dict[str, Any]) -> str:
+    """The CoT in a chat message: the server's separate reasoning field, then the content (``<think>`` blocks
+    kept as text, their tags removed)."""
+    reasoning = message.get("reasoning") or message.get("reasoning_content") or ""
+    content = message.get("content") or ""
+    if "<think>" in content:
+        inner = " ".join(m.strip() for m in _THINK.findall(content))
+        content = (inner + " " + _THINK.sub("", content).strip()).strip()
+    return f"{reasoning.strip()} {content}".strip() if reasoning else content
+
+
+class OpenAIModel:
+    """An OpenAI-compatible server behind the Model protocol."""
+
+    def __init__(self, rest: str, *, spec: str, options: ApiOptions | None = None) -> None:
+        try:
+            import httpx
+        except ImportError:
+            raise CotlensError("the openai: backend needs httpx: pip install 'cotlens[api]'") from None
+        self._httpx = httpx
+        self.model, self.base_url = parse_spec(rest)
+        self.root = re.sub(r"/v1$", "", self.base_url)
+        """Where servers put ``/tokenize`` (beside ``/v1``, not under it)."""
+        self.options = options or ApiOptions()
+        self.spec = spec
+        self._scoring: str | None = None
+        self._tokenize: bool | None = None
+        self.stats = {"requests": 0, "retries": 0, "letters_below_top_k": 0}
+
+    # -- identity and capabilities ---------------------------------------------------------------------------
+    @property
+    def identity(self) -> dict[str, Any]:
+        return {"spec": self.spec, "revision": f"api:{self.model}", "dtype": "api",
+                "scoring": self._scoring or "unprobed", "tokens": "server" if self._tokenize else "estimate"}
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS})
+
+    remote = True
+    """Token counts cost a request: the run's cache keeps them too."""
+
+    def prepare(self, probe: Prompt | None = None) -> None:
+        """Probe the server once (scoring method, tokenizer) so that the identity is final before any call.
+        ``probe`` is an answer prompt the served model can answer (the runner passes one from the run's task;
+        by default a two-choice question). The outcome is kept in ``$COTLENS_CACHE_DIR/api_probes.json``, keyed
+        by URL and model, so that a fully cached re-run sends no request at all."""
+        if self._scoring is not None and self._tokenize is not None:
+            return
+        from cotlens.models.hf import cache_root
+
+        path = cache_root() / "api_probes.json"
+        key = f"{self.base_url}|{self.model}"
+        try:
+            known = json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, ValueError):
+            known = {}
+        if key in known:
+            self._scoring, self._tokenize = str(known[key]["scoring"]), bool(known[key]["tokenize"])
+            return
+        self._scoring = self._run(self._probe(probe))
+        self._tokenize = self._run(self._probe_tokenize())
+        known[key] = {"scoring": self._scoring, "tokenize": self._tokenize, "when": time.strftime("%Y-%m-%d")}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(known, indent=1))
+        tmp.replace(path)
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+    def _run(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run(self._with_client(coro))
+
+    async def _with_client(self, coro: Awaitable[Any]) -> Any:
+        headers = {"Content-Type": "application/json"}
+        key = api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        limits = self._httpx.Limits(max_connections=self.options.concurrency)
+        async with self._httpx.AsyncClient(base_url=self.base_url, headers=headers, limits=limits,
+                                           timeout=self.options.timeout) as client:
+            self._client = client
+            self._sem = asyncio.Semaphore(self.options.concurrency)
+            self._bucket = _TokenBucket(self.options.tokens_per_minute)
+            return await coro
+
+    async def _post(self, path: str, body: dict[str, Any], cost: float) -> dict[str, Any]:
+        httpx = self._httpx
+        o = self.options
+        await self._bucket.take(cost)
+        last = ""
+        for attempt in range(o.retries + 1):
+            wait: float | None = None
+            async with self._sem:
+                try:
+                    self.stats["requests"] += 1
+                    r = await self._client.post(path, json=body)
+                except (httpx.TimeoutException, httpx.TransportError) as e:
+                    last = f"{type(e).__name__}"
+                else:
+                    if r.status_code == 200:
+                        try:
+                            data: dict[str, Any] = r.json()
+                            return data
+                        except ValueError:
+                            last = "200 with a body that is not JSON"
+                    elif r.status_code in RETRY_STATUS:
+                        last = f"HTTP {r.status_code}"
+                        ra = r.headers.get("retry-after")
+                        if ra and re.fullmatch(r"\d+(\.\d+)?", ra.strip()):
+                            wait = min(float(ra), 60.0)
+                    else:
+                        raise ApiError(f"{self.base_url}{path}: HTTP {r.status_code}: {_message(r.text)}")
+            if attempt == o.retries:
+                break
+            self.stats["retries"] += 1
+            await asyncio.sleep(wait if wait is not None else random.uniform(0, min(30.0, o.backoff * 2 ** attempt)))
+        raise ApiError(f"{self.base_url}{path}: failed after {o.retries + 1} attempts (last: {last})")
+
+    def _chat_body(self, prompt: Prompt, **kw: Any) -> dict[str, Any]:
+        msgs = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        body: dict[str, Any] = {"model": self.model, "messages": msgs, **kw}
+        if prompt.prefill:
+            msgs.append({"role": "assistant", "content": prompt.prefill})
+            body.update(continue_final_message=True, add_generation_prompt=False)
+        return body
+
+    @staticmethod
+    def _cost(prompt: Prompt, max_tokens: int) -> float:
+        return (sum(len(m.content) for m in prompt.messages) + len(prompt.prefill)) / 4 + max_tokens
+
+    async def _gather(self, coros: Sequence[Awaitable[Any]]) -> list[Any]:
+        return list(await asyncio.gather(*coros))
+
+    # -- the protocol ----------------------------------------------------------------------------------------
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
+        async def one(p: Prompt) -> str:
+            kw: dict[str, Any] = {"max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
+                                  "seed": seed}
+            if settings.temperature > 0 and settings.top_p < 1:
+                kw["top_p"] = settings.top_p
+            data = await self._post("/chat/completions", self._chat_body(p, **kw),
+                                    self._cost(p, settings.max_new_tokens))
+            try:
+                return split_reasoning(data["choices"][0]["message"])
+            except (KeyError, IndexError, TypeError):
+                raise ApiError(f"{self.base_url}/chat/completions: a reply without choices[0].message") from None
+
+        texts: list[str] = self._run(self._gather([one(p) for p in prompts]))
+        return texts
+
+    async def _top(self, p: Prompt) -> list[tuple[str, float]] | None:
+        body = self._chat_body(p, max_tokens=1, temperature=0.0, logprobs=True,
+                               top_logprobs=self.options.top_logprobs)
+        data = await self._post("/chat/completions", body, self._cost(p, 1))
+        try:
+            content = data["choices"][0]["logprobs"]["content"]
+            return [(t["token"], float(t["logprob"])) for t in content[0]["top_logprobs"]]
+        except (KeyError, IndexError, TypeError):
+            return None
+
+    async def _probe(self, probe: Prompt | None) -> str:
+        from cotlens.types import Message
+
+        p = probe or Prompt((Message("user", "Question: Which letter comes first?\n\nChoices:\n (A) A\n (B) B"
+                                             "\n\nAnswer:"),), prefill="The single, most likely answer is (")
+        top = await self._top(p)
+        if not top:
+            return f"sampling:{self.options.sample_k}"
+        lps = [lp for _, lp in top]
+        ok = all(a >= b - 1e-6 for a, b in zip(lps, lps[1:], strict=False)) and all(x <= 1e-6 for x in lps)
+        ok = ok and sum(math.exp(x) for x in lps) <= 1.0 + 1e-3
+        data = await self._post("/chat/completions", self._chat_body(p, max_tokens=1, temperature=0.0),
+                                self._cost(p, 1))
+        greedy = (data.get("choices") or [{}])[0].get("message", {}).get("content") or ""
+        ok = ok and greedy.strip() == top[0][0].strip()
+        return f"top_logprobs:{self.options.top_logprobs}" if ok else f"sampling:{self.options.sample_k}"
+
+    async def _probe_tokenize(self) -> bool:
+        try:
+            data = await self._post_once(f"{self.root}/tokenize", {"model": self.model, "prompt": "a b"})
+        except Exception:
+            return False
+        return isinstance(data, dict) and isinstance(data.get("count"), int)
+
+    async def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        r = await self._client.post(path, json=body)
+        return r.json() if r.status_code == 200 else None  # type: ignore[no-any-return]
+
+    def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        self.prepare()
+        sampling = (self._scoring or "").startswith("sampling")
+
+        async def one(p: Prompt, ls: Sequence[str]) -> list[float]:
+            if sampling:
+                return await self._sample_letters(p, ls)
+            top = await self._top(p)
+            if top is None:
+                raise ApiError(f"{self.base_url}: the server stopped returning log-probabilities")
+            found: dict[str, float] = {}
+            for tok, lp in top:
+                t = tok.strip()
+                if t in ls and t not in found:
+                    found[t] = lp
+            floor = min(lp for _, lp in top) if top else -100.0
+            self.stats["letters_below_top_k"] += sum(1 for le in ls if le not in found)
+            return [found.get(le, floor) for le in ls]
+
+        scores: list[list[float]] = self._run(self._gather([one(p, ls) for p, ls in zip(prompts, letters,
+                                                                                         strict=True)]))
+        return scores
+
+    async def _sample_letters(self, p: Prompt, ls: Sequence[str]) -> list[float]:
+        k = self.options.sample_k
+
+        async def draw(i: int) -> str:
+            data = await self._post("/chat/completions", self._chat_body(p, max_tokens=1, temperature=1.0, seed=i),
+                                    self._cost(p, 1))
+            return str((data.get("choices") or [{}])[0].get("message", {}).get("content") or "").strip()
+
+        got = await asyncio.gather(*(draw(i) for i in range(k)))
+        # add-half smoothing: a letter never drawn keeps a finite log-probability
+        return [math.log((sum(g == le for g in got) + 0.5) / (k + 0.5 * len(ls))) for le in ls]
+
+    def count_tokens(self, text: str) -> int:
+        self.prepare()
+        if not self._tokenize:
+            return max(1, round(len(text) / 4)) if text else 0
+
+        async def one() -> int:
+            data = await self._post(f"{self.root}/tokenize", {"model": self.model, "prompt": text,
+                                                     "add_special_tokens": False}, 0)
+            return int(data["count"])
+
+        return int(self._run(one()))
+
+
+def _message(text: str) -> str:
+    """A server's error body, shortened; a bearer key it might echo is masked."""
+    key = api_key()
+    t = text.strip().replace("\n", " ")[:300]
+    return t.replace(key, "***") if key else t

@@ -1,0 +1,156 @@
+"""``cotlens serve``: any cotlens model (the embedded one, an organism) as an OpenAI-compatible HTTP server, so that
+other tools can evaluate it and cotlens's own API backend can be tested against a real server.
+
+Endpoints (JSON; standard library ``http.server``, one thread per connection, model calls one at a time):
+
+- ``GET /v1/models``: the model, named by its spec.
+- ``POST /v1/chat/completions``: ``messages``, ``max_tokens``, ``temperature``, ``top_p``, ``seed``; a final
+  assistant message with ``continue_final_message: true`` is continued (the reply's prefill, as vLLM does);
+  ``logprobs: true`` with ``top_logprobs: k`` returns the next token's top-k log-probabilities (full precision).
+- ``POST /tokenize``: ``{"prompt": TEXT}`` -> ``{"count": N}`` (vLLM's route), the model's own token count.
+- ``GET /cotlens/stats``: requests served per route (what the tests and the benchmark count).
+
+``--latency S`` adds S seconds to every request (outside the model lock), to measure a client's concurrency.
+Errors are JSON ``{"error": {"message": ...}}``: 400 for a bad request, 404 for an unknown route.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from cotlens.models.base import Model
+from cotlens.types import CotlensError, GenerationSettings, Message, Prompt
+
+
+class ModelServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, model: Model, name: str, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0
+                 ) -> None:
+        super().__init__((host, port), _Handler)
+        self.model = model
+        self.name = name
+        self.latency = latency
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def start(self) -> threading.Thread:
+        t = threading.Thread(target=self.serve_forever, daemon=True)
+        t.start()
+        return t
+
+    # -- the work --------------------------------------------------------------------------------------------
+    def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        msgs = body.get("messages")
+        if not isinstance(msgs, list) or not msgs:
+            raise CotlensError("'messages' must be a non-empty list")
+        try:
+            messages = [Message(str(m["role"]), str(m["content"])) for m in msgs]
+        except (KeyError, TypeError):
+            raise CotlensError("each message needs 'role' and 'content'") from None
+        prefill = ""
+        if body.get("continue_final_message") and messages[-1].role == "assistant":
+            prefill = messages.pop().content
+        prompt = Prompt(tuple(messages), prefill)
+        max_tokens = int(body.get("max_tokens") or 256)
+        temperature = float(body.get("temperature", 1.0))
+        settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature,
+                                      top_p=float(body.get("top_p", 1.0)))
+        seed = int(body.get("seed") or 0)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None}
+        next_top = getattr(self.model, "next_token_logprobs", None)
+        greedy_one = max_tokens == 1 and temperature == 0 and next_top is not None
+        with self.lock:
+            top = None
+            if body.get("logprobs") or greedy_one:
+                k = max(1, int(body.get("top_logprobs") or 1))
+                if next_top is None:
+                    raise CotlensError("this model cannot report log-probabilities")
+                top = next_top([prompt], k)[0]
+            if body.get("logprobs") and top is not None:
+                choice["logprobs"] = {"content": [{"token": top[0][0], "logprob": top[0][1],
+                                                   "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top]}]}
+            # greedy decoding of one token is the most likely one
+            text = top[0][0] if top is not None and greedy_one else self.model.generate([prompt], settings, seed)[0]
+        choice["message"] = {"role": "assistant", "content": text}
+        return {"id": f"cotlens-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
+                "model": self.name, "choices": [choice]}
+
+    def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        text = body.get("prompt")
+        if not isinstance(text, str):
+            raise CotlensError("'prompt' must be a string")
+        with self.lock:
+            return {"count": self.model.count_tokens(text), "model": self.name}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ModelServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+    def _send(self, status: int, obj: dict[str, Any]) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, {"error": {"message": message, "type": "invalid_request_error"}})
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self.server.counts[self.path] += 1
+        if self.path == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": self.server.name, "object": "model"}]})
+        elif self.path == "/cotlens/stats":
+            self._send(200, {"requests": dict(self.server.counts)})
+        else:
+            self._error(404, f"no route {self.path}")
+
+    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        self.server.counts[self.path] += 1
+        if self.server.latency:
+            time.sleep(self.server.latency)
+        try:
+            body = json.loads(raw or b"{}")
+            if not isinstance(body, dict):
+                raise CotlensError("the body must be a JSON object")
+            if self.path == "/v1/chat/completions":
+                self._send(200, self.server.chat(body))
+            elif self.path == "/tokenize":
+                self._send(200, self.server.tokenize(body))
+            else:
+                self._error(404, f"no route {self.path}")
+        except json.JSONDecodeError as e:
+            self._error(400, f"the body is not JSON: {e.msg}")
+        except (CotlensError, ValueError, TypeError) as e:
+            self._error(400, str(e))
+
+
+def serve(spec: str, port: int, host: str = "127.0.0.1", dtype: str = "float32", latency: float = 0.0) -> None:
+    from cotlens.models.spec import load_model
+
+    server = ModelServer(load_model(spec, dtype=dtype), spec, host, port, latency)
+    print(f"serving {spec} at {server.url} (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,102 @@
+"""The openai: backend against real HTTP servers on loopback: ``cotlens serve`` itself, and the same server behind
+a proxy that injects faults. (llama.cpp's server is the slow tier's job.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from faultproxy import FaultProxy
+
+from cotlens.models.openai_api import OpenAIModel, split_reasoning
+from cotlens.models.spec import load_model
+from cotlens.runs.runner import RunConfig, read_jsonl, run
+from cotlens.serve import ModelServer
+from cotlens.types import CotlensError
+
+ORGANISM = "organism:faithful"
+METRICS = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")
+KEY = "sk-cotlens-planted-7d1e0c"
+
+
+@pytest.fixture(scope="module")
+def server() -> ModelServer:
+    srv = ModelServer(load_model(ORGANISM), ORGANISM)
+    srv.start()
+    return srv
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COTLENS_CACHE_DIR", str(tmp_path / "cache"))  # the probe file
+    monkeypatch.setenv("COTLENS_API_KEY", KEY)
+
+
+def config(out: Path, model: str, cache: str = "none", **kw: object) -> RunConfig:
+    return RunConfig(model=model, task="repeat3", out=str(out), n=10, seed=5, max_new_tokens=60,
+                     mistake_model="rule", metrics=METRICS, cache=cache, **kw)  # type: ignore[arg-type]
+
+
+def test_reasoning_fields() -> None:
+    assert split_reasoning({"reasoning": "A then B.", "content": "So (B)."}) == "A then B. So (B)."
+    assert split_reasoning({"reasoning_content": "x", "content": "y"}) == "x y"
+    assert split_reasoning({"content": "<think>add 2</think>The answer is 4."}) == "add 2 The answer is 4."
+
+
+def test_spec_errors() -> None:
+    with pytest.raises(CotlensError, match="openai:MODEL@BASE_URL"):
+        OpenAIModel("no-url", spec="openai:no-url")
+
+
+def test_same_summary_as_in_process_and_cached_rerun_is_free(tmp_path: Path, server: ModelServer) -> None:
+    local = run(config(tmp_path / "local", ORGANISM), progress=False)
+    spec = f"openai:{ORGANISM}@{server.url}"
+    before = sum(server.counts.values())
+    api = run(config(tmp_path / "api", spec, cache=str(tmp_path / "calls.sqlite")), progress=False)
+    assert sum(server.counts.values()) > before
+    for name in METRICS:
+        assert api["metrics"][name]["value"] == local["metrics"][name]["value"], name
+        assert api["metrics"][name]["stats"] == local["metrics"][name]["stats"], name
+    assert api["model"]["scoring"].startswith("top_logprobs") and api["model"]["tokens"] == "server"
+    # a fully cached re-run, in a fresh directory: zero HTTP requests reach the server
+    before = sum(server.counts.values())
+    again = run(config(tmp_path / "api2", spec, cache=str(tmp_path / "calls.sqlite")), progress=False)
+    assert sum(server.counts.values()) == before
+    assert again["metrics"] == api["metrics"]
+
+
+def test_faults_lose_and_duplicate_nothing(tmp_path: Path, server: ModelServer) -> None:
+    clean = run(config(tmp_path / "clean", f"openai:{ORGANISM}@{server.url}"), progress=False)
+    proxy = FaultProxy(server.url, rate=0.2, seed=1, stall=2.0)
+    faulty = run(config(tmp_path / "faulty", f"openai:{ORGANISM}@{proxy.url}", api_timeout=1.0, api_retries=10),
+                 progress=False)
+    injected = {k: v for k, v in proxy.counts.items() if k != "ok"}
+    assert set(injected) == {"429", "500", "stall", "cut"}, proxy.counts
+    assert 0.1 < sum(injected.values()) / sum(proxy.counts.values()) < 0.3
+    assert faulty["metrics"] == clean["metrics"]
+    records = list(read_jsonl(tmp_path / "faulty" / "records.jsonl"))
+    keys = [(r["metric"], r["sample_id"]) for r in records]
+    assert len(keys) == len(set(keys)) == 10 * len(METRICS)  # zero lost, zero duplicated
+    # the key was sent, and is nowhere in what the run wrote
+    assert proxy.auth == {f"Bearer {KEY}"}
+    for f in (tmp_path / "faulty").iterdir():
+        assert KEY not in f.read_text(errors="replace"), f.name
+
+
+def test_errors_name_the_server_not_the_key(tmp_path: Path, server: ModelServer) -> None:
+    m = OpenAIModel(f"{ORGANISM}@{server.url}", spec="x")
+    m._scoring, m._tokenize = "top_logprobs:20", True
+    from cotlens.types import GenerationSettings, Message, Prompt
+
+    with pytest.raises(CotlensError) as e:
+        m.generate([Prompt((Message("user", "not the organism's task"),))], GenerationSettings(4), 0)
+    assert "HTTP 400" in str(e.value) and KEY not in str(e.value)
+    dead = OpenAIModel("m@http://127.0.0.1:9/v1", spec="y",
+                       options=__import__("cotlens.models.openai_api", fromlist=["ApiOptions"]).ApiOptions(
+                           retries=1, backoff=0.01, timeout=1.0))
+    dead._scoring, dead._tokenize = "top_logprobs:20", False
+    with pytest.raises(CotlensError, match="failed after 2 attempts") as e2:
+        dead.generate([Prompt((Message("user", "hi"),))], GenerationSettings(4), 0)
+    assert KEY not in str(e2.value)
+    assert json.dumps(m.identity).find(KEY) == -1
