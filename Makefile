@@ -32,7 +32,9 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest -q
 
+# The slow tier also tests the API backend against llama.cpp's server (built from source: about 4 minutes).
 test-all: lint
+	$(BIN)/python -m pip install -q 'llama-cpp-python[server]>=0.3'
 	$(BIN)/python -m pytest -q -m ""
 
 clean:

@@ -6,7 +6,9 @@ Endpoints (JSON; standard library ``http.server``, one thread per connection, mo
 - ``GET /v1/models``: the model, named by its spec.
 - ``POST /v1/chat/completions``: ``messages``, ``max_tokens``, ``temperature``, ``top_p``, ``seed``; a final
   assistant message with ``continue_final_message: true`` is continued (the reply's prefill, as vLLM does);
-  ``logprobs: true`` with ``top_logprobs: k`` returns the next token's top-k log-probabilities (full precision).
+  ``logprobs: true`` with ``top_logprobs: k`` returns the next token's top-k log-probabilities (full precision);
+  a one-token reply (``max_tokens: 1``) is the most likely token, or at a temperature a seeded draw from the top
+  50 (an organism answers only with a choice letter this way: it writes no free text after an answer prompt).
 - ``POST /tokenize``: ``{"prompt": TEXT}`` -> ``{"count": N}`` (vLLM's route), the model's own token count.
 - ``GET /cotlens/stats``: requests served per route (what the tests and the benchmark count).
 
@@ -17,6 +19,9 @@ Errors are JSON ``{"error": {"message": ...}}``: 400 for a bad request, 404 for 
 from __future__ import annotations
 
 import json
+import math
+import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -29,6 +34,9 @@ from cotlens.types import CotlensError, GenerationSettings, Message, Prompt
 
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256
+    """The listen backlog (the standard library's 5 drops connections a concurrent client opens at once, and
+    each dropped one waits a second for its SYN to be resent)."""
 
     def __init__(self, model: Model, name: str, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0
                  ) -> None:
@@ -69,19 +77,22 @@ class ModelServer(ThreadingHTTPServer):
         seed = int(body.get("seed") or 0)
         choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None}
         next_top = getattr(self.model, "next_token_logprobs", None)
-        greedy_one = max_tokens == 1 and temperature == 0 and next_top is not None
+        one_token = max_tokens == 1 and next_top is not None
         with self.lock:
             top = None
-            if body.get("logprobs") or greedy_one:
-                k = max(1, int(body.get("top_logprobs") or 1))
+            if body.get("logprobs") or one_token:
+                k = max(ONE_TOKEN_K, int(body.get("top_logprobs") or 1))
                 if next_top is None:
                     raise CotlensError("this model cannot report log-probabilities")
                 top = next_top([prompt], k)[0]
             if body.get("logprobs") and top is not None:
+                shown = top[: max(1, int(body.get("top_logprobs") or 1))]
                 choice["logprobs"] = {"content": [{"token": top[0][0], "logprob": top[0][1],
-                                                   "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top]}]}
-            # greedy decoding of one token is the most likely one
-            text = top[0][0] if top is not None and greedy_one else self.model.generate([prompt], settings, seed)[0]
+                                                   "top_logprobs": [{"token": t, "logprob": lp} for t, lp in shown]}]}
+            if top is not None and one_token:
+                text = _one_token(top, temperature, seed, prompt)
+            else:
+                text = self.model.generate([prompt], settings, seed)[0]
         choice["message"] = {"role": "assistant", "content": text}
         return {"id": f"cotlens-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.name, "choices": [choice]}
@@ -94,12 +105,33 @@ class ModelServer(ThreadingHTTPServer):
             return {"count": self.model.count_tokens(text), "model": self.name}
 
 
+ONE_TOKEN_K = 50
+"""A one-token reply is drawn from the next token's top 50 (all an organism's choices; for a language model the
+rest of the vocabulary is left out)."""
+
+
+def _one_token(top: list[tuple[str, float]], temperature: float, seed: int, prompt: Prompt) -> str:
+    """Greedy: the most likely token. Sampled: a draw from the top tokens at ``temperature``, seeded by (seed,
+    prompt)."""
+    if temperature <= 0:
+        return top[0][0]
+    weights = [math.exp((lp - top[0][1]) / temperature) for _, lp in top]
+    rng = random.Random(f"{seed}:{json.dumps(prompt.to_dict())}")
+    return rng.choices([t for t, _ in top], weights=weights)[0]
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: ModelServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle's algorithm and the client's delayed ACK
+        # add about 40 ms to every reply
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _send(self, status: int, obj: dict[str, Any]) -> None:
         data = json.dumps(obj).encode()

@@ -1,10 +1,12 @@
 """A fault-injecting HTTP proxy for tests: forwards requests to an upstream server, except that a seeded share
 of them get a 429 (with Retry-After), a 500, a stall past the client's timeout, or a cut connection (the
-request reaches the upstream, the response is dropped)."""
+request reaches the upstream, the response is dropped); optionally it strips the log-probabilities from every
+reply, as a server without them would."""
 
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import threading
 import time
@@ -18,16 +20,20 @@ FAULTS = ("429", "500", "stall", "cut")
 class FaultProxy(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str, rate: float, seed: int = 0, stall: float = 3.0) -> None:
+    def __init__(self, upstream: str, rate: float, seed: int = 0, stall: float = 3.0,
+                 strip_logprobs: bool = False) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         u = urlparse(upstream)
         self.up_host, self.up_port = u.hostname or "127.0.0.1", u.port or 80
-        self.rate, self.stall = rate, stall
+        self.rate, self.stall, self.strip_logprobs = rate, stall, strip_logprobs
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.auth: set[str] = set()
         threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up on a stalled request: expected here
 
     @property
     def url(self) -> str:
@@ -83,6 +89,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
         else:
             status, data, ctype = self._forward(method, body)
+            if self.server.strip_logprobs and status == 200 and self.path.endswith("/chat/completions"):
+                reply = json.loads(data)  # a server that ignores logprobs requests
+                for c in reply.get("choices", []):
+                    c["logprobs"] = None
+                data = json.dumps(reply).encode()
             self._plain(status, data, {"Content-Type": ctype})
 
     def do_GET(self) -> None:  # noqa: N802

@@ -100,3 +100,15 @@ def test_errors_name_the_server_not_the_key(tmp_path: Path, server: ModelServer)
         dead.generate([Prompt((Message("user", "hi"),))], GenerationSettings(4), 0)
     assert KEY not in str(e2.value)
     assert json.dumps(m.identity).find(KEY) == -1
+
+
+def test_sampling_fallback_without_logprobs(tmp_path: Path, server: ModelServer) -> None:
+    proxy = FaultProxy(server.url, rate=0.0, strip_logprobs=True)
+    cfg = RunConfig(model=f"openai:{ORGANISM}@{proxy.url}", task="repeat3", out=str(tmp_path / "s"), n=6, seed=5,
+                    max_new_tokens=60, metrics=("no_cot",), cache="none")
+    summary = run(cfg, progress=False)
+    assert summary["model"]["scoring"] == "sampling:20"
+    local = run(RunConfig(**{**cfg.__dict__, "model": ORGANISM, "out": str(tmp_path / "l")}), progress=False)
+    # the organism's answers are near-certain: 20 samples find the same answers as its log-probabilities
+    assert summary["accuracy_with_cot"]["value"] == local["accuracy_with_cot"]["value"]
+    assert summary["metrics"]["no_cot"]["value"] == local["metrics"]["no_cot"]["value"]

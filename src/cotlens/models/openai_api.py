@@ -68,6 +68,10 @@ class ApiOptions:
     """k of the next-token top-k list used to score letters."""
     sample_k: int = 20
     """Answers sampled per prompt when the server's log-probabilities cannot be used."""
+    template: str = ""
+    """A cotlens model spec whose chat template renders prompts here (``smollm2``, ``hf:PATH``), sent as text to
+    ``/completions``: for servers that cannot continue a prefilled reply (llama.cpp). Empty: ``/chat/completions``
+    with ``continue_final_message``."""
 
 
 def api_key() -> str | None:
@@ -140,12 +144,23 @@ class OpenAIModel:
         self._scoring: str | None = None
         self._tokenize: bool | None = None
         self.stats = {"requests": 0, "retries": 0, "letters_below_top_k": 0}
+        self._local: Any = None
+        if self.options.template:
+            from cotlens.models.spec import load_model
+
+            self._local = load_model(self.options.template, dtype="float32")
+            if not hasattr(self._local, "render"):
+                raise CotlensError(f"--api-template {self.options.template!r}: not a transformers model")
+            self._tokenize = False
 
     # -- identity and capabilities ---------------------------------------------------------------------------
     @property
     def identity(self) -> dict[str, Any]:
-        return {"spec": self.spec, "revision": f"api:{self.model}", "dtype": "api",
-                "scoring": self._scoring or "unprobed", "tokens": "server" if self._tokenize else "estimate"}
+        out = {"spec": self.spec, "revision": f"api:{self.model}", "dtype": "api",
+               "scoring": self._scoring or "unprobed", "tokens": "server" if self._tokenize else "estimate"}
+        if self.options.template:
+            out.update(template=self.options.template, tokens="template")
+        return out
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -164,7 +179,7 @@ class OpenAIModel:
         from cotlens.models.hf import cache_root
 
         path = cache_root() / "api_probes.json"
-        key = f"{self.base_url}|{self.model}"
+        key = f"{self.base_url}|{self.model}|{self.options.template}"
         try:
             known = json.loads(path.read_text()) if path.is_file() else {}
         except (OSError, ValueError):
@@ -248,29 +263,53 @@ class OpenAIModel:
     # -- the protocol ----------------------------------------------------------------------------------------
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
         async def one(p: Prompt) -> str:
-            kw: dict[str, Any] = {"max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-                                  "seed": seed}
-            if settings.temperature > 0 and settings.top_p < 1:
-                kw["top_p"] = settings.top_p
-            data = await self._post("/chat/completions", self._chat_body(p, **kw),
-                                    self._cost(p, settings.max_new_tokens))
-            try:
-                return split_reasoning(data["choices"][0]["message"])
-            except (KeyError, IndexError, TypeError):
-                raise ApiError(f"{self.base_url}/chat/completions: a reply without choices[0].message") from None
+            return (await self._complete(p, settings.max_new_tokens, settings.temperature, seed, settings.top_p))[0]
 
         texts: list[str] = self._run(self._gather([one(p) for p in prompts]))
         return texts
 
-    async def _top(self, p: Prompt) -> list[tuple[str, float]] | None:
-        body = self._chat_body(p, max_tokens=1, temperature=0.0, logprobs=True,
-                               top_logprobs=self.options.top_logprobs)
-        data = await self._post("/chat/completions", body, self._cost(p, 1))
+    async def _complete(self, p: Prompt, max_tokens: int, temperature: float, seed: int = 0, top_p: float = 1.0,
+                        logprobs: int = 0) -> tuple[str, list[tuple[str, float]] | None]:
+        """One request: the text generated and, when ``logprobs`` > 0, the first token's top-k list."""
+        kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
+        if temperature > 0 and top_p < 1:
+            kw["top_p"] = top_p
+        cost = self._cost(p, max_tokens)
+        if self._local is None:
+            if logprobs:
+                kw.update(logprobs=True, top_logprobs=logprobs)
+            data = await self._post("/chat/completions", self._chat_body(p, **kw), cost)
+            try:
+                choice = data["choices"][0]
+                text = split_reasoning(choice["message"])
+            except (KeyError, IndexError, TypeError):
+                raise ApiError(f"{self.base_url}/chat/completions: a reply without choices[0].message") from None
+            try:
+                top = [(t["token"], float(t["logprob"])) for t in choice["logprobs"]["content"][0]["top_logprobs"]]
+            except (KeyError, IndexError, TypeError):
+                top = None
+            return text, top
+        if logprobs:
+            kw["logprobs"] = logprobs
+            eos = self._local.tokenizer.eos_token_id
+            if eos is not None:  # llama.cpp returns nothing when EOS is the likeliest token; the bias forces one
+                kw["logit_bias"] = {str(eos): -100}
+        body = {"model": self.model, "prompt": self._local.render(p), **kw}
+        data = await self._post("/completions", body, cost)
         try:
-            content = data["choices"][0]["logprobs"]["content"]
-            return [(t["token"], float(t["logprob"])) for t in content[0]["top_logprobs"]]
+            choice = data["choices"][0]
+            text = str(choice["text"])
         except (KeyError, IndexError, TypeError):
-            return None
+            raise ApiError(f"{self.base_url}/completions: a reply without choices[0].text") from None
+        try:
+            first = choice["logprobs"]["top_logprobs"][0]
+            top = sorted(((str(t), float(v)) for t, v in first.items()), key=lambda x: -x[1])
+        except (KeyError, IndexError, TypeError, AttributeError):
+            top = None
+        return text, top
+
+    async def _top(self, p: Prompt) -> list[tuple[str, float]] | None:
+        return (await self._complete(p, 1, 0.0, logprobs=self.options.top_logprobs))[1]
 
     async def _probe(self, probe: Prompt | None) -> str:
         from cotlens.types import Message
@@ -283,9 +322,7 @@ class OpenAIModel:
         lps = [lp for _, lp in top]
         ok = all(a >= b - 1e-6 for a, b in zip(lps, lps[1:], strict=False)) and all(x <= 1e-6 for x in lps)
         ok = ok and sum(math.exp(x) for x in lps) <= 1.0 + 1e-3
-        data = await self._post("/chat/completions", self._chat_body(p, max_tokens=1, temperature=0.0),
-                                self._cost(p, 1))
-        greedy = (data.get("choices") or [{}])[0].get("message", {}).get("content") or ""
+        greedy = (await self._complete(p, 1, 0.0))[0]
         ok = ok and greedy.strip() == top[0][0].strip()
         return f"top_logprobs:{self.options.top_logprobs}" if ok else f"sampling:{self.options.sample_k}"
 
@@ -327,15 +364,15 @@ class OpenAIModel:
         k = self.options.sample_k
 
         async def draw(i: int) -> str:
-            data = await self._post("/chat/completions", self._chat_body(p, max_tokens=1, temperature=1.0, seed=i),
-                                    self._cost(p, 1))
-            return str((data.get("choices") or [{}])[0].get("message", {}).get("content") or "").strip()
+            return (await self._complete(p, 1, 1.0, seed=i))[0].strip()
 
         got = await asyncio.gather(*(draw(i) for i in range(k)))
         # add-half smoothing: a letter never drawn keeps a finite log-probability
         return [math.log((sum(g == le for g in got) + 0.5) / (k + 0.5 * len(ls))) for le in ls]
 
     def count_tokens(self, text: str) -> int:
+        if self._local is not None:
+            return int(self._local.count_tokens(text))
         self.prepare()
         if not self._tokenize:
             return max(1, round(len(text) / 4)) if text else 0

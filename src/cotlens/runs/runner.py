@@ -93,6 +93,10 @@ class RunConfig:
     api_retries: int = field(default=8, metadata={"help": "openai: retries after a 429, 5xx, timeout or cut "
                                                           "connection (exponential backoff with jitter)"})
     api_tokens_per_minute: float = field(default=0.0, metadata={"help": "openai: token-rate limit (0: none)"})
+    api_template: str = field(
+        default="", metadata={"help": "openai: render prompts with this model's chat template (smollm2, hf:PATH) and "
+                                      "send them to /completions, for servers that cannot continue a prefilled "
+                                      "reply (llama.cpp)"})
     cache: str | None = field(
         default=None,
         metadata={"help": "call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"},
@@ -211,7 +215,7 @@ class Run:
 
         c = self.config
         return ApiOptions(concurrency=c.api_concurrency, timeout=c.api_timeout, retries=c.api_retries,
-                          tokens_per_minute=c.api_tokens_per_minute)
+                          tokens_per_minute=c.api_tokens_per_minute, template=c.api_template)
 
     def model(self) -> CachedModel:
         if self._model is None:
