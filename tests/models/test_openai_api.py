@@ -112,3 +112,19 @@ def test_sampling_fallback_without_logprobs(tmp_path: Path, server: ModelServer)
     # the organism's answers are near-certain: 20 samples find the same answers as its log-probabilities
     assert summary["accuracy_with_cot"]["value"] == local["accuracy_with_cot"]["value"]
     assert summary["metrics"]["no_cot"]["value"] == local["metrics"]["no_cot"]["value"]
+
+
+def test_token_rate_limit_waits() -> None:
+    import asyncio
+    import time
+
+    from cotlens.models.openai_api import _TokenBucket
+
+    async def go() -> float:
+        bucket = _TokenBucket(120.0)  # 2 tokens a second, a full minute's worth to start with
+        await bucket.take(120)
+        t0 = time.monotonic()
+        await bucket.take(3)
+        return time.monotonic() - t0
+
+    assert 1.3 < asyncio.run(go()) < 2.5
