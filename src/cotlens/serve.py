@@ -9,6 +9,9 @@ Endpoints (JSON; standard library ``http.server``, one thread per connection, mo
   ``logprobs: true`` with ``top_logprobs: k`` returns the next token's top-k log-probabilities (full precision);
   a one-token reply (``max_tokens: 1``) is the most likely token, or at a temperature a seeded draw from the top
   50 (an organism answers only with a choice letter this way: it writes no free text after an answer prompt).
+- ``POST /v1/completions``: ``prompt`` as raw text (no chat template), the same options; ``logprobs: k`` returns
+  the first token's top-k as OpenAI's legacy format does (``top_logprobs[0]``, a dict keyed by token text);
+  ``echo`` is refused.
 - ``POST /tokenize``: ``{"prompt": TEXT}`` -> ``{"count": N}`` (vLLM's route), the model's own token count.
 - ``GET /cotlens/stats``: requests served per route (what the tests and the benchmark count).
 
@@ -97,6 +100,39 @@ class ModelServer(ThreadingHTTPServer):
         return {"id": f"cotlens-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.name, "choices": [choice]}
 
+    def completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``/v1/completions``: the prompt is raw text (no chat template), continued as it is."""
+        text_in = body.get("prompt")
+        if not isinstance(text_in, str):
+            raise CotlensError("'prompt' must be a string (one prompt per request)")
+        if body.get("echo"):
+            raise CotlensError("'echo' is not supported: score the next token with 'logprobs' instead")
+        prompt = Prompt((), text_in)
+        max_tokens = int(body.get("max_tokens") or 16)
+        temperature = float(body.get("temperature", 1.0))
+        settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature,
+                                      top_p=float(body.get("top_p", 1.0)))
+        seed = int(body.get("seed") or 0)
+        k = int(body.get("logprobs") or 0)
+        next_top = getattr(self.model, "next_token_logprobs", None)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None}
+        with self.lock:
+            top = None
+            if (k or max_tokens == 1) and next_top is not None:
+                top = next_top([prompt], max(ONE_TOKEN_K, k))[0]
+            if k:
+                if top is None:
+                    raise CotlensError("this model cannot report log-probabilities")
+                choice["logprobs"] = {"tokens": [top[0][0]], "token_logprobs": [top[0][1]],
+                                      "top_logprobs": [{t: lp for t, lp in top[:k]}], "text_offset": [0]}
+            if top is not None and max_tokens == 1:
+                text = _one_token(top, temperature, seed, prompt)
+            else:
+                text = self.model.generate([prompt], settings, seed)[0]
+        choice["text"] = text
+        return {"id": f"cotlens-{time.time_ns()}", "object": "text_completion", "created": int(time.time()),
+                "model": self.name, "choices": [choice]}
+
     def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
         text = body.get("prompt")
         if not isinstance(text, str):
@@ -165,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise CotlensError("the body must be a JSON object")
             if self.path == "/v1/chat/completions":
                 self._send(200, self.server.chat(body))
+            elif self.path == "/v1/completions":
+                self._send(200, self.server.completion(body))
             elif self.path == "/tokenize":
                 self._send(200, self.server.tokenize(body))
             else:

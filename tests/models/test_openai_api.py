@@ -128,3 +128,24 @@ def test_token_rate_limit_waits() -> None:
         return time.monotonic() - t0
 
     assert 1.3 < asyncio.run(go()) < 2.5
+
+
+def test_smollm2_chat_and_completions_match_in_process(tmp_path: Path, smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    srv = ModelServer(smollm2_fp32, "smollm2")
+    srv.start()
+    base = dict(task="arithmetic", n=2, seed=0, max_new_tokens=16, dtype="float32", cache="none",
+                metrics=("early_answering", "no_cot"))
+    local = run(RunConfig(model="smollm2", out=str(tmp_path / "l"), **base), progress=False)  # type: ignore[arg-type]
+    chat = run(RunConfig(model=f"openai:smollm2@{srv.url}", out=str(tmp_path / "c"), **base),  # type: ignore[arg-type]
+               progress=False)
+    comp = run(RunConfig(model=f"openai:smollm2@{srv.url}", out=str(tmp_path / "p"), api_template="smollm2",
+                         **base), progress=False)  # type: ignore[arg-type]
+    assert srv.counts["/v1/completions"] > 0 and comp["model"]["template"] == "smollm2"
+    for s in (chat, comp):
+        for name in ("early_answering", "no_cot"):
+            assert s["metrics"][name]["value"] == local["metrics"][name]["value"]
+            assert s["metrics"][name]["stats"] == local["metrics"][name]["stats"]
+    cots = [[json.loads(x)["cot"] for x in (tmp_path / d / "traces.jsonl").read_text().splitlines()]
+            for d in ("l", "c", "p")]
+    assert cots[0] == cots[1] == cots[2]
+    srv.shutdown()

@@ -168,7 +168,10 @@ class HFModel(LocalModel):
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     def render(self, prompt: Prompt) -> str:
-        """The prompt as the model sees it: chat template with a generation prompt, then the prefill."""
+        """The prompt as the model sees it: chat template with a generation prompt, then the prefill. A prompt with
+        no messages is raw text (its prefill): what ``cotlens serve``'s ``/v1/completions`` continues."""
+        if not prompt.messages:
+            return prompt.prefill
         msgs = [{"role": m.role, "content": m.content} for m in prompt.messages]
         if self.tokenizer.chat_template:
             text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
