@@ -61,6 +61,26 @@ class ModelServer(ThreadingHTTPServer):
         return t
 
     # -- the work --------------------------------------------------------------------------------------------
+    def _reply(self, prompt: Prompt, body: dict[str, Any], k: int, default_max: int
+               ) -> tuple[str, list[tuple[str, float]] | None]:
+        """The text for a request and, when ``k`` > 0, the first token's top-k: one token (``max_tokens: 1``) is
+        read from the next-token distribution, anything longer is generated."""
+        max_tokens = int(body.get("max_tokens") or default_max)
+        temperature = float(body.get("temperature", 1.0))
+        settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature,
+                                      top_p=float(body.get("top_p", 1.0)))
+        seed = int(body.get("seed") or 0)
+        next_top = getattr(self.model, "next_token_logprobs", None)
+        if k and next_top is None:
+            raise CotlensError("this model cannot report log-probabilities")
+        with self.lock:
+            top = next_top([prompt], max(ONE_TOKEN_K, k))[0] if (k or max_tokens == 1) and next_top else None
+            if top is not None and max_tokens == 1:
+                text = _one_token(top, temperature, seed, prompt)
+            else:
+                text = self.model.generate([prompt], settings, seed)[0]
+        return text, (top[:k] if top is not None and k else None)
+
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         msgs = body.get("messages")
         if not isinstance(msgs, list) or not msgs:
@@ -72,31 +92,13 @@ class ModelServer(ThreadingHTTPServer):
         prefill = ""
         if body.get("continue_final_message") and messages[-1].role == "assistant":
             prefill = messages.pop().content
-        prompt = Prompt(tuple(messages), prefill)
-        max_tokens = int(body.get("max_tokens") or 256)
-        temperature = float(body.get("temperature", 1.0))
-        settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature,
-                                      top_p=float(body.get("top_p", 1.0)))
-        seed = int(body.get("seed") or 0)
-        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None}
-        next_top = getattr(self.model, "next_token_logprobs", None)
-        one_token = max_tokens == 1 and next_top is not None
-        with self.lock:
-            top = None
-            if body.get("logprobs") or one_token:
-                k = max(ONE_TOKEN_K, int(body.get("top_logprobs") or 1))
-                if next_top is None:
-                    raise CotlensError("this model cannot report log-probabilities")
-                top = next_top([prompt], k)[0]
-            if body.get("logprobs") and top is not None:
-                shown = top[: max(1, int(body.get("top_logprobs") or 1))]
-                choice["logprobs"] = {"content": [{"token": top[0][0], "logprob": top[0][1],
-                                                   "top_logprobs": [{"token": t, "logprob": lp} for t, lp in shown]}]}
-            if top is not None and one_token:
-                text = _one_token(top, temperature, seed, prompt)
-            else:
-                text = self.model.generate([prompt], settings, seed)[0]
-        choice["message"] = {"role": "assistant", "content": text}
+        k = max(1, int(body.get("top_logprobs") or 1)) if body.get("logprobs") else 0
+        text, top = self._reply(Prompt(tuple(messages), prefill), body, k, 256)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None,
+                                  "message": {"role": "assistant", "content": text}}
+        if top:
+            choice["logprobs"] = {"content": [{"token": top[0][0], "logprob": top[0][1],
+                                               "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top]}]}
         return {"id": f"cotlens-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.name, "choices": [choice]}
 
@@ -107,29 +109,11 @@ class ModelServer(ThreadingHTTPServer):
             raise CotlensError("'prompt' must be a string (one prompt per request)")
         if body.get("echo"):
             raise CotlensError("'echo' is not supported: score the next token with 'logprobs' instead")
-        prompt = Prompt((), text_in)
-        max_tokens = int(body.get("max_tokens") or 16)
-        temperature = float(body.get("temperature", 1.0))
-        settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature,
-                                      top_p=float(body.get("top_p", 1.0)))
-        seed = int(body.get("seed") or 0)
-        k = int(body.get("logprobs") or 0)
-        next_top = getattr(self.model, "next_token_logprobs", None)
-        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None}
-        with self.lock:
-            top = None
-            if (k or max_tokens == 1) and next_top is not None:
-                top = next_top([prompt], max(ONE_TOKEN_K, k))[0]
-            if k:
-                if top is None:
-                    raise CotlensError("this model cannot report log-probabilities")
-                choice["logprobs"] = {"tokens": [top[0][0]], "token_logprobs": [top[0][1]],
-                                      "top_logprobs": [{t: lp for t, lp in top[:k]}], "text_offset": [0]}
-            if top is not None and max_tokens == 1:
-                text = _one_token(top, temperature, seed, prompt)
-            else:
-                text = self.model.generate([prompt], settings, seed)[0]
-        choice["text"] = text
+        text, top = self._reply(Prompt((), text_in), body, int(body.get("logprobs") or 0), 16)
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None, "text": text}
+        if top:
+            choice["logprobs"] = {"tokens": [top[0][0]], "token_logprobs": [top[0][1]],
+                                  "top_logprobs": [dict(top)], "text_offset": [0]}
         return {"id": f"cotlens-{time.time_ns()}", "object": "text_completion", "created": int(time.time()),
                 "model": self.name, "choices": [choice]}
 
