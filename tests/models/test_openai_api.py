@@ -59,6 +59,7 @@ def test_same_summary_as_in_process_and_cached_rerun_is_free(tmp_path: Path, ser
         assert api["metrics"][name]["value"] == local["metrics"][name]["value"], name
         assert api["metrics"][name]["stats"] == local["metrics"][name]["stats"], name
     assert api["model"]["scoring"].startswith("top_logprobs") and api["model"]["tokens"] == "server"
+    assert api["backend"]["requests"] > 0 and api["backend"]["letters_below_top_k"] == 0
     # a fully cached re-run, in a fresh directory: zero HTTP requests reach the server
     before = sum(server.counts.values())
     again = run(config(tmp_path / "api2", spec, cache=str(tmp_path / "calls.sqlite")), progress=False)

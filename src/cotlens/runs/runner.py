@@ -263,7 +263,11 @@ class Run:
             traces = self._traces(samples, logger)
             records = self._records(samples, traces, logger)
         write_label_template(self.dir / "hint_labels_template.jsonl", records)
-        text = json.dumps(summarize(self.config, samples, traces, records), indent=1)
+        result = summarize(self.config, samples, traces, records)
+        stats = getattr(self._model.inner, "stats", None) if self._model is not None else None
+        if stats:  # a served model: requests, retries, letters scored below the top-k (this invocation)
+            result["backend"] = dict(stats)
+        text = json.dumps(result, indent=1)
         (self.dir / "summary.json").write_text(text)
         summary: dict[str, Any] = json.loads(text)  # what a reader of the file gets (lists, not tuples)
         write_report(self.dir, summary, samples, traces, records)
