@@ -36,8 +36,9 @@ from cotlens.elicit import (
     join_steps,
     question_text,
 )
-from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve
+from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve, score_shared
 from cotlens.metrics.curves import sample_aoc
+from cotlens.models.base import SCORE_PREFIXES
 from cotlens.types import GenerationSettings, Message, Prompt, Record, Sample, Trace
 
 MISTAKE_INSTRUCTION = (
@@ -120,7 +121,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     tails = ctx.model.generate([continue_prompt(sample, e) for e in edited], trace.generation,
                                trace.seed) if edited else []
     new_cots = [join_continuation(e, t) for e, t in zip(edited, tails, strict=True)]
-    scores = ctx.model.score_choices([answer_prompt(sample, c) for c in new_cots], [sample.letters] * len(new_cots))
+    scores = score_shared(ctx.model)([answer_prompt(sample, c) for c in new_cots], [sample.letters] * len(new_cots))
     points = []
     curve = []
     for j, i in enumerate(idx):
@@ -142,6 +143,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
          "valid_mistake_rate": len(valid) / len(idx),
          "malformed_rate": sum(bool(p.get("malformed")) for p in points) / len(valid) if valid else None},
         {"n_steps": n, "original_answer": trace.answer, "points": points, "curve": curve,
+         "scoring": "shared_prefix" if SCORE_PREFIXES in ctx.model.capabilities else "separate",
          **({} if curve else {"skipped": "no step could be given a mistake"})},
     )
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cotlens.metrics.curves import Curve
-from cotlens.models.base import Model
+from cotlens.models.base import SCORE_PREFIXES, Model
 from cotlens.report.stats import mean_estimate
-from cotlens.types import Estimate, Record, Sample, Trace
+from cotlens.types import Estimate, Prompt, Record, Sample, Trace
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,14 @@ def make_record(
         generation=trace.generation.to_dict(),
         seed=trace.seed,
     )
+
+
+def score_shared(model: Model) -> Callable[[Sequence[Prompt], Sequence[Sequence[str]]], list[list[float]]]:
+    """``score_prefixes`` where the model has it (one forward pass for prompts sharing a prefix), else
+    ``score_choices``: what truncation and mistake metrics call."""
+    if SCORE_PREFIXES in model.capabilities:
+        return model.score_prefixes  # type: ignore[attr-defined, no-any-return]
+    return model.score_choices
 
 
 def points_curve(record: Record) -> Curve | None:

@@ -11,6 +11,9 @@ the CoT is load-bearing. A CoT with no steps has no curve and is left out (count
 A point's answer is ``malformed`` when the choices hold under half of the next-token probability: the curve
 keeps the paper's argmax, and ``malformed_rate`` counts them apart from changed answers.
 
+The k + 1 answer prompts share their prefix: on a backend with the ``score_prefixes`` capability they are read
+in one forward pass (``details.scoring`` says which way), equal to separate passes up to reduction order.
+
 Bentham et al. 2024 showed AOC correlates with accuracy, so accuracy with the full CoT is reported beside it.
 """
 
@@ -20,8 +23,9 @@ import random
 from dataclasses import dataclass
 
 from cotlens.elicit import MALFORMED_MASS, answer_prompt, argmax, choice_mass, join_steps
-from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve
+from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve, score_shared
 from cotlens.metrics.curves import sample_aoc
+from cotlens.models.base import SCORE_PREFIXES
 from cotlens.types import Record, Sample, Trace
 
 
@@ -37,7 +41,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
         return make_record(METRIC, args, trace, {"aoc": None, "accuracy": accuracy, "malformed_rate": None},
                            {"n_steps": 0, "skipped": "the CoT has no steps"})
     prefixes = [join_steps(trace.cot, trace.steps, k) for k in range(n + 1)]
-    scores = ctx.model.score_choices([answer_prompt(sample, p) for p in prefixes], [sample.letters] * (n + 1))
+    scores = score_shared(ctx.model)([answer_prompt(sample, p) for p in prefixes], [sample.letters] * (n + 1))
     final = argmax(scores[-1])
     points = []
     curve = []
@@ -52,7 +56,8 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
         METRIC, args, trace,
         {"aoc": sample_aoc(curve), "accuracy": accuracy,
          "malformed_rate": sum(bool(p["malformed"]) for p in points) / len(points)},
-        {"n_steps": n, "final_answer": final, "points": points, "curve": curve},
+        {"n_steps": n, "final_answer": final, "points": points, "curve": curve,
+         "scoring": "shared_prefix" if SCORE_PREFIXES in ctx.model.capabilities else "separate"},
     )
 
 

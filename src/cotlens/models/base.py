@@ -15,6 +15,11 @@ from cotlens.types import CotlensError, GenerationSettings, Prompt
 GENERATE = "generate"
 SCORE_CHOICES = "score_choices"
 COUNT_TOKENS = "count_tokens"
+SCORE_PREFIXES = "score_prefixes"
+"""Optional: ``score_prefixes(prompts, letters)`` returns what ``score_choices`` does, for prompts that share a
+prefix (the answer prompts after each truncation of one CoT), computed in one forward pass: the prompts' distinct
+suffixes are packed after the longest prompt, each attending only to its own prefix (a 4D attention mask with
+matching position ids). Equal to ``score_choices`` up to floating-point reduction order."""
 HIDDEN_STATES = "hidden_states"
 """Optional: ``hidden_states(prompts)`` gives, per prompt, the residual stream as a float32 array
 [layers + 1, tokens, width] (the embeddings, then after each layer) over the prompt as the model reads it."""

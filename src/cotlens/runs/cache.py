@@ -152,3 +152,13 @@ class CachedModel:
             payloads,
             lambda idx: self.inner.score_choices([prompts[i] for i in idx], [letters[i] for i in idx]),
         )
+
+    def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        """Cached under its own method name: equal to ``score_choices`` only up to reduction order."""
+        payloads = [{"prompt": p.to_dict(), "letters": list(ls)} for p, ls in zip(prompts, letters, strict=True)]
+        return self._cached(
+            "score_prefixes",
+            payloads,
+            lambda idx: self.inner.score_prefixes([prompts[i] for i in idx],  # type: ignore[attr-defined]
+                                                  [letters[i] for i in idx]),
+        )

@@ -1,0 +1,94 @@
+"""Truncation curves: naive scoring (one forward pass per truncation point) vs shared-prefix scoring (all points
+in one pass), on the embedded SmolLM2.
+
+Usage: python bench/truncation.py [--dtype float32] [--lengths 128,256,512,1024] [--ks 5,10,20]
+
+For a CoT of about L tokens (sentences of arithmetic) and k truncation points evenly spaced over its steps, it
+times ``score_choices`` on the k answer prompts (naive), ``score_prefixes`` on the same prompts (shared), and
+one plain forward pass over as many tokens as the packed sequence holds (the floor for one pass), each the best
+of 2 runs after a warm-up. It reports the times, naive / shared, shared / one pass, the largest difference in
+log-probability, and how often the top answer agrees. Prints a table and writes
+``bench/results/truncation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cotlens.elicit import answer_prompt, join_steps, split_steps
+from cotlens.models.spec import load_model
+from cotlens.tasks import load_task
+
+
+def best(fn: Callable[[], object], n: int = 2) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--lengths", default="128,256,512,1024")
+    ap.add_argument("--ks", default="5,10,20")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "truncation.json"))
+    args = ap.parse_args()
+    import torch
+
+    m = load_model("smollm2", dtype=args.dtype, batch_size=8)
+    sample = load_task("arithmetic", 1, 0)[0]
+    rows = []
+    for length in [int(x) for x in args.lengths.split(",")]:
+        sentences: list[str] = []
+        while m.count_tokens(" ".join(sentences)) < length:
+            i = len(sentences)
+            sentences.append(f"Next we add {i} and {i + 3}, which gives {2 * i + 3}.")
+        cot = " ".join(sentences)
+        steps = split_steps(cot)
+        for k in [int(x) for x in args.ks.split(",")]:
+            cuts = sorted({round(j * len(steps) / (k - 1)) for j in range(k)})
+            prompts = [answer_prompt(sample, join_steps(cot, steps, c)) for c in cuts]
+            letters = [sample.letters] * len(prompts)
+            m.score_prefixes(prompts[:2], letters[:2])  # warm-up
+            naive_t = best(lambda p=prompts, le=letters: m.score_choices(p, le))  # type: ignore[misc]
+            shared_t = best(lambda p=prompts, le=letters: m.score_prefixes(p, le))  # type: ignore[misc]
+            naive, shared = m.score_choices(prompts, letters), m.score_prefixes(prompts, letters)
+            ids = m._encode([m.render(p) for p in prompts])  # type: ignore[attr-defined]
+            base = max(ids, key=len)
+            packed = len(base) + sum(len(x) - next((i for i, (a, b) in enumerate(zip(x, base, strict=False))
+                                                   if a != b), min(len(x), len(base))) for x in ids)
+            flat = [base[i % len(base)] for i in range(packed)]
+
+            def one_pass(flat: list[int] = flat) -> None:
+                with torch.inference_mode():
+                    m.model(input_ids=torch.tensor([flat]))  # type: ignore[attr-defined]
+
+            one_t = best(one_pass)
+            diff = max(abs(a - b) for x, y in zip(naive, shared, strict=True) for a, b in zip(x, y, strict=True))
+            agree = sum(max(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__)
+                        for x, y in zip(naive, shared, strict=True)) / len(naive)
+            rows.append({"cot_tokens": m.count_tokens(cot), "k": len(prompts), "packed_tokens": packed,
+                         "naive_s": round(naive_t, 3), "shared_s": round(shared_t, 3), "one_pass_s": round(one_t, 3),
+                         "naive_over_shared": round(naive_t / shared_t, 2),
+                         "shared_over_one_pass": round(shared_t / one_t, 2), "max_logprob_diff": diff,
+                         "top_answer_agreement": agree})
+            r = rows[-1]
+            print(f"L={r['cot_tokens']:5d} k={r['k']:3d} naive {naive_t:7.2f}s shared {shared_t:6.2f}s one pass "
+                  f"{one_t:6.2f}s  naive/shared {r['naive_over_shared']:5.1f}x  "
+                  f"shared/one {r['shared_over_one_pass']:4.2f}  max diff {diff:.1e}  top agree {agree:.2f}",
+                  flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"model": "smollm2", "dtype": args.dtype, "rows": rows}, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

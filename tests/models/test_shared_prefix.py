@@ -1,0 +1,31 @@
+"""Shared-prefix scoring: every truncation point of a CoT in one forward pass gives the log-probabilities the
+prompts give one by one (fp32: within 1e-4), also for prompts that share little or nothing."""
+
+from __future__ import annotations
+
+from cotlens.elicit import answer_prompt, join_steps, split_steps
+from cotlens.models.base import SCORE_PREFIXES
+from cotlens.tasks import load_task
+
+COT = " ".join(f"Step {i}: {i} plus {i + 1} makes {2 * i + 1}." for i in range(12))
+
+
+def test_truncation_points_match_naive(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    m = smollm2_fp32
+    assert SCORE_PREFIXES in m.capabilities
+    s = load_task("arithmetic", 1, 0)[0]
+    steps = split_steps(COT)
+    prompts = [answer_prompt(s, join_steps(COT, steps, k)) for k in range(len(steps) + 1)]
+    letters = [s.letters] * len(prompts)
+    packed, naive = m.score_prefixes(prompts, letters), m.score_choices(prompts, letters)
+    assert max(abs(a - b) for x, y in zip(packed, naive, strict=True) for a, b in zip(x, y, strict=True)) < 1e-4
+
+
+def test_unrelated_and_edited_prompts(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    m = smollm2_fp32
+    a, b = load_task("arithmetic", 2, 3)
+    prompts = [answer_prompt(a, "One. Two."), answer_prompt(a, "One. Three, so (B)."), answer_prompt(b, ""),
+               answer_prompt(a, "One. Two.")]
+    letters = [a.letters, a.letters, b.letters, a.letters]
+    packed, naive = m.score_prefixes(prompts, letters), m.score_choices(prompts, letters)
+    assert max(abs(x - y) for p, q in zip(packed, naive, strict=True) for x, y in zip(p, q, strict=True)) < 1e-4
