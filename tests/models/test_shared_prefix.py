@@ -29,3 +29,19 @@ def test_unrelated_and_edited_prompts(smollm2_fp32) -> None:  # type: ignore[no-
     letters = [a.letters, a.letters, b.letters, a.letters]
     packed, naive = m.score_prefixes(prompts, letters), m.score_choices(prompts, letters)
     assert max(abs(x - y) for p, q in zip(packed, naive, strict=True) for x, y in zip(p, q, strict=True)) < 1e-4
+
+
+def test_organism_truncation_points_match_naive() -> None:
+    from cotlens.elicit import elicit
+    from cotlens.models.organism import OrganismModel
+    from cotlens.types import GenerationSettings
+
+    m = OrganismModel("faithful", spec="organism:faithful")
+    assert SCORE_PREFIXES in m.capabilities
+    samples = load_task("chain4", 3, 2)
+    for t, s in zip(elicit(m, samples, GenerationSettings(60), 0), samples, strict=True):
+        prompts = [answer_prompt(s, join_steps(t.cot, t.steps, k)) for k in range(len(t.steps) + 1)]
+        prompts.append(answer_prompt(s, t.cot.replace("=", " is ", 1)))  # a reworded step: shares less
+        letters = [s.letters] * len(prompts)
+        packed, naive = m.score_prefixes(prompts, letters), m.score_choices(prompts, letters)
+        assert max(abs(a - b) for x, y in zip(packed, naive, strict=True) for a, b in zip(x, y, strict=True)) < 1e-4

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
-from cotlens.models.base import LocalModel
+from cotlens.models.base import SCORE_PREFIXES, LocalModel
 from cotlens.models.batching import left_pad
 from cotlens.organisms.model import generate, load_checkpoint
 from cotlens.organisms.tasks import organism_question
@@ -140,8 +140,13 @@ class OrganismModel(LocalModel):
         return [sorted(zip(ls, sc, strict=True), key=lambda x: -x[1])[:k] for ls, sc in zip(letters, scores,
                                                                                              strict=True)]
 
-    def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
-        rows: list[tuple[int, list[int], int]] = []  # (prompt index, full sequence, prefix length)
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return super().capabilities | {SCORE_PREFIXES}
+
+    def _rows(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[tuple[int, list[int], int]]:
+        """(prompt index, ``BOS question|cot>`` + the choice's text, length before the choice) per choice."""
+        rows: list[tuple[int, list[int], int]] = []
         for i, (p, ls) in enumerate(zip(prompts, letters, strict=True)):
             mode, q, cot = self.parse(p)
             if mode != "answer":
@@ -152,6 +157,55 @@ class OrganismModel(LocalModel):
                 if le not in texts:
                     raise CotlensError(f"choice ({le}) is not in the question")
                 rows.append((i, prefix + self._encode(texts[le], "choice"), len(prefix)))
+        return rows
+
+    @staticmethod
+    def _collect(n: int, rows: Sequence[tuple[int, list[int], int]], scores: Sequence[float]) -> list[list[float]]:
+        out: list[list[float]] = [[] for _ in range(n)]
+        for (i, _, _), sc in zip(rows, scores, strict=True):
+            out[i].append(sc)
+        return out
+
+    def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        """``score_choices`` in one forward pass (see ``SCORE_PREFIXES``): every (prompt, choice) sequence after
+        its longest common prefix with the longest one, attending to that prefix and causally to itself."""
+        rows = self._rows(prompts, letters)
+        if not rows:
+            return [[] for _ in prompts]
+        base = max((r[1] for r in rows), key=len)
+        seq, pos = list(base), list(range(len(base)))
+        spans = []  # (packed index of each sequence token from 0, or -1 when it lies in the base)
+        for _, x, _ in rows:
+            c = 0
+            while c < min(len(x), len(base)) and x[c] == base[c]:
+                c += 1
+            first = len(seq)
+            seq += x[c:]
+            pos += list(range(c, len(x)))
+            spans.append((c, first))
+        t, nb = len(seq), len(base)
+        allow = torch.zeros(t, t, dtype=torch.bool)
+        allow[:nb, :nb] = torch.ones(nb, nb, dtype=torch.bool).tril()
+        for (c, first), (_, x, _) in zip(spans, rows, strict=True):
+            m = len(x) - c
+            if m:
+                allow[first : first + m, :c] = True
+                allow[first : first + m, first : first + m] = torch.ones(m, m, dtype=torch.bool).tril()
+        with torch.no_grad():
+            logits = self.model(torch.tensor([seq]), positions=torch.tensor([pos]),
+                                attn_mask=allow[None, None])[0][0]
+            logp = torch.log_softmax(logits.float(), -1)
+
+        def where(j: int, c: int, first: int) -> int:
+            return j if j < c else first + j - c  # packed index of a row's token j
+
+        scores = []
+        for (c, first), (_, x, n_prefix) in zip(spans, rows, strict=True):
+            scores.append(sum(float(logp[where(j - 1, c, first), x[j]]) for j in range(n_prefix, len(x))))
+        return self._collect(len(prompts), rows, scores)
+
+    def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        rows = self._rows(prompts, letters)
         scores: list[float] = []
         with torch.no_grad():
             for j in range(0, len(rows), self.batch_size):
@@ -162,7 +216,4 @@ class OrganismModel(LocalModel):
                 for b, (_, seq, n_prefix) in enumerate(chunk):
                     off = width - len(seq)
                     scores.append(sum(float(logp[b, off + t - 1, seq[t]]) for t in range(n_prefix, len(seq))))
-        out: list[list[float]] = [[] for _ in prompts]
-        for (i, _, _), s in zip(rows, scores, strict=True):
-            out[i].append(s)
-        return out
+        return self._collect(len(prompts), rows, scores)

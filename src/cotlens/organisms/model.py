@@ -100,12 +100,14 @@ class GPT(nn.Module):
         key_mask: Tensor | None = None,
         past: KV | None = None,
         output_hidden: bool = False,
+        attn_mask: Tensor | None = None,
     ) -> tuple[Tensor, KV, list[Tensor]]:
         """idx [B, T] -> logits [B, T, V], the new KV cache, and (if asked) the residual stream after the
         embedding and after each block, each [B, T, C].
 
         ``positions`` [B, T] default to past length + 0..T-1; ``key_mask`` [B, T_past + T] is 1 for real tokens
-        (0 for left padding). Attention is causal over past and new tokens."""
+        (0 for left padding). Attention is causal over past and new tokens, unless ``attn_mask`` [B, 1, T, T] (True:
+        may attend; no cache) gives it, as shared-prefix scoring does."""
         B, T = idx.shape
         t_past = past[0][0].shape[2] if past else 0
         if positions is None:
@@ -124,6 +126,8 @@ class GPT(nn.Module):
             mask = mask & key_mask.bool()[:, None, None, :]
             diag = torch.arange(T, device=idx.device)[:, None] + t_past == torch.arange(t_past + T, device=idx.device)
             mask = mask | diag  # a padding query attends to itself: no empty rows
+        if attn_mask is not None:
+            mask = attn_mask
         x = self.embed(idx)
         hidden = [x] if output_hidden else []
         new: KV = []
