@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.models.base import SCORE_PREFIXES, LocalModel
-from cotlens.models.batching import left_pad
+from cotlens.models.batching import left_pad, pack_shared_prefix
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
 DTYPES = ("bfloat16", "float32", "float16")
@@ -230,41 +230,19 @@ class HFModel(LocalModel):
     def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         """``score_choices`` in one forward pass for prompts that share a prefix (see ``SCORE_PREFIXES``).
 
-        The longest prompt is the base; every other prompt contributes the tokens after its longest common prefix
-        with the base. Its rows attend to the base up to that prefix and causally to themselves, with position ids
-        continuing from the prefix, so each suffix sees exactly the sequence it would see alone."""
+        The prompts are packed by ``pack_shared_prefix``; each prompt's answer is read at its last token."""
         torch = self._torch
         if not prompts:
             return []
-        ids = self._encode([self.render(p) for p in prompts])
-        base = max(ids, key=len)
-        seq, pos = list(base), list(range(len(base)))
-        spans: list[tuple[int, int, int]] = []  # (first packed row, last packed row, shared prefix length)
-        for x in ids:
-            c = 0
-            while c < min(len(x), len(base)) and x[c] == base[c]:
-                c += 1
-            if c == len(x):  # the prompt is a prefix of the base: read its logits there
-                spans.append((-1, c - 1, c))
-                continue
-            first = len(seq)
-            seq += x[c:]
-            pos += list(range(c, len(x)))
-            spans.append((first, len(seq) - 1, c))
-        n, t = len(base), len(seq)
-        allow = torch.zeros(t, t, dtype=torch.bool)
-        allow[:n, :n] = torch.ones(n, n, dtype=torch.bool).tril()
-        for first, last, c in spans:
-            if first >= 0:
-                allow[first : last + 1, :c] = True
-                allow[first : last + 1, first : last + 1] = torch.ones(last - first + 1, last - first + 1,
-                                                                       dtype=torch.bool).tril()
+        packed = pack_shared_prefix(self._encode([self.render(p) for p in prompts]))
+        t = len(packed.ids)
         dtype = self.model.dtype
-        mask = torch.zeros(1, 1, t, t, dtype=dtype).masked_fill_(~allow, torch.finfo(dtype).min)
+        mask = torch.zeros(1, 1, t, t, dtype=dtype).masked_fill_(~packed.allow, torch.finfo(dtype).min)
         with torch.inference_mode():
-            logits = self.model(input_ids=torch.tensor([seq], device=self.device), attention_mask=mask.to(self.device),
-                                position_ids=torch.tensor([pos], device=self.device)).logits[0]
-            rows = torch.tensor([last for _, last, _ in spans], device=self.device)
+            logits = self.model(input_ids=torch.tensor([packed.ids], device=self.device),
+                                attention_mask=mask.to(self.device),
+                                position_ids=torch.tensor([packed.positions], device=self.device)).logits[0]
+            rows = torch.tensor([ix[-1] for ix in packed.index], device=self.device)
             logp = torch.log_softmax(logits[rows].float(), dim=-1)
         return [[float(logp[i, self.letter_id(le)]) for le in ls] for i, ls in enumerate(letters)]
 

@@ -26,7 +26,7 @@ import torch
 
 from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
 from cotlens.models.base import SCORE_PREFIXES, LocalModel
-from cotlens.models.batching import left_pad
+from cotlens.models.batching import left_pad, pack_shared_prefix
 from cotlens.organisms.model import generate, load_checkpoint
 from cotlens.organisms.tasks import organism_question
 from cotlens.organisms.tokenizer import BOS, CHARS, EOS, PAD, CharTokenizer
@@ -172,36 +172,13 @@ class OrganismModel(LocalModel):
         rows = self._rows(prompts, letters)
         if not rows:
             return [[] for _ in prompts]
-        base = max((r[1] for r in rows), key=len)
-        seq, pos = list(base), list(range(len(base)))
-        spans = []  # (packed index of each sequence token from 0, or -1 when it lies in the base)
-        for _, x, _ in rows:
-            c = 0
-            while c < min(len(x), len(base)) and x[c] == base[c]:
-                c += 1
-            first = len(seq)
-            seq += x[c:]
-            pos += list(range(c, len(x)))
-            spans.append((c, first))
-        t, nb = len(seq), len(base)
-        allow = torch.zeros(t, t, dtype=torch.bool)
-        allow[:nb, :nb] = torch.ones(nb, nb, dtype=torch.bool).tril()
-        for (c, first), (_, x, _) in zip(spans, rows, strict=True):
-            m = len(x) - c
-            if m:
-                allow[first : first + m, :c] = True
-                allow[first : first + m, first : first + m] = torch.ones(m, m, dtype=torch.bool).tril()
+        packed = pack_shared_prefix([r[1] for r in rows])
         with torch.no_grad():
-            logits = self.model(torch.tensor([seq]), positions=torch.tensor([pos]),
-                                attn_mask=allow[None, None])[0][0]
+            logits = self.model(torch.tensor([packed.ids]), positions=torch.tensor([packed.positions]),
+                                attn_mask=packed.allow[None, None])[0][0]
             logp = torch.log_softmax(logits.float(), -1)
-
-        def where(j: int, c: int, first: int) -> int:
-            return j if j < c else first + j - c  # packed index of a row's token j
-
-        scores = []
-        for (c, first), (_, x, n_prefix) in zip(spans, rows, strict=True):
-            scores.append(sum(float(logp[where(j - 1, c, first), x[j]]) for j in range(n_prefix, len(x))))
+        scores = [sum(float(logp[ix[j - 1], x[j]]) for j in range(n_prefix, len(x)))
+                  for ix, (_, x, n_prefix) in zip(packed.index, rows, strict=True)]
         return self._collect(len(prompts), rows, scores)
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:

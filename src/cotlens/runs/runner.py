@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from cotlens.elicit import elicit
+from cotlens.elicit import answer_prompt, elicit
 from cotlens.metrics import DEFAULT_METRICS, Metric, MetricContext, expand_metrics, get_metric
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
@@ -38,7 +38,7 @@ from cotlens.models.hf import cache_root
 from cotlens.models.spec import load_model
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter
 from cotlens.tasks import load_task
-from cotlens.types import SCHEMA_VERSION, CotlensError, GenerationSettings, Record, Sample, Trace
+from cotlens.types import SCHEMA_VERSION, CotlensError, GenerationSettings, Prompt, Record, Sample, Trace
 
 ELICIT_CHUNK = 16
 
@@ -181,6 +181,8 @@ class Run:
         self._model: CachedModel | None = None
         self._helpers: dict[str, CachedModel] = {}
         self._cache: CallCache | None = None
+        self._probe: Prompt | None = None
+        """An answer prompt of the run's task, for probing a served model (set once the samples are loaded)."""
 
     # -- set-up ------------------------------------------------------------------------------------------
     def _open_dir(self) -> int:
@@ -223,10 +225,7 @@ class Run:
                                api_options=self.api_options())
             prepare = getattr(inner, "prepare", None)
             if prepare is not None:  # a served model: probe it once, with an answer prompt of this task
-                from cotlens.elicit import answer_prompt
-
-                first = load_task(self.config.task, 1, self.config.seed, self.config.difficulty, self.config.split)
-                prepare(answer_prompt(first[0], ""))
+                prepare(self._probe)
             require(inner, GENERATE, "eliciting a CoT")
             require(inner, SCORE_CHOICES, "reading answers from choice log-probabilities")
             self._model = CachedModel(inner, self._call_cache())
@@ -252,6 +251,7 @@ class Run:
 
         samples = load_task(self.config.task, self.config.n, self.config.seed, self.config.difficulty,
                             self.config.split)
+        self._probe = answer_prompt(samples[0], "") if samples else None
         attempt = self._open_dir()
         (self.dir / "samples.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in samples))
         with (self.dir / "calls.jsonl").open("a", encoding="utf-8") as calls_f:
