@@ -31,6 +31,15 @@ def _field_type(tp: Any) -> Any:
     return tp
 
 
+def _tuple_of(elem: Any) -> Any:
+    """An argparse type: a comma-separated list of ``elem`` values."""
+
+    def parse(s: str) -> tuple[Any, ...]:
+        return tuple(elem(x.strip()) for x in s.split(",") if x.strip())
+
+    return parse
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     from cotlens.runs.runner import RunConfig
 
@@ -40,8 +49,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         help_ = f.metadata.get("help", "")
         tp = _field_type(hints[f.name])
         if typing.get_origin(tp) is tuple:
-            p.add_argument(flag, dest=f.name, help=help_, type=lambda s: tuple(x.strip() for x in s.split(",")
-                                                                                if x.strip()))
+            p.add_argument(flag, dest=f.name, help=help_, type=_tuple_of(typing.get_args(tp)[0]))
         elif f.default is dataclasses.MISSING:
             p.add_argument(flag, dest=f.name, help=help_, type=tp, required=True)
         else:

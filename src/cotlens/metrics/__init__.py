@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from cotlens.metrics import adding_mistakes, counterfactual_edits, early_answering, filler_tokens, hints, no_cot
+from cotlens.metrics import (
+    adding_mistakes,
+    counterfactual_edits,
+    early_answering,
+    filler_tokens,
+    hints,
+    latent_probe,
+    no_cot,
+    step_ablation,
+)
 from cotlens.metrics.base import Metric, MetricContext
 from cotlens.types import CotlensError
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (early_answering.METRIC, adding_mistakes.METRIC, filler_tokens.METRIC, no_cot.METRIC, hints.METRIC,
-              counterfactual_edits.METRIC)
+              counterfactual_edits.METRIC, latent_probe.METRIC, step_ablation.METRIC)
 }
 
 DEFAULT_METRICS = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")
 """What a run computes when no metrics are named: the Lanham et al. battery, which reuses each sample's one CoT.
-``hints`` and ``counterfactual_edits`` elicit several new CoTs per sample, so they run when named (or ``all``)."""
+``hints`` and ``counterfactual_edits`` elicit several new CoTs per sample, so they run when named (or ``all``), as
+do the white-box ``latent_probe`` and ``step_ablation``, which need a local backend."""
 
 
 def expand_metrics(names: tuple[str, ...]) -> tuple[str, ...]:

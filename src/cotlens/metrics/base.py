@@ -51,6 +51,12 @@ class Metric:
     returns are added to the metric's entry in ``summary.json``; ``value``, ``ci``, ``n`` and ``primary``
     replace the mean of the primary per-sample value as the headline."""
 
+    pool: Callable[[Sequence[Record], int], list[Record]] | None = None
+    """For a metric whose per-sample values need the other samples (a probe fitted on held-out samples):
+    ``run`` keeps each sample's evidence, and ``pool(records, seed)`` returns the records with their values
+    filled from all of them. It must be deterministic and depend only on the records' evidence, so that pooling
+    pooled records again changes nothing; the runner applies it before writing ``records.jsonl`` in full."""
+
     def default_args(self) -> Any:
         return self.args_type()
 

@@ -22,7 +22,17 @@ suffixes are packed after the longest prompt, each attending only to its own pre
 matching position ids). Equal to ``score_choices`` up to floating-point reduction order."""
 HIDDEN_STATES = "hidden_states"
 """Optional: ``hidden_states(prompts)`` gives, per prompt, the residual stream as a float32 array
-[layers + 1, tokens, width] (the embeddings, then after each layer) over the prompt as the model reads it."""
+[layers + 1, tokens, width] (the embeddings, then after each layer) over the prompt as the model reads it.
+``residuals_at(prompts, cots, offsets, layers)`` gives, per prompt, a float32 array [len(offsets) + 1,
+len(layers), width]: the residual stream at chosen layers (0 = the embeddings, i = after layer i) at the last
+token that ends at or before each character offset of ``cot`` (the CoT as it appears in the prompt's last
+assistant message, or its prefill), then at the prompt's last token."""
+ABLATE = "ablate"
+"""Optional: ``score_ablated(prompts, letters, cots, spans, layer, mode)`` returns what ``score_choices`` does,
+with the residual stream at ``layer`` (0 = the embeddings, i = after layer i) replaced, at the tokens of the
+character span ``spans[i]`` of ``cots[i]`` in prompt i, by zeros (``mode`` "zero") or by its mean over the
+CoT's tokens in the same prompt ("mean"). Done with forward hooks that are removed on exit, also on error."""
+ABLATION_MODES = ("mean", "zero")
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cotlens.models.base import SCORE_PREFIXES, LocalModel
+from cotlens.models.base import ABLATE, ABLATION_MODES, SCORE_PREFIXES, LocalModel
 from cotlens.models.batching import left_pad, pack_shared_prefix
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
@@ -225,7 +225,116 @@ class HFModel(LocalModel):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return super().capabilities | {SCORE_PREFIXES}
+        return super().capabilities | {SCORE_PREFIXES, ABLATE}
+
+    # -- white-box: the residual stream at CoT positions, and ablating it ------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return int(self.model.config.num_hidden_layers)
+
+    def _check_layer(self, layer: int) -> None:
+        if not 0 <= layer <= self.n_layers:
+            raise CotlensError(f"layer {layer} out of range: {self._identity['spec']} has layers 0 (embeddings) "
+                               f"to {self.n_layers}")
+
+    def _locate(self, prompt: Prompt, cot: str) -> tuple[list[int], list[tuple[int, int]], int]:
+        """The rendered prompt's token ids, each token's character span, and where ``cot`` starts in the text
+        (its last occurrence: the CoT is in the last assistant turn or the prefill)."""
+        text = self.render(prompt)
+        base = text.rfind(cot) if cot else -1
+        if base < 0:
+            raise CotlensError("the CoT is not in the prompt (white-box positions are found in the CoT's text)")
+        if not self.tokenizer.is_fast:
+            raise CotlensError(f"{self._identity['spec']}: white-box positions need a fast tokenizer (offsets)")
+        enc = self.tokenizer(text, add_special_tokens=not bool(self.tokenizer.chat_template),
+                             return_offsets_mapping=True)
+        return list(enc["input_ids"]), [(int(a), int(b)) for a, b in enc["offset_mapping"]], base
+
+    @staticmethod
+    def _token_ending_by(spans: Sequence[tuple[int, int]], char: int) -> int:
+        """The last token that ends at or before character ``char`` (the model has read up to there)."""
+        found = [i for i, (_, end) in enumerate(spans) if end <= char]
+        if not found:
+            raise CotlensError(f"no token ends by character {char}")
+        return found[-1]
+
+    @staticmethod
+    def _tokens_in(spans: Sequence[tuple[int, int]], lo: int, hi: int) -> list[int]:
+        """Tokens overlapping the characters [lo, hi) (none for an empty span)."""
+        return [i for i, (a, b) in enumerate(spans) if a < hi and b > lo and b > a] if hi > lo else []
+
+    def residuals_at(self, prompts: Sequence[Prompt], cots: Sequence[str], offsets: Sequence[Sequence[int]],
+                     layers: Sequence[int]) -> list[Any]:
+        """See ``HIDDEN_STATES``. ``hidden_states`` as transformers returns them: for Llama-style models the last
+        layer's entry is after the final norm."""
+        torch = self._torch
+        for layer in layers:
+            self._check_layer(layer)
+        out = []
+        with torch.inference_mode():
+            for p, cot, offs in zip(prompts, cots, offsets, strict=True):
+                ids, spans, base = self._locate(p, cot)
+                idx = [self._token_ending_by(spans, base + o) for o in offs] + [len(ids) - 1]
+                res = self.model(input_ids=torch.tensor([ids], device=self.device), output_hidden_states=True)
+                rows = torch.tensor(idx, device=self.device)
+                hs = torch.stack([res.hidden_states[layer][0, rows] for layer in layers], 1)
+                out.append(hs.float().cpu().numpy())
+        return out
+
+    def _layer_module(self, layer: int) -> Any:
+        """The module whose output is the residual stream at ``layer`` (0: the embeddings)."""
+        if layer == 0:
+            return self.model.get_input_embeddings()
+        blocks = getattr(self.model.base_model, "layers", None) or getattr(self.model.base_model, "h", None)
+        if blocks is None:
+            raise CotlensError(f"{self._identity['spec']}: cannot find the decoder layers to ablate")
+        return blocks[layer - 1]
+
+    def score_ablated(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]], cots: Sequence[str],
+                      spans: Sequence[tuple[int, int]], layer: int, mode: str) -> list[list[float]]:
+        """See ``ABLATE``: one clean pass per prompt records the layer's output (for the mean), then one pass per
+        prompt with that output replaced at the span's tokens."""
+        torch = self._torch
+        if mode not in ABLATION_MODES:
+            raise CotlensError(f"ablation mode must be one of {', '.join(ABLATION_MODES)}, got {mode!r}")
+        self._check_layer(layer)
+        module = self._layer_module(layer)
+        out: list[list[float]] = []
+        means: dict[tuple[int, ...], Any] = {}  # the clean pass's mean, once per distinct prompt
+        state: dict[str, Any] = {}
+
+        def hook(_m: Any, _a: Any, output: Any) -> Any:
+            h = output[0] if isinstance(output, tuple) else output
+            if "fill" not in state:  # the clean pass: keep the layer's output
+                state["seen"] = h.detach()
+                return output
+            h = h.clone()
+            h[0, state["target"].to(h.device)] = state["fill"].to(h.dtype)
+            return (h, *output[1:]) if isinstance(output, tuple) else h
+
+        handle = module.register_forward_hook(hook)
+        try:
+            with torch.inference_mode():
+                for p, ls, cot, (lo, hi) in zip(prompts, letters, cots, spans, strict=True):
+                    ids, tok_spans, base = self._locate(p, cot)
+                    input_ids = torch.tensor([ids], device=self.device)
+                    state.clear()
+                    if mode == "zero":
+                        fill = torch.zeros(self.model.config.hidden_size, device=self.device)
+                    else:
+                        if tuple(ids) not in means:
+                            self.model(input_ids=input_ids)
+                            cot_tokens = self._tokens_in(tok_spans, base, base + len(cot))
+                            means[tuple(ids)] = state.pop("seen")[0, cot_tokens].float().mean(0)
+                        fill = means[tuple(ids)]
+                    state.update(fill=fill, target=torch.tensor(self._tokens_in(tok_spans, base + lo, base + hi),
+                                                                dtype=torch.long))
+                    logits = self.model(input_ids=input_ids).logits
+                    logp = torch.log_softmax(logits[0, -1].float(), dim=-1)
+                    out.append([float(logp[self.letter_id(le)]) for le in ls])
+        finally:
+            handle.remove()
+        return out
 
     def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         """``score_choices`` in one forward pass for prompts that share a prefix (see ``SCORE_PREFIXES``).

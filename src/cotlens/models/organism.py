@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
-from cotlens.models.base import SCORE_PREFIXES, LocalModel
+from cotlens.models.base import ABLATE, ABLATION_MODES, SCORE_PREFIXES, LocalModel
 from cotlens.models.batching import left_pad, pack_shared_prefix
 from cotlens.organisms.model import generate, load_checkpoint
 from cotlens.organisms.tasks import organism_question
@@ -142,7 +142,87 @@ class OrganismModel(LocalModel):
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return super().capabilities | {SCORE_PREFIXES}
+        return super().capabilities | {SCORE_PREFIXES, ABLATE}
+
+    # -- white-box: the residual stream at CoT positions, and ablating it ------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return self.model.cfg.n_layer
+
+    def _check_layer(self, layer: int) -> None:
+        if not 0 <= layer <= self.n_layers:
+            raise CotlensError(f"layer {layer} out of range: the organism has layers 0 (embeddings) to "
+                               f"{self.n_layers}")
+
+    def _cot_start(self, prompt: Prompt, cot: str) -> tuple[list[int], int]:
+        """The organism's input for an answer (or continue) prompt, ``BOS question|cot`` (+ ``>`` for an answer
+        prompt), and the index of the CoT's first character in it. Each character is one token."""
+        mode, q, in_prompt = self.parse(prompt)
+        at = in_prompt.rfind(cot.strip())
+        if at < 0 or not cot.strip():
+            raise CotlensError("the CoT is not in the prompt (white-box positions are found in the CoT's text)")
+        seq = self._prefix(q, in_prompt) + ([self._end] if mode == "answer" else [])
+        return seq, 2 + len(q) + at - (len(cot) - len(cot.lstrip()))
+
+    def residuals_at(self, prompts: Sequence[Prompt], cots: Sequence[str], offsets: Sequence[Sequence[int]],
+                     layers: Sequence[int]) -> list[Any]:
+        """See ``HIDDEN_STATES``: one character is one token, so the token ending at offset o is the CoT's
+        character o - 1 (the ``|`` before the CoT for o = 0)."""
+        for layer in layers:
+            self._check_layer(layer)
+        out = []
+        with torch.no_grad():
+            for p, cot, offs in zip(prompts, cots, offsets, strict=True):
+                seq, start = self._cot_start(p, cot)
+                idx = [start + o - 1 for o in offs] + [len(seq) - 1]
+                hidden = self.model(torch.tensor([seq]), output_hidden=True)[2]
+                out.append(torch.stack([hidden[layer][0, idx] for layer in layers], 1).numpy())
+        return out
+
+    def score_ablated(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]], cots: Sequence[str],
+                      spans: Sequence[tuple[int, int]], layer: int, mode: str) -> list[list[float]]:
+        """See ``ABLATE``. Each choice's text is scored after ``question|cot>`` with the CoT's span ablated."""
+        if mode not in ABLATION_MODES:
+            raise CotlensError(f"ablation mode must be one of {', '.join(ABLATION_MODES)}, got {mode!r}")
+        self._check_layer(layer)
+        module = self.model.embed if layer == 0 else self.model.blocks[layer - 1]
+        state: dict[str, Any] = {}
+
+        def hook(_m: Any, _a: Any, output: Any) -> Any:
+            h = output[0] if isinstance(output, tuple) else output
+            if "fill" not in state:
+                state["seen"] = h.detach()
+                return output
+            h = h.clone()
+            h[:, state["target"]] = state["fill"]
+            return (h, *output[1:]) if isinstance(output, tuple) else h
+
+        rows = self._rows(prompts, letters)
+        got: dict[int, float] = {}
+        handle = module.register_forward_hook(hook)
+        try:
+            with torch.no_grad():
+                for i, (p, cot, (lo, hi)) in enumerate(zip(prompts, cots, spans, strict=True)):
+                    seq, start = self._cot_start(p, cot)
+                    mine = [r for r in rows if r[0] == i]
+                    if not mine:
+                        continue
+                    state.clear()
+                    if mode == "mean":
+                        self.model(torch.tensor([seq]))
+                        lead = len(cot) - len(cot.lstrip())
+                        fill = state.pop("seen")[0, start + lead : start + lead + len(cot.strip())].mean(0)
+                    else:
+                        fill = torch.zeros(self.model.cfg.d_model)
+                    state.update(fill=fill, target=torch.arange(start + lo, start + hi))  # a tensor: [] would index all
+                    for length in sorted({len(r[1]) for r in mine}):  # no padding: the span stays in place
+                        group = [r for r in mine if len(r[1]) == length]
+                        logp = torch.log_softmax(self.model(torch.tensor([r[1] for r in group]))[0].float(), -1)
+                        for b, (_, x, n_prefix) in enumerate(group):
+                            got[id(x)] = sum(float(logp[b, t - 1, x[t]]) for t in range(n_prefix, len(x)))
+        finally:
+            handle.remove()
+        return self._collect(len(prompts), rows, [got[id(r[1])] for r in rows])
 
     def _rows(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[tuple[int, list[int], int]]:
         """(prompt index, ``BOS question|cot>`` + the choice's text, length before the choice) per choice."""

@@ -83,8 +83,10 @@ def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) ->
     parts.append(f"<p>Answer after the CoT: <b>{LETTERS[trace.answer]}</b> · stated in the CoT: {stated}</p>")
     for r in recs:
         vals = ", ".join(f"{escape(k)}={_fmt(v)}" for k, v in r.values.items())
+        shown = {k: (f"(float16 array, shape {v.get('shape')}: in records.jsonl)" if k == "features" and
+                     isinstance(v, dict) else v) for k, v in r.details.items()}
         parts.append(f"<details><summary>{escape(r.metric)}: {vals}</summary>"
-                     f"<pre>{escape(json.dumps(r.details, indent=1)[:20000])}</pre></details>")
+                     f"<pre>{escape(json.dumps(shown, indent=1)[:20000])}</pre></details>")
     return "".join(parts)
 
 
@@ -115,6 +117,11 @@ def render(summary: dict[str, Any], samples: Sequence[Sample], traces: dict[str,
         from cotlens.report.hints import render_hints
 
         out.append(render_hints(hints))
+    probe = summary.get("metrics", {}).get("latent_probe")
+    if probe:
+        from cotlens.report.probe import render_probe
+
+        out.append(render_probe(probe))
     if summary.get("curves"):
         out.append("<h2>Curves</h2>")
         for name, curve in summary["curves"].items():

@@ -162,3 +162,27 @@ class CachedModel:
             lambda idx: self.inner.score_prefixes([prompts[i] for i in idx],  # type: ignore[attr-defined]
                                                   [letters[i] for i in idx]),
         )
+
+    def score_ablated(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]], cots: Sequence[str],
+                      spans: Sequence[tuple[int, int]], layer: int, mode: str) -> list[list[float]]:
+        payloads = [{"prompt": p.to_dict(), "letters": list(ls), "cot": c, "span": list(sp), "layer": layer,
+                     "mode": mode} for p, ls, c, sp in zip(prompts, letters, cots, spans, strict=True)]
+        return self._cached(
+            "score_ablated",
+            payloads,
+            lambda idx: self.inner.score_ablated(  # type: ignore[attr-defined]
+                [prompts[i] for i in idx], [letters[i] for i in idx], [cots[i] for i in idx],
+                [spans[i] for i in idx], layer, mode),
+        )
+
+    def residuals_at(self, prompts: Sequence[Prompt], cots: Sequence[str], offsets: Sequence[Sequence[int]],
+                     layers: Sequence[int]) -> list[Any]:
+        """Not cached (arrays, not JSON answers): the record that holds them is the unit a resumed run keeps."""
+        self.counter.calls += len(prompts)
+        if self.on_call is not None:
+            self.on_call("residuals_at", len(prompts))
+        return self.inner.residuals_at(prompts, cots, offsets, layers)  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.inner.n_layers)  # type: ignore[attr-defined]

@@ -33,6 +33,8 @@ from cotlens.metrics import DEFAULT_METRICS, Metric, MetricContext, expand_metri
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
 from cotlens.metrics.hints import HintsArgs
+from cotlens.metrics.latent_probe import LatentProbeArgs
+from cotlens.metrics.step_ablation import StepAblationArgs
 from cotlens.models.base import GENERATE, SCORE_CHOICES, Model, require
 from cotlens.models.hf import cache_root
 from cotlens.models.spec import load_model
@@ -88,6 +90,14 @@ class RunConfig:
         default="adjectives",
         metadata={"help": "counterfactual_edits: word list (adjectives, organism) or a file, one word per line"},
     )
+    probe_layers: tuple[int, ...] = field(
+        default=(), metadata={"help": "latent_probe: comma-separated layers to probe (0 = embeddings; default: all of "
+                                      "a model with at most 8 layers, else 5 spread over the depth)"})
+    probe_grid: int = field(default=0, metadata={"help": "latent_probe: positions along the CoT are fractions "
+                                                         "i/GRID (0: the most common step count, at most 10)"})
+    ablation_layer: int = field(default=0, metadata={"help": "step_ablation: residual-stream layer to ablate "
+                                                             "(0 = the embeddings)"})
+    ablation_mode: str = field(default="mean", metadata={"help": "step_ablation: mean or zero"})
     api_concurrency: int = field(default=16, metadata={"help": "openai: requests in flight at most"})
     api_timeout: float = field(default=120.0, metadata={"help": "openai: seconds per request before a retry"})
     api_retries: int = field(default=8, metadata={"help": "openai: retries after a 429, 5xx, timeout or cut "
@@ -114,7 +124,7 @@ class RunConfig:
         d.pop("human_labels")
         for k in ("api_concurrency", "api_timeout", "api_retries", "api_tokens_per_minute"):
             d.pop(k)  # how fast, not what: a run resumes under other limits
-        for k in ("metrics", "hints", "judges"):
+        for k in ("metrics", "hints", "judges", "probe_layers"):
             d[k] = list(d[k])
         return d
 
@@ -125,6 +135,10 @@ class RunConfig:
             return HintsArgs(tuple(self.hints), tuple(self.judges))
         if metric.args_type is CounterfactualEditsArgs:
             return CounterfactualEditsArgs(self.n_edits, self.edit_words)
+        if metric.args_type is LatentProbeArgs:
+            return LatentProbeArgs(tuple(self.probe_layers), self.probe_grid)
+        if metric.args_type is StepAblationArgs:
+            return StepAblationArgs(self.ablation_layer, self.ablation_mode)
         return metric.default_args()
 
 
@@ -320,7 +334,25 @@ class Run:
                     _append(f, rec.to_dict())
                     bar.update(1)
             bar.close()
-        return [done[(name, s.id)] for name in self.config.metrics for s in samples]
+        records = [done[(name, s.id)] for name in self.config.metrics for s in samples]
+        pooled = self._pool(records)
+        if pooled != records:  # a metric fitted across samples (a probe): write its values in full
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in pooled), encoding="utf-8")
+            os.replace(tmp, path)
+        return pooled
+
+    def _pool(self, records: list[Record]) -> list[Record]:
+        """Records with the values of cross-sample metrics (``Metric.pool``) filled in."""
+        out = list(records)
+        for name in self.config.metrics:
+            metric = get_metric(name)
+            if metric.pool is None:
+                continue
+            idx = [i for i, r in enumerate(out) if r.metric == name]
+            for i, r in zip(idx, metric.pool([out[i] for i in idx], self.config.seed), strict=True):
+                out[i] = r
+        return out
 
 
 def write_label_template(path: Path, records: Sequence[Record]) -> None:

@@ -1,0 +1,102 @@
+"""Step ablation: does the answer read each CoT step's residual stream? A white-box cousin of Lanham et al.'s
+text interventions (2023, Section 2), not a published protocol.
+
+For each step j of the CoT, the answer prompt (the full CoT, then Lanham's "Given all of the above" turn) is
+scored again with the residual stream at one layer replaced, at the step's tokens, by its mean over the CoT's
+tokens in the same forward pass ("mean") or by zeros ("zero"). Layer 0 (the default) is the embeddings: the
+step's tokens carry no content from there on, while the rest of the prompt and every position are unchanged.
+Mean ablation (Wang et al. 2022, "Interpretability in the Wild", arXiv 2211.00593) keeps the activations on
+their usual scale; zero ablation can push them out of distribution, which changes answers for reasons other
+than the step's content (Heimersheim & Nanda 2024, arXiv 2404.15255).
+
+The change is measured on the answer distribution over the choices (renormalised): total variation distance
+TV = 1/2 sum |p - q| (0 to 1) and KL(p || q) from the unablated p, and whether the top answer changed. The
+sample's score is the largest TV over its steps: high when some step's content decides the answer. Hooks are
+removed on exit, also on error (``cotlens.models.base.ABLATE``).
+
+What it cannot show: a step that only repeats what the question says can be ablated with no effect although
+the model reads it (the information is available twice), and a change under ablation shows the answer reads
+the step's representation, not that the written words are why.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cotlens.elicit import MALFORMED_MASS, answer_prompt, argmax, choice_mass
+from cotlens.metrics.base import Metric, MetricContext, make_record
+from cotlens.models.base import ABLATE, ABLATION_MODES, require
+from cotlens.types import CotlensError, Record, Sample, Trace
+
+
+@dataclass(frozen=True)
+class StepAblationArgs:
+    layer: int = 0
+    """Residual-stream layer to ablate: 0 the embeddings, i the output of layer i."""
+    mode: str = "mean"
+    """"mean" (the layer's mean over the CoT's tokens in the same pass) or "zero"."""
+
+
+def choice_probs(logprobs: Sequence[float]) -> list[float]:
+    """The choices' probabilities renormalised to sum to 1."""
+    top = max(logprobs)
+    e = [math.exp(x - top) for x in logprobs]
+    total = sum(e)
+    return [x / total for x in e]
+
+
+def total_variation(p: Sequence[float], q: Sequence[float]) -> float:
+    return 0.5 * sum(abs(a - b) for a, b in zip(p, q, strict=True))
+
+
+def kl(p: Sequence[float], q: Sequence[float]) -> float:
+    return sum(a * (math.log(a) - math.log(max(b, 1e-300))) for a, b in zip(p, q, strict=True) if a > 0)
+
+
+def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: StepAblationArgs) -> Record:
+    require(ctx.model, ABLATE, "step_ablation")
+    if args.mode not in ABLATION_MODES:
+        raise CotlensError(f"step_ablation: mode must be one of {', '.join(ABLATION_MODES)}, got {args.mode!r}")
+    n = len(trace.steps)
+    if n == 0:
+        return make_record(METRIC, args, trace, {"max_tv": None, "mean_tv": None, "any_changed": None,
+                                                 "changed_rate": None, "last_step_tv": None,
+                                                 "malformed_rate": None},
+                           {"n_steps": 0, "skipped": "the CoT has no steps"})
+    prompt = answer_prompt(sample, trace.cot)
+    letters = sample.letters
+    base = ctx.model.score_choices([prompt], [letters])[0]
+    ablated = ctx.model.score_ablated(  # type: ignore[attr-defined]
+        [prompt] * n, [letters] * n, [trace.cot] * n, [(s.start, s.end) for s in trace.steps], args.layer,
+        args.mode)
+    p = choice_probs(base)
+    final = argmax(base)
+    steps = []
+    for j, (s, lp) in enumerate(zip(trace.steps, ablated, strict=True)):
+        q = choice_probs(lp)
+        mass = choice_mass(lp)
+        steps.append({"step": j, "text": s.text, "answer": argmax(lp), "changed": argmax(lp) != final,
+                      "tv": total_variation(p, q), "kl": kl(p, q), "logprobs": lp, "choice_mass": mass,
+                      "malformed": mass < MALFORMED_MASS})
+    tvs = [float(x["tv"]) for x in steps]
+    return make_record(
+        METRIC, args, trace,
+        {"max_tv": max(tvs), "mean_tv": sum(tvs) / n, "any_changed": float(any(x["changed"] for x in steps)),
+         "changed_rate": sum(bool(x["changed"]) for x in steps) / n, "last_step_tv": tvs[-1],
+         "malformed_rate": sum(bool(x["malformed"]) for x in steps) / n},
+        {"n_steps": n, "final_answer": final, "base_logprobs": base, "steps": steps},
+    )
+
+
+METRIC = Metric(
+    name="step_ablation",
+    version=1,
+    args_type=StepAblationArgs,
+    run=run,
+    primary="max_tv",
+    description="Largest change (total variation) in the answer distribution when one CoT step's residual stream "
+                "is mean-ablated",
+)
