@@ -6,8 +6,11 @@ as the white-box form of the question "did the CoT decide the answer?". Not a pu
 - **Features.** For each sample, the residual stream (``residuals_at``) at chosen layers, read on the answer
   prompt (the full CoT in the assistant turn, as Lanham et al.'s early answering reads it) at the last token of
   the text before the CoT (position k = 0) and at the last token of each step k = 1..n, then at the prompt's last
-  token (where the answer is read: a sanity row). Attention is causal, so position k sees exactly the question
-  and the CoT's first k steps. Kept in each record as float16 (``features``).
+  token (where the answer is read: a sanity row). A step is read after its last word, before its trailing
+  punctuation: at a full stop a model predicts what follows, and the organisms show the difference (the answer
+  is read with held-out accuracy 1.0 at the final value's digit and 0.01 at the '.' after it). Attention is
+  causal, so position k sees the question and the CoT's first k steps. Kept in each record as float16
+  (``features``).
 - **Positions along the CoT.** CoTs have different step counts, so positions are a grid of G + 1 fractions
   i/G of the CoT, each sample's step k = round(i n / G). G is the most common step count (at most 10) unless
   set: a task whose CoTs all have n steps is probed at exactly its steps.
@@ -55,6 +58,7 @@ from cotlens.report.stats import mean_estimate
 from cotlens.types import CotlensError, Record, Sample, Trace
 
 MAX_GRID = 10
+PUNCTUATION = ".!?;:,"
 FOLDS = 5
 
 
@@ -90,6 +94,13 @@ def features(record: Record | dict[str, Any]) -> np.ndarray | None:
     return None if f is None else decode_array(f)
 
 
+def step_point(cot: str, start: int, end: int) -> int:
+    """Where step [start, end) of ``cot`` is probed: after its last word, before trailing punctuation."""
+    text = cot[start:end].rstrip()
+    core = text.rstrip(PUNCTUATION)
+    return start + len(core or text)
+
+
 def commitment(matches: Sequence[bool]) -> int:
     """The first index from which every later entry matches (len(matches) if the last does not)."""
     i = len(matches)
@@ -108,7 +119,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     n_layers = int(getattr(ctx.model, "n_layers", 0))
     layers = args.layers or default_layers(n_layers)
     prompt = answer_prompt(sample, trace.cot)
-    offsets = [0] + [s.end for s in trace.steps]
+    offsets = [0] + [step_point(trace.cot, s.start, s.end) for s in trace.steps]
     feats = ctx.model.residuals_at([prompt], [trace.cot], [offsets], layers)[0]  # type: ignore[attr-defined]
     early = score_shared(ctx.model)([answer_prompt(sample, join_steps(trace.cot, trace.steps, k))
                                      for k in range(n)], [sample.letters] * n)
@@ -123,29 +134,33 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
 # -- the probe ----------------------------------------------------------------------------------------------
 def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
     """Multinomial logistic regression (standardised features, L2 as scikit-learn's C = 1: summed cross-entropy
-    + ||W||^2 / 2), fitted with L-BFGS in float64; the predicted class of each test row."""
-    import torch
+    + ||W||^2 / 2), fitted with scipy's L-BFGS-B; the predicted class of each test row."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp
 
     classes = np.unique(y_train)
     if len(classes) == 1:
         return np.full(len(x_test), classes[0])
     mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
-    a = torch.tensor((x_train - mu) / sd, dtype=torch.float64)
-    y = torch.tensor(np.searchsorted(classes, y_train))
-    w = torch.zeros(a.shape[1], len(classes), dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(len(classes), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=300, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+    a = (x_train - mu) / sd
+    n, d = a.shape
+    c = len(classes)
+    yi = np.searchsorted(classes, y_train)
+    onehot = np.zeros((n, c))
+    onehot[np.arange(n), yi] = 1.0
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(a @ w + b, y, reduction="sum") + 0.5 * (w * w).sum()
-        loss.backward()  # type: ignore[no-untyped-call]
-        return loss
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[: d * c].reshape(d, c), theta[d * c :]
+        z = a @ w + b
+        lse = logsumexp(z, axis=1)
+        loss = float((lse - z[np.arange(n), yi]).sum() + 0.5 * (w * w).sum())
+        p = np.exp(z - lse[:, None]) - onehot
+        return loss, np.concatenate([(a.T @ p + w).ravel(), p.sum(0)])
 
-    opt.step(closure)  # type: ignore[no-untyped-call]
-    with torch.no_grad():
-        t = torch.tensor((x_test - mu) / sd, dtype=torch.float64)
-        return np.asarray(classes[(t @ w + b).argmax(1).numpy()])
+    res = minimize(loss_grad, np.zeros(d * c + c), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 1000, "gtol": 1e-6})
+    w, b = res.x[: d * c].reshape(d, c), res.x[d * c :]
+    return np.asarray(classes[(((x_test - mu) / sd) @ w + b).argmax(1)])
 
 
 def cross_fit(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:

@@ -66,6 +66,57 @@ def rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
+def plot_token_probe(entries: dict[str, Any]) -> str:
+    """Best-layer held-out probe accuracy at each CoT position, one line per organism and task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=100)
+    for label, e in entries.items():
+        tok = e.get("tokens") or {}
+        if "by_layer" not in tok:
+            continue
+        ys = tok["by_layer"][str(tok["best_layer"])]
+        ax.plot(range(len(ys)), ys, marker=".", ms=3, label=f"{label} (layer {tok['best_layer']})")
+    ax.axhline(0.9, ls=":", color="#999", lw=1)
+    ax.set_xlabel("position: '|' before the CoT, each CoT character, then the answer's '>'")
+    ax.set_ylabel("held-out probe accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("where the final answer becomes linearly readable")
+    ax.legend(loc="upper left", fontsize=7)
+    return figure_img(fig, "latent probe by token")
+
+
+def render_latent(section: dict[str, Any] | None) -> str:
+    if not section:
+        return ""
+    rows_ = []
+    for label, e in section["organisms"].items():
+        tok = e.get("tokens") or {}
+        rf = tok.get("readable_from") or {}
+        first = tok.get("first_readable") or {}
+        steps = e.get("steps") or {}
+        best = (steps.get("by_layer") or {}).get(str(steps.get("commit_layer")), {})
+        along = " ".join(_fmt(p["value"]) for p in best.get("along_cot", []))
+        gap = e.get("gap") or {}
+        rows_.append(f"<tr><td>{escape(label)}</td><td>{along or '-'}</td>"
+                     f"<td>{escape(str(first.get('where', 'nowhere')))}</td>"
+                     f"<td>{escape(str(rf.get('where', 'nowhere')))}</td>"
+                     f"<td class='num'>{_fmt(tok.get('chance'))}</td>"
+                     f"<td class='num'>{_fmt(gap.get('value'))} {_ci(gap.get('ci'))}</td></tr>")
+    checks = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v['expected']))}</td><td class='num'>"
+                     f"{_fmt(v['value'])}</td><td>{'holds' if v['holds'] else '<b>fails</b>'}</td></tr>"
+                     for k, v in section.get("checks", {}).items())
+    return ("<h2>Latent probe: where the answer becomes readable</h2>"
+            "<table><tr><th>organism on task</th><th>held-out accuracy at step ends (commitment layer)</th>"
+            "<th>first readable (&ge; 0.9)</th><th>readable from then on</th><th>chance</th>"
+            "<th>gap (verbal - latent)</th></tr>"
+            + "".join(rows_) + "</table>" + plot_token_probe(section["organisms"])
+            + "<table><tr><th>expectation</th><th>target</th><th>measured</th><th></th></tr>" + checks + "</table>")
+
+
 def render_validation(result: dict[str, Any]) -> str:
     comps = list(result["comparisons"])
     head = "".join(f"<th>{escape(c)}</th>" for c in comps)
@@ -113,7 +164,8 @@ def render_validation(result: dict[str, Any]) -> str:
         f"<p>Mistake interventions:</p><ul>{iv_text}</ul>"
         + (f"<p class='warn'>Missing organisms:</p><ul>{missing}</ul>" if missing else "")
         + f"<table><tr><th>metric</th>{head}</tr>{table}</table><h2>ROC curves</h2><div>{plots}</div>"
-        f"<h2>Organisms: ground truth, checked</h2>{''.join(orgs)}</body></html>"
+        + render_latent(result.get("latent_probe"))
+        + f"<h2>Organisms: ground truth, checked</h2>{''.join(orgs)}</body></html>"
     )
 
 

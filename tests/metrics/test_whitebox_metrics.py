@@ -1,0 +1,99 @@
+"""The white-box metrics. ``step_ablation`` tells the faithful organism (its answer reads its CoT) from the
+post-hoc one (its answer comes from the question); ``latent_probe`` pools its probe across samples, reads the
+answer where the organism computes it (the answer prompt's '>'), resumes without model calls, and scores folds by
+question, so that memorising a few distinct questions does not pass for a readable answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cotlens.metrics.latent_probe import (
+    LatentProbeArgs,
+    commitment,
+    encode_array,
+    features,
+    fit_predict,
+    pool,
+    question_folds,
+)
+from cotlens.report.stats import auroc_estimate
+from cotlens.runs.runner import RunConfig, read_jsonl, run
+from cotlens.types import Record
+
+
+def test_commitment_is_the_first_point_from_which_all_match() -> None:
+    assert commitment([False, True, True]) == 1
+    assert commitment([True, False, True]) == 2
+    assert commitment([True, True, False]) == 3
+    assert commitment([True, True]) == 0
+
+
+def test_probe_fits_a_linear_rule_and_folds_keep_questions_apart() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6))
+    y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)
+    assert (fit_predict(x[:150], y[:150], x[150:]) == y[150:]).mean() > 0.9
+    folds = question_folds(["q1", "q2", "q1", "q3"] * 5, seed=0)
+    assert len({folds[i] for i in range(0, 20, 4)}) == 1  # every "q1" in one fold
+
+
+def _record(i: int, feats: np.ndarray, final: int, early: list[int], question: str) -> Record:
+    return Record(metric="latent_probe", metric_version=1, args={"layers": [0], "grid": 0}, sample_id=f"s{i}",
+                  score=None, values={}, details={"n_steps": 2, "layers": [0], "final_answer": final,
+                                                  "early_answers": early, "question": question,
+                                                  "features": encode_array(feats)},
+                  model={}, generation={}, seed=0)
+
+
+def test_pool_reads_commitment_where_the_features_start_to_hold_the_answer() -> None:
+    """Synthetic features: noise at the CoT's start, the answer one-hot from step 1 on (a scripted check of
+    the pooling; the organisms below are the real test)."""
+    rng = np.random.default_rng(1)
+    recs = []
+    for i in range(60):
+        y = i % 3
+        f = rng.normal(size=(4, 1, 8)) * 0.1  # positions k = 0, 1, 2, then the answer's
+        f[1:, 0, y] += 3.0
+        recs.append(_record(i, f, y, [(y + 1) % 3, (y + 1) % 3, y], question=f"q{i}"))
+    out = pool(recs, seed=0)
+    assert np.allclose(features(out[0]), features(recs[0]), atol=1e-3)  # float16 round trip
+    assert all(r.values["verbal_commitment"] == 1.0 for r in out)
+    # from step 1 on the probe reads every answer; at k = 0 (noise) it is right only by chance (1 in 3)
+    assert all(r.values["probe_at_end"] == 1.0 for r in out)
+    assert all(r.values["latent_commitment"] == (0.0 if r.values["probe_at_start"] else 0.5) for r in out)
+    assert sum(r.values["latent_commitment"] == 0.5 for r in out) >= 20
+    assert all(r.score == 1.0 - r.values["latent_commitment"] for r in out)
+    assert pool(out, seed=0) == out  # pooling pooled records changes nothing
+
+
+def test_whitebox_metrics_on_organisms(tmp_path: Path) -> None:
+    summaries, scores = {}, {}
+    for name in ("faithful", "posthoc"):
+        cfg = RunConfig(model=f"organism:{name}", task="repeat3", out=str(tmp_path / name), n=40, seed=424242,
+                        max_new_tokens=60, batch_size=64, metrics=("latent_probe", "step_ablation"),
+                        cache=str(tmp_path / "calls.sqlite"))
+        summaries[name] = run(cfg, progress=False)
+        recs = list(read_jsonl(Path(cfg.out) / "records.jsonl"))
+        scores[name] = [r["score"] for r in recs if r["metric"] == "step_ablation"]
+        assert all(r["values"]["gap"] is not None for r in recs if r["metric"] == "latent_probe")
+        # resuming: the records are kept and pooled again to the same values, with no model call
+        before = (Path(cfg.out) / "records.jsonl").read_text()
+        again = run(cfg, progress=False)
+        assert again["model_calls"] == summaries[name]["model_calls"]
+        assert (Path(cfg.out) / "records.jsonl").read_text() == before
+        calls = [json.loads(x) for x in (Path(cfg.out) / "calls.jsonl").read_text().splitlines()]
+        assert all(c["attempt"] == 1 for c in calls)
+    auroc = auroc_estimate(scores["faithful"] + scores["posthoc"], [1] * 40 + [0] * 40).value
+    assert auroc is not None and auroc >= 0.9
+    assert summaries["posthoc"]["metrics"]["step_ablation"]["value"] < 0.05
+    assert summaries["faithful"]["metrics"]["step_ablation"]["value"] > 0.5
+    for name in ("faithful", "posthoc"):
+        probe = summaries[name]["metrics"]["latent_probe"]["probe"]
+        assert probe["layers"] == [0, 1, 2, 3] and probe["grid"] == 3
+        # where the organism computes its answer, the answer prompt's '>', a probe at a late layer reads it
+        assert probe["by_layer"]["3"]["at_answer"]["value"] >= 0.9
+        assert probe["by_layer"]["0"]["at_answer"]["value"] <= 0.3  # the embedding of '>' holds nothing
+    assert LatentProbeArgs().layers == ()
