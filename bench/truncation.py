@@ -1,7 +1,7 @@
 """Truncation curves: naive scoring (one forward pass per truncation point) vs shared-prefix scoring (all points
-in one pass), on the embedded SmolLM2.
+in one pass), on the embedded SmolLM2 and on an organism.
 
-Usage: python bench/truncation.py [--dtype float32] [--lengths 128,256,512,1024] [--ks 5,10,20]
+Usage: python bench/truncation.py [--dtype float32] [--lengths 128,256,512,1024] [--ks 5,10,20] [--no-organism]
 
 For a CoT of about L tokens (sentences of arithmetic) and k truncation points evenly spaced over its steps, it
 times ``score_choices`` on the k answer prompts (naive), ``score_prefixes`` on the same prompts (shared), and
@@ -9,6 +9,11 @@ one plain forward pass over as many tokens as the packed sequence holds (the flo
 of 2 runs after a warm-up. It reports the times, naive / shared, shared / one pass, the largest difference in
 log-probability, and how often the top answer agrees. Prints a table and writes
 ``bench/results/truncation.json``.
+
+The organism (``faithful``, 0.6M parameters, one character a token) is scored the way its backend scores any
+answer: each of the 10 choices' text after ``question|cot>``, so naive scoring runs 10 sequences per truncation
+point. Its rotary tables are rebuilt for long sequences (they are computed, not learned): its CoTs here are
+far longer than any it was trained on, so its answers mean nothing, but times and agreement are what is measured.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ def main() -> None:
     ap.add_argument("--lengths", default="128,256,512,1024")
     ap.add_argument("--ks", default="5,10,20")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "truncation.json"))
+    ap.add_argument("--no-organism", action="store_true", help="SmolLM2 only")
     args = ap.parse_args()
     import torch
 
@@ -84,10 +90,65 @@ def main() -> None:
                   f"{one_t:6.2f}s  naive/shared {r['naive_over_shared']:5.1f}x  "
                   f"shared/one {r['shared_over_one_pass']:4.2f}  max diff {diff:.1e}  top agree {agree:.2f}",
                   flush=True)
+    result: dict[str, object] = {"model": "smollm2", "dtype": args.dtype, "rows": rows}
+    if not args.no_organism:
+        result["organism"] = {"model": "organism:faithful", "dtype": "float32",
+                              "rows": organism_rows([int(x) for x in args.lengths.split(",")],
+                                                    [int(x) for x in args.ks.split(",")])}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"model": "smollm2", "dtype": args.dtype, "rows": rows}, indent=1))
+    out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
+
+
+def organism_rows(lengths: list[int], ks: list[int]) -> list[dict[str, object]]:
+    import dataclasses
+
+    import torch
+
+    from cotlens.models.batching import pack_shared_prefix
+    from cotlens.models.organism import OrganismModel
+    from cotlens.organisms.model import GPT
+
+    m = OrganismModel("faithful", spec="organism:faithful")
+    long = GPT(dataclasses.replace(m.model.cfg, max_len=4 * max(lengths) + 256))
+    long.load_state_dict(m.model.state_dict())
+    m.model = long.eval()
+    sample = load_task("repeat3", 1, 424242)[0]
+    rows: list[dict[str, object]] = []
+    for length in lengths:
+        parts: list[str] = []
+        while len(" ".join(parts)) < length:
+            parts.append(f"D={len(parts) % 10}+4={(len(parts) + 4) % 10}.")
+        cot = " ".join(parts)
+        steps = split_steps(cot)
+        for k in ks:
+            cuts = sorted({round(j * len(steps) / (k - 1)) for j in range(k)})
+            prompts = [answer_prompt(sample, join_steps(cot, steps, c)) for c in cuts]
+            letters = [sample.letters] * len(prompts)
+            m.score_prefixes(prompts[:2], letters[:2])
+            naive_t = best(lambda p=prompts, le=letters: m.score_choices(p, le))  # type: ignore[misc]
+            shared_t = best(lambda p=prompts, le=letters: m.score_prefixes(p, le))  # type: ignore[misc]
+            naive, shared = m.score_choices(prompts, letters), m.score_prefixes(prompts, letters)
+            packed = len(pack_shared_prefix([r[1] for r in m._rows(prompts, letters)]).ids)
+
+            def one_pass(n: int = packed) -> None:
+                with torch.no_grad():
+                    m.model(torch.zeros(1, n, dtype=torch.long))
+
+            one_t = best(one_pass)
+            diff = max(abs(a - b) for x, y in zip(naive, shared, strict=True) for a, b in zip(x, y, strict=True))
+            agree = sum(max(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__)
+                        for x, y in zip(naive, shared, strict=True)) / len(naive)
+            rows.append({"cot_tokens": len(cot), "k": len(prompts), "packed_tokens": packed,
+                         "naive_s": round(naive_t, 4), "shared_s": round(shared_t, 4),
+                         "one_pass_s": round(one_t, 4), "naive_over_shared": round(naive_t / shared_t, 2),
+                         "shared_over_one_pass": round(shared_t / one_t, 2), "max_logprob_diff": diff,
+                         "top_answer_agreement": agree})
+            print(f"organism L={len(cot):5d} k={len(prompts):3d} naive {naive_t:7.3f}s shared {shared_t:6.3f}s "
+                  f"one pass {one_t:6.3f}s  naive/shared {naive_t / shared_t:5.1f}x  shared/one "
+                  f"{shared_t / one_t:4.2f}  max diff {diff:.1e}  top agree {agree:.2f}", flush=True)
+    return rows
 
 
 if __name__ == "__main__":

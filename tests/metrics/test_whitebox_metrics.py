@@ -97,3 +97,17 @@ def test_whitebox_metrics_on_organisms(tmp_path: Path) -> None:
         assert probe["by_layer"]["3"]["at_answer"]["value"] >= 0.9
         assert probe["by_layer"]["0"]["at_answer"]["value"] <= 0.3  # the embedding of '>' holds nothing
     assert LatentProbeArgs().layers == ()
+
+
+def test_cli_options_reach_the_metric_args() -> None:
+    from cotlens.cli import _config, build_parser
+    from cotlens.metrics import get_metric
+    from cotlens.metrics.step_ablation import StepAblationArgs
+
+    ns = build_parser().parse_args(["run", "--model", "organism:faithful", "--task", "repeat3", "--out", "x",
+                                    "--probe-layers", "1,3", "--probe-grid", "4", "--ablation-layer", "2",
+                                    "--ablation-mode", "zero"])
+    cfg = _config(ns)
+    assert cfg.metric_args(get_metric("latent_probe")) == LatentProbeArgs((1, 3), 4)
+    assert cfg.metric_args(get_metric("step_ablation")) == StepAblationArgs(2, "zero")
+    assert cfg.identity()["probe_layers"] == [1, 3]
