@@ -111,3 +111,22 @@ def test_cli_options_reach_the_metric_args() -> None:
     assert cfg.metric_args(get_metric("latent_probe")) == LatentProbeArgs((1, 3), 4)
     assert cfg.metric_args(get_metric("step_ablation")) == StepAblationArgs(2, "zero")
     assert cfg.identity()["probe_layers"] == [1, 3]
+
+
+def test_whitebox_metrics_on_smollm2(tmp_path: Path) -> None:
+    """The real control: the metrics run end to end on a transformers model, with its layer choice and evidence."""
+    cfg = RunConfig(model="smollm2", task="arithmetic", out=str(tmp_path / "run"), n=4, seed=0, dtype="float32",
+                    max_new_tokens=48, metrics=("latent_probe", "step_ablation"), cache=str(tmp_path / "c.sqlite"))
+    summary = run(cfg, progress=False)
+    probe = summary["metrics"]["latent_probe"]["probe"]
+    assert probe["layers"] == [8, 15, 22, 29, 30] and probe["n"] == 4
+    recs = [Record.from_dict(r) for r in read_jsonl(tmp_path / "run" / "records.jsonl")]
+    for r in recs:
+        if r.metric == "latent_probe":
+            f = features(r)
+            assert f is not None and f.shape == (r.details["n_steps"] + 2, 5, 576)
+        else:
+            assert r.score is not None and 0.0 <= r.score <= 1.0
+            assert len(r.details["steps"]) == r.details["n_steps"]
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "Latent probe" in html and "float16 array" in html and '"data"' not in html
