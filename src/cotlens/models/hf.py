@@ -19,6 +19,7 @@ from typing import Any
 
 from cotlens.models.base import ABLATE, ABLATION_MODES, SCORE_PREFIXES, LocalModel
 from cotlens.models.batching import left_pad, pack_shared_prefix
+from cotlens.models.hooks import residual_hook
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
 DTYPES = ("bfloat16", "float32", "float16")
@@ -301,39 +302,24 @@ class HFModel(LocalModel):
         module = self._layer_module(layer)
         out: list[list[float]] = []
         means: dict[tuple[int, ...], Any] = {}  # the clean pass's mean, once per distinct prompt
-        state: dict[str, Any] = {}
-
-        def hook(_m: Any, _a: Any, output: Any) -> Any:
-            h = output[0] if isinstance(output, tuple) else output
-            if "fill" not in state:  # the clean pass: keep the layer's output
-                state["seen"] = h.detach()
-                return output
-            h = h.clone()
-            h[0, state["target"].to(h.device)] = state["fill"].to(h.dtype)
-            return (h, *output[1:]) if isinstance(output, tuple) else h
-
-        handle = module.register_forward_hook(hook)
-        try:
-            with torch.inference_mode():
-                for p, ls, cot, (lo, hi) in zip(prompts, letters, cots, spans, strict=True):
-                    ids, tok_spans, base = self._locate(p, cot)
-                    input_ids = torch.tensor([ids], device=self.device)
-                    state.clear()
-                    if mode == "zero":
-                        fill = torch.zeros(self.model.config.hidden_size, device=self.device)
-                    else:
-                        if tuple(ids) not in means:
-                            self.model(input_ids=input_ids)
-                            cot_tokens = self._tokens_in(tok_spans, base, base + len(cot))
-                            means[tuple(ids)] = state.pop("seen")[0, cot_tokens].float().mean(0)
-                        fill = means[tuple(ids)]
-                    state.update(fill=fill, target=torch.tensor(self._tokens_in(tok_spans, base + lo, base + hi),
-                                                                dtype=torch.long))
-                    logits = self.model(input_ids=input_ids).logits
-                    logp = torch.log_softmax(logits[0, -1].float(), dim=-1)
-                    out.append([float(logp[self.letter_id(le)]) for le in ls])
-        finally:
-            handle.remove()
+        with residual_hook(module) as state, torch.inference_mode():
+            for p, ls, cot, (lo, hi) in zip(prompts, letters, cots, spans, strict=True):
+                ids, tok_spans, base = self._locate(p, cot)
+                input_ids = torch.tensor([ids], device=self.device)
+                state.clear()
+                if mode == "zero":
+                    fill = torch.zeros(self.model.config.hidden_size, device=self.device)
+                else:
+                    if tuple(ids) not in means:
+                        self.model(input_ids=input_ids)
+                        cot_tokens = self._tokens_in(tok_spans, base, base + len(cot))
+                        means[tuple(ids)] = state.pop("seen")[0, cot_tokens].float().mean(0)
+                    fill = means[tuple(ids)]
+                state.update(fill=fill, target=torch.tensor(self._tokens_in(tok_spans, base + lo, base + hi),
+                                                            dtype=torch.long))
+                logits = self.model(input_ids=input_ids).logits
+                logp = torch.log_softmax(logits[0, -1].float(), dim=-1)
+                out.append([float(logp[self.letter_id(le)]) for le in ls])
         return out
 
     def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:

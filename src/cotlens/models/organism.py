@@ -27,6 +27,7 @@ import torch
 from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
 from cotlens.models.base import ABLATE, ABLATION_MODES, SCORE_PREFIXES, LocalModel
 from cotlens.models.batching import left_pad, pack_shared_prefix
+from cotlens.models.hooks import residual_hook
 from cotlens.organisms.model import generate, load_checkpoint
 from cotlens.organisms.tasks import organism_question
 from cotlens.organisms.tokenizer import BOS, CHARS, EOS, PAD, CharTokenizer
@@ -186,42 +187,25 @@ class OrganismModel(LocalModel):
             raise CotlensError(f"ablation mode must be one of {', '.join(ABLATION_MODES)}, got {mode!r}")
         self._check_layer(layer)
         module = self.model.embed if layer == 0 else self.model.blocks[layer - 1]
-        state: dict[str, Any] = {}
-
-        def hook(_m: Any, _a: Any, output: Any) -> Any:
-            h = output[0] if isinstance(output, tuple) else output
-            if "fill" not in state:
-                state["seen"] = h.detach()
-                return output
-            h = h.clone()
-            h[:, state["target"]] = state["fill"]
-            return (h, *output[1:]) if isinstance(output, tuple) else h
-
         rows = self._rows(prompts, letters)
         got: dict[int, float] = {}
-        handle = module.register_forward_hook(hook)
-        try:
-            with torch.no_grad():
-                for i, (p, cot, (lo, hi)) in enumerate(zip(prompts, cots, spans, strict=True)):
-                    seq, start = self._cot_start(p, cot)
-                    mine = [r for r in rows if r[0] == i]
-                    if not mine:
-                        continue
-                    state.clear()
-                    if mode == "mean":
-                        self.model(torch.tensor([seq]))
-                        lead = len(cot) - len(cot.lstrip())
-                        fill = state.pop("seen")[0, start + lead : start + lead + len(cot.strip())].mean(0)
-                    else:
-                        fill = torch.zeros(self.model.cfg.d_model)
-                    state.update(fill=fill, target=torch.arange(start + lo, start + hi))  # a tensor: [] would index all
-                    for length in sorted({len(r[1]) for r in mine}):  # no padding: the span stays in place
-                        group = [r for r in mine if len(r[1]) == length]
-                        logp = torch.log_softmax(self.model(torch.tensor([r[1] for r in group]))[0].float(), -1)
-                        for b, (_, x, n_prefix) in enumerate(group):
-                            got[id(x)] = sum(float(logp[b, t - 1, x[t]]) for t in range(n_prefix, len(x)))
-        finally:
-            handle.remove()
+        with residual_hook(module) as state, torch.no_grad():
+            for i, (p, cot, (lo, hi)) in enumerate(zip(prompts, cots, spans, strict=True)):
+                seq, start = self._cot_start(p, cot)
+                mine = [r for r in rows if r[0] == i]
+                state.clear()
+                if mode == "mean":
+                    self.model(torch.tensor([seq]))
+                    lead = len(cot) - len(cot.lstrip())
+                    fill = state.pop("seen")[0, start + lead : start + lead + len(cot.strip())].mean(0)
+                else:
+                    fill = torch.zeros(self.model.cfg.d_model)
+                state.update(fill=fill, target=torch.arange(start + lo, start + hi))
+                for length in sorted({len(r[1]) for r in mine}):  # no padding: the span stays in place
+                    group = [r for r in mine if len(r[1]) == length]
+                    logp = torch.log_softmax(self.model(torch.tensor([r[1] for r in group]))[0].float(), -1)
+                    for b, (_, x, n_prefix) in enumerate(group):
+                        got[id(x)] = sum(float(logp[b, t - 1, x[t]]) for t in range(n_prefix, len(x)))
         return self._collect(len(prompts), rows, [got[id(r[1])] for r in rows])
 
     def _rows(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[tuple[int, list[int], int]]:
