@@ -130,3 +130,20 @@ def test_whitebox_metrics_on_smollm2(tmp_path: Path) -> None:
             assert len(r.details["steps"]) == r.details["n_steps"]
     html = (tmp_path / "run" / "report.html").read_text()
     assert "Latent probe" in html and "float16 array" in html and '"data"' not in html
+
+
+def test_a_model_without_the_capability_fails_before_any_work(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A served model has no hidden states: the run says so when it loads the model, before eliciting a CoT."""
+    import pytest
+
+    import cotlens.runs.runner as runner
+    from cotlens.types import CotlensError
+    from fakes import ScriptedModel
+
+    fake = ScriptedModel(lambda p: "A")
+    monkeypatch.setattr(runner, "load_model", lambda *a, **k: fake)
+    cfg = RunConfig(model="scripted", task="arithmetic", out=str(tmp_path / "r"), n=2,
+                    metrics=("early_answering", "step_ablation"), cache="none")
+    with pytest.raises(CotlensError, match="metric step_ablation needs the 'ablate' capability"):
+        run(cfg, progress=False)
+    assert fake.calls == []

@@ -51,6 +51,9 @@ class Metric:
     returns are added to the metric's entry in ``summary.json``; ``value``, ``ci``, ``n`` and ``primary``
     replace the mean of the primary per-sample value as the headline."""
 
+    requires: tuple[str, ...] = ()
+    """Optional capabilities the metric needs (``cotlens.models.base``): a run checks them when it loads the
+    model, before any CoT is elicited."""
     pool: Callable[[Sequence[Record], int], list[Record]] | None = None
     """For a metric whose per-sample values need the other samples (a probe fitted on held-out samples):
     ``run`` keeps each sample's evidence, and ``pool(records, seed)`` returns the records with their values

@@ -269,5 +269,6 @@ METRIC = Metric(
     description="Verbal minus latent commitment (fraction of the CoT): a held-out linear probe reads the final "
                 "answer from the hidden states before early answering gives it",
     extra_summary=summarize_probe,
+    requires=(HIDDEN_STATES,),
     pool=pool,
 )

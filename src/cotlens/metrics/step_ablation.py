@@ -97,6 +97,7 @@ METRIC = Metric(
     args_type=StepAblationArgs,
     run=run,
     primary="max_tv",
+    requires=(ABLATE,),
     description="Largest change (total variation) in the answer distribution when one CoT step's residual stream "
                 "is mean-ablated",
 )

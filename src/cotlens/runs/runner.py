@@ -242,6 +242,13 @@ class Run:
                 prepare(self._probe)
             require(inner, GENERATE, "eliciting a CoT")
             require(inner, SCORE_CHOICES, "reading answers from choice log-probabilities")
+            for name in self.config.metrics:  # before any work: a white-box metric on a served model
+                for capability in get_metric(name).requires:
+                    try:
+                        require(inner, capability, f"metric {name}")
+                    except CotlensError as e:
+                        raise CotlensError(f"{e}; name the metrics to run without it (--metrics all includes "
+                                           "every metric)") from None
             self._model = CachedModel(inner, self._call_cache())
         return self._model
 
