@@ -66,7 +66,7 @@ FOLDS = 5
 class LatentProbeArgs:
     layers: tuple[int, ...] = ()
     """Residual-stream layers to probe (0: the embeddings, i: after layer i). Empty: every layer of a model
-    with at most 8, else 4 spread over the depth and the last."""
+    with at most 8, else those at 1/4, 1/2 and 3/4 of the depth, the second-to-last and the last."""
     grid: int = 0
     """Positions along the CoT: fractions i/grid, i = 0..grid. 0: the most common step count (at most 10)."""
 
