@@ -61,8 +61,8 @@ class Model(Protocol):
 
 
 class LocalModel:
-    """What the in-process backends (transformers, organisms) share: an identity fixed at load time, and the
-    same capabilities."""
+    """What the in-process backends (transformers, organisms) share: an identity fixed at load time, the same
+    capabilities, and the checks of the white-box methods' arguments."""
 
     _identity: dict[str, Any]
 
@@ -72,7 +72,22 @@ class LocalModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES})
+        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES, SCORE_PREFIXES, ABLATE})
+
+    @property
+    def n_layers(self) -> int:
+        """Layers of the residual stream after the embeddings (white-box layers are 0..n_layers)."""
+        raise NotImplementedError
+
+    def _check_layer(self, layer: int) -> None:
+        if not 0 <= layer <= self.n_layers:
+            raise CotlensError(f"layer {layer} out of range: {self._identity['spec']} has layers 0 (embeddings) "
+                               f"to {self.n_layers}")
+
+    def _check_ablation(self, layer: int, mode: str) -> None:
+        if mode not in ABLATION_MODES:
+            raise CotlensError(f"ablation mode must be one of {', '.join(ABLATION_MODES)}, got {mode!r}")
+        self._check_layer(layer)
 
 
 def require(model: Model, capability: str, who: str) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cotlens.models.base import ABLATE, ABLATION_MODES, SCORE_PREFIXES, LocalModel
+from cotlens.models.base import LocalModel
 from cotlens.models.batching import left_pad, pack_shared_prefix
 from cotlens.models.hooks import residual_hook
 from cotlens.types import CotlensError, GenerationSettings, Prompt
@@ -224,19 +224,10 @@ class HFModel(LocalModel):
                     out[i] = [float(logp[row, self.letter_id(le)]) for le in letters[i]]
         return out
 
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return super().capabilities | {SCORE_PREFIXES, ABLATE}
-
     # -- white-box: the residual stream at CoT positions, and ablating it ------------------------------------
     @property
     def n_layers(self) -> int:
         return int(self.model.config.num_hidden_layers)
-
-    def _check_layer(self, layer: int) -> None:
-        if not 0 <= layer <= self.n_layers:
-            raise CotlensError(f"layer {layer} out of range: {self._identity['spec']} has layers 0 (embeddings) "
-                               f"to {self.n_layers}")
 
     def _locate(self, prompt: Prompt, cot: str) -> tuple[list[int], list[tuple[int, int]], int]:
         """The rendered prompt's token ids, each token's character span, and where ``cot`` starts in the text
@@ -296,9 +287,7 @@ class HFModel(LocalModel):
         """See ``ABLATE``: one clean pass per prompt records the layer's output (for the mean), then one pass per
         prompt with that output replaced at the span's tokens."""
         torch = self._torch
-        if mode not in ABLATION_MODES:
-            raise CotlensError(f"ablation mode must be one of {', '.join(ABLATION_MODES)}, got {mode!r}")
-        self._check_layer(layer)
+        self._check_ablation(layer, mode)
         module = self._layer_module(layer)
         out: list[list[float]] = []
         means: dict[tuple[int, ...], Any] = {}  # the clean pass's mean, once per distinct prompt

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
-from cotlens.models.base import ABLATE, ABLATION_MODES, SCORE_PREFIXES, LocalModel
+from cotlens.models.base import LocalModel
 from cotlens.models.batching import left_pad, pack_shared_prefix
 from cotlens.models.hooks import residual_hook
 from cotlens.organisms.model import generate, load_checkpoint
@@ -141,19 +141,10 @@ class OrganismModel(LocalModel):
         return [sorted(zip(ls, sc, strict=True), key=lambda x: -x[1])[:k] for ls, sc in zip(letters, scores,
                                                                                              strict=True)]
 
-    @property
-    def capabilities(self) -> frozenset[str]:
-        return super().capabilities | {SCORE_PREFIXES, ABLATE}
-
     # -- white-box: the residual stream at CoT positions, and ablating it ------------------------------------
     @property
     def n_layers(self) -> int:
         return self.model.cfg.n_layer
-
-    def _check_layer(self, layer: int) -> None:
-        if not 0 <= layer <= self.n_layers:
-            raise CotlensError(f"layer {layer} out of range: the organism has layers 0 (embeddings) to "
-                               f"{self.n_layers}")
 
     def _cot_start(self, prompt: Prompt, cot: str) -> tuple[list[int], int]:
         """The organism's input for an answer (or continue) prompt, ``BOS question|cot`` (+ ``>`` for an answer
@@ -183,21 +174,23 @@ class OrganismModel(LocalModel):
     def score_ablated(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]], cots: Sequence[str],
                       spans: Sequence[tuple[int, int]], layer: int, mode: str) -> list[list[float]]:
         """See ``ABLATE``. Each choice's text is scored after ``question|cot>`` with the CoT's span ablated."""
-        if mode not in ABLATION_MODES:
-            raise CotlensError(f"ablation mode must be one of {', '.join(ABLATION_MODES)}, got {mode!r}")
-        self._check_layer(layer)
+        self._check_ablation(layer, mode)
         module = self.model.embed if layer == 0 else self.model.blocks[layer - 1]
         rows = self._rows(prompts, letters)
         got: dict[int, float] = {}
+        means: dict[tuple[int, ...], torch.Tensor] = {}  # the clean pass's mean, once per distinct prompt
         with residual_hook(module) as state, torch.no_grad():
             for i, (p, cot, (lo, hi)) in enumerate(zip(prompts, cots, spans, strict=True)):
                 seq, start = self._cot_start(p, cot)
                 mine = [r for r in rows if r[0] == i]
                 state.clear()
                 if mode == "mean":
-                    self.model(torch.tensor([seq]))
-                    lead = len(cot) - len(cot.lstrip())
-                    fill = state.pop("seen")[0, start + lead : start + lead + len(cot.strip())].mean(0)
+                    if tuple(seq) not in means:
+                        self.model(torch.tensor([seq]))
+                        lead = len(cot) - len(cot.lstrip())
+                        means[tuple(seq)] = state.pop("seen")[0, start + lead : start + lead + len(cot.strip())
+                                                              ].mean(0)
+                    fill = means[tuple(seq)]
                 else:
                     fill = torch.zeros(self.model.cfg.d_model)
                 state.update(fill=fill, target=torch.arange(start + lo, start + hi))
