@@ -67,6 +67,11 @@ def figure_img(fig: Any, alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+def _is_array(v: Any) -> bool:
+    """An array stored in a record as base64 (``cotlens.metrics.latent_probe.encode_array``): not for reading."""
+    return isinstance(v, dict) and set(v) == {"dtype", "shape", "data"}
+
+
 def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) -> str:
     parts = [f"<p><b>Question</b>: {escape(sample.question)}</p><ol type='A'>"]
     for i, c in enumerate(sample.choices):
@@ -83,8 +88,8 @@ def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) ->
     parts.append(f"<p>Answer after the CoT: <b>{LETTERS[trace.answer]}</b> · stated in the CoT: {stated}</p>")
     for r in recs:
         vals = ", ".join(f"{escape(k)}={_fmt(v)}" for k, v in r.values.items())
-        shown = {k: (f"(float16 array, shape {v.get('shape')}: in records.jsonl)" if k == "features" and
-                     isinstance(v, dict) else v) for k, v in r.details.items()}
+        shown = {k: (f"({v['dtype']} array, shape {v['shape']}: in records.jsonl)" if _is_array(v) else v)
+                 for k, v in r.details.items()}
         parts.append(f"<details><summary>{escape(r.metric)}: {vals}</summary>"
                      f"<pre>{escape(json.dumps(shown, indent=1)[:20000])}</pre></details>")
     return "".join(parts)
