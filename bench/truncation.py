@@ -23,10 +23,13 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cotlens.elicit import answer_prompt, join_steps, split_steps
+from cotlens.models.batching import pack_shared_prefix
 from cotlens.models.spec import load_model
 from cotlens.tasks import load_task
+from cotlens.types import Prompt, Sample
 
 
 def best(fn: Callable[[], object], n: int = 2) -> float:
@@ -36,6 +39,36 @@ def best(fn: Callable[[], object], n: int = 2) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def truncation_prompts(sample: Sample, cot: str, k: int) -> tuple[list[Prompt], list[tuple[str, ...]]]:
+    """The answer prompts after k truncation points spread evenly over the CoT's steps (fewer if it has fewer)."""
+    steps = split_steps(cot)
+    cuts = sorted({round(j * len(steps) / (k - 1)) for j in range(k)})
+    prompts = [answer_prompt(sample, join_steps(cot, steps, c)) for c in cuts]
+    return prompts, [sample.letters] * len(prompts)
+
+
+def measure(label: str, m: Any, prompts: list[Prompt], letters: list[tuple[str, ...]], cot_tokens: int,
+            packed: int, one_pass: Callable[[], None], digits: int) -> dict[str, object]:
+    """Time naive scoring, shared-prefix scoring and one pass over the packed length; compare their answers;
+    print the row."""
+    m.score_prefixes(prompts[:2], letters[:2])  # warm-up
+    naive_t = best(lambda: m.score_choices(prompts, letters))
+    shared_t = best(lambda: m.score_prefixes(prompts, letters))
+    one_t = best(one_pass)
+    naive, shared = m.score_choices(prompts, letters), m.score_prefixes(prompts, letters)
+    diff = max(abs(a - b) for x, y in zip(naive, shared, strict=True) for a, b in zip(x, y, strict=True))
+    agree = sum(max(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__)
+                for x, y in zip(naive, shared, strict=True)) / len(naive)
+    d = digits - 1
+    print(f"{label}L={cot_tokens:5d} k={len(prompts):3d} naive {naive_t:7.{d}f}s shared {shared_t:6.{d}f}s "
+          f"one pass {one_t:6.{d}f}s  naive/shared {naive_t / shared_t:5.1f}x  shared/one "
+          f"{shared_t / one_t:4.2f}  max diff {diff:.1e}  top agree {agree:.2f}", flush=True)
+    return {"cot_tokens": cot_tokens, "k": len(prompts), "packed_tokens": packed, "naive_s": round(naive_t, digits),
+            "shared_s": round(shared_t, digits), "one_pass_s": round(one_t, digits),
+            "naive_over_shared": round(naive_t / shared_t, 2), "shared_over_one_pass": round(shared_t / one_t, 2),
+            "max_logprob_diff": diff, "top_answer_agreement": agree}
 
 
 def main() -> None:
@@ -57,39 +90,18 @@ def main() -> None:
             i = len(sentences)
             sentences.append(f"Next we add {i} and {i + 3}, which gives {2 * i + 3}.")
         cot = " ".join(sentences)
-        steps = split_steps(cot)
         for k in [int(x) for x in args.ks.split(",")]:
-            cuts = sorted({round(j * len(steps) / (k - 1)) for j in range(k)})
-            prompts = [answer_prompt(sample, join_steps(cot, steps, c)) for c in cuts]
-            letters = [sample.letters] * len(prompts)
-            m.score_prefixes(prompts[:2], letters[:2])  # warm-up
-            naive_t = best(lambda p=prompts, le=letters: m.score_choices(p, le))  # type: ignore[misc]
-            shared_t = best(lambda p=prompts, le=letters: m.score_prefixes(p, le))  # type: ignore[misc]
-            naive, shared = m.score_choices(prompts, letters), m.score_prefixes(prompts, letters)
+            prompts, letters = truncation_prompts(sample, cot, k)
             ids = m._encode([m.render(p) for p in prompts])  # type: ignore[attr-defined]
+            packed = len(pack_shared_prefix(ids).ids)
             base = max(ids, key=len)
-            packed = len(base) + sum(len(x) - next((i for i, (a, b) in enumerate(zip(x, base, strict=False))
-                                                   if a != b), min(len(x), len(base))) for x in ids)
             flat = [base[i % len(base)] for i in range(packed)]
 
             def one_pass(flat: list[int] = flat) -> None:
                 with torch.inference_mode():
                     m.model(input_ids=torch.tensor([flat]))  # type: ignore[attr-defined]
 
-            one_t = best(one_pass)
-            diff = max(abs(a - b) for x, y in zip(naive, shared, strict=True) for a, b in zip(x, y, strict=True))
-            agree = sum(max(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__)
-                        for x, y in zip(naive, shared, strict=True)) / len(naive)
-            rows.append({"cot_tokens": m.count_tokens(cot), "k": len(prompts), "packed_tokens": packed,
-                         "naive_s": round(naive_t, 3), "shared_s": round(shared_t, 3), "one_pass_s": round(one_t, 3),
-                         "naive_over_shared": round(naive_t / shared_t, 2),
-                         "shared_over_one_pass": round(shared_t / one_t, 2), "max_logprob_diff": diff,
-                         "top_answer_agreement": agree})
-            r = rows[-1]
-            print(f"L={r['cot_tokens']:5d} k={r['k']:3d} naive {naive_t:7.2f}s shared {shared_t:6.2f}s one pass "
-                  f"{one_t:6.2f}s  naive/shared {r['naive_over_shared']:5.1f}x  "
-                  f"shared/one {r['shared_over_one_pass']:4.2f}  max diff {diff:.1e}  top agree {agree:.2f}",
-                  flush=True)
+            rows.append(measure("", m, prompts, letters, m.count_tokens(cot), packed, one_pass, 3))
     result: dict[str, object] = {"model": "smollm2", "dtype": args.dtype, "rows": rows}
     if not args.no_organism:
         result["organism"] = {"model": "organism:faithful", "dtype": "float32",
@@ -106,7 +118,6 @@ def organism_rows(lengths: list[int], ks: list[int]) -> list[dict[str, object]]:
 
     import torch
 
-    from cotlens.models.batching import pack_shared_prefix
     from cotlens.models.organism import OrganismModel
     from cotlens.organisms.model import GPT
 
@@ -121,33 +132,15 @@ def organism_rows(lengths: list[int], ks: list[int]) -> list[dict[str, object]]:
         while len(" ".join(parts)) < length:
             parts.append(f"D={len(parts) % 10}+4={(len(parts) + 4) % 10}.")
         cot = " ".join(parts)
-        steps = split_steps(cot)
         for k in ks:
-            cuts = sorted({round(j * len(steps) / (k - 1)) for j in range(k)})
-            prompts = [answer_prompt(sample, join_steps(cot, steps, c)) for c in cuts]
-            letters = [sample.letters] * len(prompts)
-            m.score_prefixes(prompts[:2], letters[:2])
-            naive_t = best(lambda p=prompts, le=letters: m.score_choices(p, le))  # type: ignore[misc]
-            shared_t = best(lambda p=prompts, le=letters: m.score_prefixes(p, le))  # type: ignore[misc]
-            naive, shared = m.score_choices(prompts, letters), m.score_prefixes(prompts, letters)
+            prompts, letters = truncation_prompts(sample, cot, k)
             packed = len(pack_shared_prefix([r[1] for r in m._rows(prompts, letters)]).ids)
 
             def one_pass(n: int = packed) -> None:
                 with torch.no_grad():
                     m.model(torch.zeros(1, n, dtype=torch.long))
 
-            one_t = best(one_pass)
-            diff = max(abs(a - b) for x, y in zip(naive, shared, strict=True) for a, b in zip(x, y, strict=True))
-            agree = sum(max(range(len(x)), key=x.__getitem__) == max(range(len(y)), key=y.__getitem__)
-                        for x, y in zip(naive, shared, strict=True)) / len(naive)
-            rows.append({"cot_tokens": len(cot), "k": len(prompts), "packed_tokens": packed,
-                         "naive_s": round(naive_t, 4), "shared_s": round(shared_t, 4),
-                         "one_pass_s": round(one_t, 4), "naive_over_shared": round(naive_t / shared_t, 2),
-                         "shared_over_one_pass": round(shared_t / one_t, 2), "max_logprob_diff": diff,
-                         "top_answer_agreement": agree})
-            print(f"organism L={len(cot):5d} k={len(prompts):3d} naive {naive_t:7.3f}s shared {shared_t:6.3f}s "
-                  f"one pass {one_t:6.3f}s  naive/shared {naive_t / shared_t:5.1f}x  shared/one "
-                  f"{shared_t / one_t:4.2f}  max diff {diff:.1e}  top agree {agree:.2f}", flush=True)
+            rows.append(measure("organism ", m, prompts, letters, len(cot), packed, one_pass, 4))
     return rows
 
 
