@@ -209,7 +209,7 @@ def pool(records: Sequence[Record], seed: int) -> list[Record]:
     steps = [[int(np.floor(i * int(r.details["n_steps"]) / g + 0.5)) for i in range(g + 1)] for r in recs]
     feats = [features(r) for r in recs]
     y = np.array([int(r.details["final_answer"]) for r in recs])
-    folds = question_folds([str(r.details.get("question", r.sample_id)) for r in recs], seed)
+    folds = question_folds([str(r.details["question"]) for r in recs], seed)
     # predictions [layer, grid point (+ the answer position), sample]
     pred = np.zeros((len(layers), g + 2, len(recs)), dtype=int)
     for li in range(len(layers)):
@@ -251,7 +251,7 @@ def summarize_probe(records: Sequence[Record], seed: int, options: dict[str, Any
             "at_answer": mean_estimate([row[g + 1] for row in rows], seed).to_dict(),
         }
     counts = Counter(y)
-    n_questions = len({str(r.details.get("question", r.sample_id)) for r in recs})
+    n_questions = len({str(r.details["question"]) for r in recs})
     return {"probe": {
         "grid": g, "fractions": [i / g for i in range(g + 1)], "layers": layers, "commit_layer": pr["layer"],
         "by_layer": by_layer, "chance": max(counts.values()) / len(y), "n_classes": len(counts), "n": len(recs),
