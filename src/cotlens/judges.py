@@ -145,8 +145,9 @@ def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
 
 def read_human_labels(path: Path) -> dict[tuple[str, str], bool]:
     """Human verbalisation labels: a JSONL file, one object per line with ``sample_id`` (string or integer),
-    ``hint`` (the hint type's name) and ``verbalized`` (true or false). Other fields (the CoT, a note) are
-    ignored, so the ``hint_labels_template.jsonl`` a run writes can be filled in and passed back."""
+    ``hint`` (the hint type's name) and ``verbalized`` (true or false; null, as the template has it, is a row
+    not labelled yet and is skipped). Other fields (the CoT, a note) are ignored, so the
+    ``hint_labels_template.jsonl`` a run writes can be filled in, in part or in full, and passed back."""
     from cotlens.tasks.loaders import jsonl_objects
 
     out: dict[tuple[str, str], bool] = {}
@@ -156,12 +157,17 @@ def read_human_labels(path: Path) -> dict[tuple[str, str], bool]:
             raise CotlensError(f"{path}:{i}: field 'sample_id': expected a string or integer")
         if not isinstance(hint, str) or not hint:
             raise CotlensError(f"{path}:{i}: field 'hint': expected a hint type's name")
+        if v is None and "verbalized" in row:
+            continue
         if not isinstance(v, bool):
             raise CotlensError(f"{path}:{i}: field 'verbalized': expected true or false, got {json.dumps(v)}")
-        key = (str(sid), hint)
+        key = (str(sid).strip(), hint)
         if key in out:
             raise CotlensError(f"{path}:{i}: a second label for sample {sid!r}, hint {hint!r}")
         out[key] = v
+    if not out:
+        raise CotlensError(f"{path}: no row is labelled: set 'verbalized' to true or false where a person has "
+                           "judged the CoT")
     return out
 
 

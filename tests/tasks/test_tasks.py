@@ -71,7 +71,7 @@ def test_load_datasets_dir(tmp_path: Path) -> None:
 
 
 BAD_ROWS = [
-    ({"question": "q", "choices": ["a", "b"], "answer": "A"}, "field 'id': missing"),
+    ({"id": "", "question": "q", "choices": ["a", "b"], "answer": "A"}, "field 'id': empty"),
     ({"id": "x", "question": "", "choices": ["a", "b"], "answer": "A"}, "field 'question'"),
     ({"id": "x", "question": "q", "choices": "ab", "answer": "A"}, "field 'choices': expected a list"),
     ({"id": "x", "question": "q", "choices": ["a"], "answer": "A"}, "field 'choices': expected 2"),

@@ -60,8 +60,10 @@ def word_list(spec: str) -> tuple[str, ...]:
     path = Path(spec)
     if not path.is_file():
         raise CotlensError(f"unknown word list {spec!r}: not a built-in ({', '.join(WORD_LISTS)}) nor a file")
+    from cotlens.tasks.files import text_lines
+
     words = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(text_lines(path, "word list"), 1):
         w = line.strip()
         if not w:
             continue

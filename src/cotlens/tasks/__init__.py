@@ -18,9 +18,11 @@ choices 0-9. ``-mixed``: every second question carries the ``mixed`` organism's 
 
 
 def load_task(
-    name_or_path: str, n: int | None = None, seed: int = 0, difficulty: int = 3, split: str | None = None
+    name_or_path: str, n: int | None = None, seed: int = 0, difficulty: int = 3, split: str | None = None,
+    notes: list[str] | None = None,
 ) -> list[Sample]:
-    """The first ``n`` samples of a task (all of a file when ``n`` is None)."""
+    """The first ``n`` samples of a task (all of a file when ``n`` is None). Readings of a file's values that a
+    rule had to settle (``cotlens.tasks.answers``) are appended to ``notes``, one line each."""
     if n is not None and n < 1:
         raise CotlensError(f"--n must be at least 1, got {n}")
     if name_or_path == "arithmetic":
@@ -31,18 +33,24 @@ def load_task(
         chains = task_chains(name_or_path, n or 100, seed)
         return [to_sample(c, f"{name_or_path}-{seed}-{i}", name_or_path) for i, c in enumerate(chains)]
     path = Path(name_or_path)
+    found: list[tuple[str, str]] = []
     if path.is_dir():
-        samples = load_datasets_dir(path, split)
+        samples = load_datasets_dir(path, split, found)
     elif path.is_file():
-        if path.suffix == ".jsonl":
-            samples = load_jsonl(path)
-        elif path.suffix == ".csv":
-            samples = load_csv(path)
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":
+            samples = load_jsonl(path, found)
+        elif suffix in (".csv", ".tsv"):
+            samples = load_csv(path, found)
         else:
-            raise CotlensError(f"{path}: unknown task file type {path.suffix!r}; use .jsonl or .csv")
+            raise CotlensError(f"{path}: unknown task file type {path.suffix!r}; use .jsonl, .csv or .tsv")
     else:
         raise CotlensError(f"unknown task {name_or_path!r}: not a built-in ({', '.join(BUILTIN)}) nor a file")
-    return samples[:n] if n is not None else samples
+    kept = samples[:n] if n is not None else samples
+    if notes is not None:  # only the notes of the samples the run uses
+        ids = {s.id for s in kept}
+        notes.extend(text for sid, text in found if sid in ids)
+    return kept
 
 
 __all__ = ["BUILTIN", "load_task"]

@@ -1,97 +1,118 @@
-"""Loaders for user task files: JSONL, CSV, and a Hugging Face ``datasets`` dataset saved on disk.
+"""Loaders for user task files: JSONL, CSV (or TSV), and a Hugging Face ``datasets`` dataset saved on disk.
 
-The schema (one sample per JSONL line or CSV row):
+The schema (one sample per JSONL line, CSV row or dataset row):
 
-- ``id``: a string (or integer), unique in the file.
+- ``id`` (optional): a string or integer, unique in the file. Absent: the line number (JSONL, CSV) or the
+  1-based row number (datasets).
 - ``question``: the question text, without the choices.
-- ``choices``: 2 to 26 answer texts. JSONL: a list of strings. CSV: a JSON array (``["3", "4"]``) or the
-  texts separated by ``|``.
-- ``answer``: the gold answer, as a letter (``"B"``), a 0-based index (``1``) or the exact text of a choice.
-- ``metadata`` (optional, JSONL and datasets only): an object kept with the sample.
+- ``choices``: 2 to 26 answer texts. JSONL and datasets: a list of strings (numbers are taken as their text).
+  CSV: a JSON array (``["3", "4"]``) or the texts separated by ``|``; or, with no ``choices`` column, one column
+  per choice named ``A``, ``B``, ``C``, ... (empty trailing cells are no choice).
+- ``answer``: the correct choice, read by the rules of ``cotlens.tasks.answers`` (a choice's text first, then a
+  letter, then a 0-based index; a JSON integer is an index).
+- ``metadata`` (optional): a JSON object kept with the sample. In CSV, every other column is kept in it too.
 
-A malformed row raises CotlensError naming the file, the line and the field.
+Files are read by ``cotlens.tasks.files`` (UTF-8 with or without a byte-order mark, or UTF-16 with one; any
+other encoding is refused with the line and byte offset). CSV headers are matched ignoring case and surrounding
+spaces; the delimiter is a comma, a semicolon (spreadsheets in many locales) or a tab (``.tsv``), whichever the
+header line uses. Rows whose cells are all empty (what spreadsheets leave below the data) and blank lines are
+skipped.
+
+A malformed row raises CotlensError naming the file, the line (or row) and the field. A value that a rule had to
+settle is reported as a note (see ``load_task``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cotlens.tasks.answers import AnswerError, resolve_answer
+from cotlens.tasks.files import read_text, split_lines
 from cotlens.types import LETTERS, CotlensError, Sample
 
-
-def _fail(path: Path, line: int, field: str, why: str) -> CotlensError:
-    return CotlensError(f"{path}:{line}: field '{field}': {why}")
-
-
-def _parse_answer(value: Any, choices: tuple[str, ...], where: tuple[Path, int]) -> int:
-    path, line = where
-    if isinstance(value, bool):
-        raise _fail(path, line, "answer", f"expected a letter, index or choice text, got {value!r}")
-    if isinstance(value, int):
-        idx = value
-    elif isinstance(value, str):
-        v = value.strip()
-        if len(v) == 1 and v.upper() in LETTERS[: len(choices)]:
-            idx = LETTERS.index(v.upper())
-        elif v.isdigit():
-            idx = int(v)
-        elif v in choices:
-            idx = choices.index(v)
-        else:
-            raise _fail(path, line, "answer", f"{value!r} is not a choice letter, index or choice text")
-    else:
-        raise _fail(path, line, "answer", f"expected a letter, index or choice text, got {type(value).__name__}")
-    if not 0 <= idx < len(choices):
-        raise _fail(path, line, "answer", f"index {idx} is out of range for {len(choices)} choices")
-    return idx
+REQUIRED = ("question", "choices", "answer")
+CSV_DELIMITERS = (",", ";", "\t")
 
 
-def row_to_sample(row: dict[str, Any], path: Path, line: int, csv_choices: bool = False) -> Sample:
-    """Validate one row of the documented schema and build a Sample."""
-    for name in ("id", "question", "choices", "answer"):
-        if name not in row or row[name] is None or row[name] == "":
-            raise _fail(path, line, name, "missing")
-    sid = row["id"]
-    if isinstance(sid, bool) or not isinstance(sid, str | int):
-        raise _fail(path, line, "id", f"expected a string, got {type(sid).__name__}")
-    question = row["question"]
-    if not isinstance(question, str) or not question.strip():
-        raise _fail(path, line, "question", "expected a non-empty string")
-    raw = row["choices"]
-    if csv_choices and isinstance(raw, str):
+def _fail(where: str, field: str, why: str) -> CotlensError:
+    return CotlensError(f"{where}: field '{field}': {why}")
+
+
+def _choices(raw: Any, where: str, csv_text: bool) -> tuple[tuple[str, ...], list[Any] | None]:
+    """The choice texts and, where the file kept JSON types, their raw values."""
+    typed: list[Any] | None = raw
+    if csv_text and isinstance(raw, str):
+        typed = None
         s = raw.strip()
         if s.startswith("["):
             try:
                 raw = json.loads(s)
             except json.JSONDecodeError as e:
-                raise _fail(path, line, "choices", f"invalid JSON array: {e.msg}") from None
+                raise _fail(where, "choices", f"invalid JSON array: {e.msg}") from None
         else:
             raw = [c.strip() for c in s.split("|")]
-    if not isinstance(raw, list) or not all(isinstance(c, str | int | float) for c in raw):
-        raise _fail(path, line, "choices", "expected a list of strings")
+    if not isinstance(raw, list):
+        raise _fail(where, "choices", f"expected a list of strings, got {type(raw).__name__}")
+    for i, c in enumerate(raw):
+        if isinstance(c, bool) or not isinstance(c, str | int | float):
+            raise _fail(where, "choices", f"choice {i + 1} is {json.dumps(c)}; expected a string")
     choices = tuple(str(c).strip() for c in raw)
     if not 2 <= len(choices) <= len(LETTERS):
-        raise _fail(path, line, "choices", f"expected 2 to {len(LETTERS)} choices, got {len(choices)}")
-    if any(not c for c in choices):
-        raise _fail(path, line, "choices", "a choice is empty")
-    answer = _parse_answer(row["answer"], choices, (path, line))
-    meta = row.get("metadata") or {}
+        raise _fail(where, "choices", f"expected 2 to {len(LETTERS)} choices, got {len(choices)}")
+    for i, c in enumerate(choices):
+        if not c:
+            raise _fail(where, "choices", f"choice {LETTERS[i]} is empty")
+    return choices, typed
+
+
+def row_to_sample(row: dict[str, Any], where: str, default_id: str, csv_text: bool = False,
+                  notes: list[tuple[str, str]] | None = None) -> Sample:
+    """Validate one row of the documented schema and build a Sample. ``where`` is ``FILE:LINE`` (or a row);
+    ``default_id`` is the id of a row without one; a reading a rule had to settle is appended to ``notes`` as
+    (sample id, note)."""
+    for name in REQUIRED:
+        if name not in row or row[name] is None or (isinstance(row[name], str) and not row[name].strip()):
+            raise _fail(where, name, "missing" if name not in row or row[name] is None else "empty")
+    sid = row.get("id")
+    if sid is None:
+        sid = default_id
+    elif isinstance(sid, str) and not sid.strip():
+        raise _fail(where, "id", "empty (leave the field out to number samples by line)")
+    if isinstance(sid, bool) or not isinstance(sid, str | int):
+        raise _fail(where, "id", f"expected a string or integer, got {json.dumps(sid)}")
+    question = row["question"]
+    if not isinstance(question, str):
+        raise _fail(where, "question", f"expected a string, got {type(question).__name__}")
+    choices, typed = _choices(row["choices"], where, csv_text)
+    try:
+        answer, note = resolve_answer(row["answer"], choices, typed)
+    except AnswerError as e:
+        raise _fail(where, "answer", str(e)) from None
+    if note and notes is not None:
+        notes.append((str(sid).strip(), f"{where}: field 'answer': {note}"))
+    meta = row.get("metadata")
+    if meta is None:
+        meta = {}
     if not isinstance(meta, dict):
-        raise _fail(path, line, "metadata", "expected an object")
-    return Sample(str(sid), question.strip(), choices, answer, dict(meta))
+        raise _fail(where, "metadata", "expected an object")
+    return Sample(str(sid).strip(), question.strip(), choices, answer, dict(meta))
 
 
-def _unique(samples: Iterable[tuple[int, Sample]], path: Path) -> list[Sample]:
-    seen: dict[str, int] = {}
+def _unique(samples: Iterable[tuple[str, str, Sample]], path: Path) -> list[Sample]:
+    """The samples, each id once. Items are (where, its short label such as "line 3", sample)."""
+    seen: dict[str, str] = {}
     out = []
-    for line, s in samples:
+    for where, label, s in samples:
         if s.id in seen:
-            raise _fail(path, line, "id", f"duplicate id {s.id!r} (first on line {seen[s.id]})")
-        seen[s.id] = line
+            raise _fail(where, "id", f"duplicate id {s.id!r} (first on {seen[s.id]})")
+        seen[s.id] = label
         out.append(s)
     if not out:
         raise CotlensError(f"{path}: no samples")
@@ -101,43 +122,130 @@ def _unique(samples: Iterable[tuple[int, Sample]], path: Path) -> list[Sample]:
 def jsonl_objects(path: Path, what: str = "file") -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a user's JSONL file; a line that is not a JSON object
     raises CotlensError naming the file and line. ``what`` names the file in a read error."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise CotlensError(f"{path}: cannot read {what} ({e.strerror})") from None
+    lines = split_lines(read_text(path, what))
     for line_no, text in enumerate(lines, 1):
         if not text.strip():
             continue
         try:
             row = json.loads(text)
         except json.JSONDecodeError as e:
+            if text.strip() in ("[", "{") or (text.lstrip().startswith("[") and line_no == 1):
+                raise CotlensError(f"{path}:{line_no}: this looks like one JSON document spread over lines; a "
+                                   f"{what} is JSON Lines, one object per line") from None
             raise CotlensError(f"{path}:{line_no}: invalid JSON: {e.msg} (column {e.colno})") from None
         if not isinstance(row, dict):
             raise CotlensError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}")
         yield line_no, row
 
 
-def load_jsonl(path: Path) -> list[Sample]:
-    rows = [(line_no, row_to_sample(row, path, line_no)) for line_no, row in jsonl_objects(path, "task file")]
+def load_jsonl(path: Path, notes: list[tuple[str, str]] | None = None) -> list[Sample]:
+    rows = [(f"{path}:{n}", f"line {n}", row_to_sample(row, f"{path}:{n}", str(n), notes=notes))
+            for n, row in jsonl_objects(path, "task file")]
     return _unique(rows, path)
 
 
-def load_csv(path: Path) -> list[Sample]:
-    rows = []
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        missing = {"id", "question", "choices", "answer"} - set(reader.fieldnames or [])
-        if missing:
-            raise CotlensError(f"{path}:1: header lacks column(s) {', '.join(sorted(missing))}")
-        for row in reader:
-            line_no = reader.line_num
-            if None in row:
-                raise _fail(path, line_no, "row", "more values than header columns")
-            rows.append((line_no, row_to_sample(dict(row), path, line_no, csv_choices=True)))
+@contextmanager
+def _csv_field_limit() -> Iterator[None]:
+    """Long questions: lift the csv module's 128 KiB field limit while reading."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _delimiter(header: str, path: Path) -> str:
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    cells = {d: [c.strip().strip('"').strip().lower() for c in header.split(d)] for d in CSV_DELIMITERS}
+    for d in CSV_DELIMITERS:
+        if "question" in cells[d]:
+            return d
+    return ","
+
+
+def _csv_row(cells: dict[str, str], where: str, header: list[str]) -> dict[str, Any]:
+    """A CSV row in the schema: choices from ``A``, ``B``, ... columns when there is no ``choices`` column, and
+    every column outside the schema kept in ``metadata``."""
+    row: dict[str, Any] = {k: cells[k] for k in ("id", "question", "choices", "answer") if k in cells}
+    letter_cols = _letter_columns(header)
+    if "choices" not in header and letter_cols:
+        texts = [cells.get(c, "").strip() for c in letter_cols]
+        while texts and not texts[-1]:
+            texts.pop()
+        row["choices"] = texts
+    extra = {k: v for k, v in cells.items()
+             if k not in ("id", "question", "choices", "answer", "metadata") and k not in letter_cols and k}
+    meta = cells.get("metadata", "").strip()
+    if meta:
+        try:
+            parsed = json.loads(meta)
+        except json.JSONDecodeError as e:
+            raise _fail(where, "metadata", f"invalid JSON: {e.msg}") from None
+        if not isinstance(parsed, dict):
+            raise _fail(where, "metadata", "expected a JSON object")
+        extra = {**extra, **parsed}
+    row["metadata"] = extra
+    return row
+
+
+def _letter_columns(header: list[str]) -> list[str]:
+    cols = []
+    for le in LETTERS.lower():
+        if le not in header:
+            break
+        cols.append(le)
+    return cols if len(cols) >= 2 else []
+
+
+def load_csv(path: Path, notes: list[tuple[str, str]] | None = None) -> list[Sample]:
+    text = read_text(path, "task file")
+    first = next((ln for ln in split_lines(text) if ln.strip()), "")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first, path))
+    rows: list[tuple[str, str, Sample]] = []
+    with _csv_field_limit():
+        try:
+            header: list[str] | None = None
+            start = 1
+            for cells in reader:
+                line_no, start = start, reader.line_num + 1
+                if not any(c.strip() for c in cells):
+                    continue
+                if header is None:
+                    header = [c.strip().lower() for c in cells]
+                    _check_header(header, path, line_no)
+                    continue
+                where = f"{path}:{line_no}"
+                if len(cells) > len(header):
+                    raise _fail(where, "row", f"{len(cells)} values but the header has {len(header)} columns")
+                named = dict(zip(header, cells, strict=False))
+                row = _csv_row(named, where, header)
+                rows.append((where, f"line {line_no}",
+                             row_to_sample(row, where, str(line_no), csv_text=True, notes=notes)))
+        except csv.Error as e:
+            raise CotlensError(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
+    if header is None:
+        raise CotlensError(f"{path}: empty file")
     return _unique(rows, path)
 
 
-def load_datasets_dir(path: Path, split: str | None = None) -> list[Sample]:
+def _check_header(header: list[str], path: Path, line_no: int) -> None:
+    seen = set()
+    for h in header:
+        if h and h in seen:
+            raise CotlensError(f"{path}:{line_no}: header names column '{h}' twice")
+        seen.add(h)
+    need = {"question", "answer"} | (set() if _letter_columns(header) else {"choices"})
+    missing = need - set(header)
+    if missing:
+        choice_hint = " (or choice columns A, B, ...)" if "choices" in missing else ""
+        raise CotlensError(f"{path}:{line_no}: header lacks column(s) {', '.join(sorted(missing))}{choice_hint}; "
+                           f"it has {', '.join(h for h in header if h) or 'none'}")
+
+
+def load_datasets_dir(path: Path, split: str | None = None,
+                      notes: list[tuple[str, str]] | None = None) -> list[Sample]:
     """A dataset saved with ``datasets``' ``save_to_disk`` (a Dataset, or a DatasetDict with ``split``)."""
     try:
         import datasets
@@ -145,12 +253,25 @@ def load_datasets_dir(path: Path, split: str | None = None) -> list[Sample]:
         raise CotlensError(f"{path}: reading a datasets directory needs: pip install 'cotlens[datasets]'") from None
     try:
         ds = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as e:
-        raise CotlensError(f"{path}: not a dataset saved with save_to_disk ({e})") from None
+    except Exception as e:  # datasets raises FileNotFoundError, ValueError, JSON and Arrow errors for bad dirs
+        files = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".jsonl", ".csv", ".tsv"))[:3]
+        hint = f"; to use a file, name it: {path / files[0]}" if files else ""
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CotlensError(f"{path}: not a dataset saved with datasets' save_to_disk ({why}){hint}") from None
+    name = ""
     if isinstance(ds, datasets.DatasetDict):
         names = list(ds.keys())
         chosen = split or ("test" if "test" in ds else names[0])
         if chosen not in ds:
             raise CotlensError(f"{path}: no split {chosen!r}; it has {', '.join(names)}")
-        ds = ds[chosen]
-    return _unique(((i + 1, row_to_sample(dict(r), path, i + 1)) for i, r in enumerate(ds)), path)
+        ds, name = ds[chosen], f" split {chosen}"
+    elif split:
+        raise CotlensError(f"{path}: --split {split!r} given, but this dataset has no splits")
+    missing = [c for c in REQUIRED if c not in ds.column_names]
+    if missing:
+        raise CotlensError(f"{path}{name}: no column(s) {', '.join(missing)}; it has {', '.join(ds.column_names)}")
+    rows = []
+    for i, r in enumerate(ds, 1):
+        where = f"{path}{name} row {i}"
+        rows.append((where, f"row {i}", row_to_sample(dict(r), where, str(i), notes=notes)))
+    return _unique(rows, path)
