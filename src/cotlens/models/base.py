@@ -75,6 +75,24 @@ class LocalModel:
         return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES, SCORE_PREFIXES, ABLATE})
 
     @property
+    def context_length(self) -> int | None:
+        """The longest sequence (prompt and generated tokens) the model was built for; None if not known."""
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        raise NotImplementedError
+
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        """Tokens of ``prompt`` as the model reads it (by default its texts' tokens, without a template)."""
+        return self.count_tokens("".join(m.content for m in prompt.messages) + prompt.prefill)
+
+    def _check_context(self, n_tokens: int) -> None:
+        ctx = self.context_length
+        if ctx is not None and n_tokens > ctx:
+            raise CotlensError(f"a prompt of {n_tokens} tokens is longer than {self._identity['spec']}'s context of "
+                               f"{ctx} tokens")
+
+    @property
     def n_layers(self) -> int:
         """Layers of the residual stream after the embeddings (white-box layers are 0..n_layers)."""
         raise NotImplementedError

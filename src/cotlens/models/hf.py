@@ -182,9 +182,20 @@ class HFModel(LocalModel):
             text += "\n\nAssistant: "
         return str(text) + prompt.prefill
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    @property
+    def context_length(self) -> int | None:
+        n = getattr(self.model.config, "max_position_embeddings", None)  # a transformers config: not every has it
+        return int(n) if isinstance(n, int) else None
+
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        return len(self._encode([self.render(prompt)], check=False)[0])
+
+    def _encode(self, texts: Sequence[str], check: bool = True) -> list[list[int]]:
         special = not bool(self.tokenizer.chat_template)
-        return [self.tokenizer.encode(t, add_special_tokens=special) for t in texts]
+        out = [self.tokenizer.encode(t, add_special_tokens=special) for t in texts]
+        for ids in out if check else ():
+            self._check_context(len(ids))
+        return out
 
     def _batch(self, ids: Sequence[Sequence[int]]) -> tuple[Any, Any, Any]:
         """Left-pad ``ids`` into tensors on the model's device: input ids, attention mask, position ids."""

@@ -80,6 +80,14 @@ class OrganismModel(LocalModel):
     def count_tokens(self, text: str) -> int:
         return len(text)
 
+    @property
+    def context_length(self) -> int | None:
+        return int(self.model.cfg.max_len)
+
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        mode, q, cot = self.parse(prompt)
+        return len(self._prefix(q, cot)) + (mode == "answer")
+
     def _encode(self, text: str, what: str) -> list[int]:
         try:
             return self.tokenizer.encode(text)

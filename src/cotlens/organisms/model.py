@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from cotlens.models.batching import left_pad
+from cotlens.types import CotlensError
 
 KV = list[tuple[Tensor, Tensor]]
 """Per layer, keys and values of shape [B, H, T_past, D]."""
@@ -113,7 +114,8 @@ class GPT(nn.Module):
         if positions is None:
             positions = torch.arange(t_past, t_past + T, device=idx.device).expand(B, T)
         if int(positions.max()) >= self.cfg.max_len:
-            raise ValueError(f"sequence longer than the organism's max_len {self.cfg.max_len}")
+            raise CotlensError(f"a sequence of {int(positions.max()) + 1} tokens is longer than the organism's "
+                               f"context of {self.cfg.max_len} (lower --max-new-tokens)")
         cos_table: Tensor = self.cos  # type: ignore[assignment]
         sin_table: Tensor = self.sin  # type: ignore[assignment]
         cos = cos_table[positions].unsqueeze(1)  # [B, 1, T, D/2]

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import random
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
 from cotlens.metrics.hints import HintsArgs
 from cotlens.metrics.latent_probe import LatentProbeArgs
 from cotlens.metrics.step_ablation import StepAblationArgs
-from cotlens.models.base import GENERATE, SCORE_CHOICES, Model, require
+from cotlens.models.base import GENERATE, SCORE_CHOICES, LocalModel, Model, require
 from cotlens.models.hf import cache_root
 from cotlens.models.spec import load_model
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter
@@ -107,6 +108,10 @@ class RunConfig:
         default="", metadata={"help": "openai: render prompts with this model's chat template (smollm2, hf:PATH) and "
                                       "send them to /completions, for servers that cannot continue a prefilled "
                                       "reply (llama.cpp)"})
+    api_server: str = field(
+        default="auto", metadata={"help": "openai: whose sampling fields to send at their neutral values (auto: "
+                                          "recognised from /v1/models; vllm, sglang, llama.cpp, llama-cpp-python, "
+                                          "cotlens; openai: OpenAI's fields only)"})
     cache: str | None = field(
         default=None,
         metadata={"help": "call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"},
@@ -231,7 +236,7 @@ class Run:
 
         c = self.config
         return ApiOptions(concurrency=c.api_concurrency, timeout=c.api_timeout, retries=c.api_retries,
-                          tokens_per_minute=c.api_tokens_per_minute, template=c.api_template)
+                          tokens_per_minute=c.api_tokens_per_minute, template=c.api_template, server=c.api_server)
 
     def model(self) -> CachedModel:
         if self._model is None:
@@ -270,8 +275,11 @@ class Run:
         from cotlens.report.html import write_report
         from cotlens.report.summary import summarize
 
+        notes: list[str] = []
         samples = load_task(self.config.task, self.config.n, self.config.seed, self.config.difficulty,
-                            self.config.split)
+                            self.config.split, notes)
+        self._check_same_samples(samples)
+        _print_notes(notes)
         self._probe = answer_prompt(samples[0], "") if samples else None
         attempt = self._open_dir()
         (self.dir / "samples.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in samples))
@@ -285,6 +293,12 @@ class Run:
             records = self._records(samples, traces, logger)
         write_label_template(self.dir / "hint_labels_template.jsonl", records)
         result = summarize(self.config, samples, traces, records)
+        if notes:
+            result["task_notes"] = notes
+        human = result["metrics"].get("hints", {}).get("human_labels")
+        if human and not human["n_matched"]:
+            _print_notes([f"{self.config.human_labels}: none of its {human['n_labels']} labels names a (sample_id, "
+                          "hint) of this run; compare with hint_labels_template.jsonl"])
         stats = getattr(self._model.inner, "stats", None) if self._model is not None else None
         if stats:  # a served model: requests, retries, letters scored below the top-k (this invocation)
             result["backend"] = dict(stats)
@@ -296,6 +310,35 @@ class Run:
             self._cache.close()
         return summary
 
+    def _check_same_samples(self, samples: Sequence[Sample]) -> None:
+        """A resumed run must see the samples it started with: a task file edited since would mix CoTs of old
+        questions with new ones. Compared on what a model is asked (id, question, choices, answer)."""
+        path = self.dir / "samples.jsonl"
+        if not path.is_file():
+            return
+        key = ("id", "question", "choices", "answer")
+        before = {d["id"]: [d[k] for k in key] for d in read_jsonl(path)}
+        now = {s.id: [s.to_dict()[k] for k in key] for s in samples}
+        changed = [i for i in before if i in now and before[i] != now[i]]
+        if changed or before.keys() != now.keys():
+            what = (f"sample {changed[0]!r} changed" if changed else
+                    f"{len(now.keys() - before.keys())} samples added, {len(before.keys() - now.keys())} gone")
+            raise CotlensError(f"{self.config.task}: differs from the samples this run started with ({what}; see "
+                               f"{path}); restore the task, or use a new --out")
+
+    def _check_lengths(self, inner: Model, samples: Sequence[Sample]) -> None:
+        """Before any CoT is written: every sample's answer prompt must fit the model's context, with room for a
+        CoT (a served model's server checks this itself). A CoT that grows past the context later stops the run
+        when its answer is read, in one line, with the finished work kept."""
+        if not isinstance(inner, LocalModel) or inner.context_length is None:
+            return
+        for s in samples:
+            need = inner.prompt_tokens(answer_prompt(s, ""))
+            if need >= inner.context_length:
+                raise CotlensError(
+                    f"sample {s.id!r}: its question and answer prompt take {need} tokens, which leaves no room for a "
+                    f"CoT in {self.config.model}'s context of {inner.context_length} tokens; shorten or drop it")
+
     def _traces(self, samples: Sequence[Sample], logger: Callable[[str], Callable[[str, int], None]]
                 ) -> dict[str, Trace]:
         path = self.dir / "traces.jsonl"
@@ -304,6 +347,7 @@ class Run:
         if not todo:
             return traces
         model = self.model()
+        self._check_lengths(model.inner, todo)
         bar = tqdm(total=len(todo), desc="eliciting CoTs", unit="sample", disable=not self.progress)
         with path.open("a", encoding="utf-8") as f:
             for i in range(0, len(todo), ELICIT_CHUNK):
@@ -360,6 +404,15 @@ class Run:
             for i, r in zip(idx, metric.pool([out[i] for i in idx], self.config.seed), strict=True):
                 out[i] = r
         return out
+
+
+def _print_notes(notes: Sequence[str], most: int = 5) -> None:
+    """Notes on how the input was read: the first few on stderr (all of a task's are in summary.json)."""
+    for n in notes[:most]:
+        print(f"cotlens: note: {n}", file=sys.stderr)
+    if len(notes) > most:
+        print(f"cotlens: note: ... and {len(notes) - most} more like these (summary.json: task_notes)",
+              file=sys.stderr)
 
 
 def write_label_template(path: Path, records: Sequence[Record]) -> None:
