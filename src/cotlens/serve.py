@@ -167,7 +167,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
         self.server.counts[self.path] += 1
         if self.path == "/v1/models":
-            self._send(200, {"object": "list", "data": [{"id": self.server.name, "object": "model"}]})
+            models = [{"id": self.server.name, "object": "model", "owned_by": "cotlens"}]
+            self._send(200, {"object": "list", "data": models})
         elif self.path == "/cotlens/stats":
             self._send(200, {"requests": dict(self.server.counts)})
         else:

@@ -29,6 +29,17 @@ log-probability (an upper bound) and is counted in ``stats["letters_below_top_k"
 
 Token counts come from the server's ``/tokenize`` (vLLM, ``cotlens serve``) when it has one; otherwise they are
 estimated as characters / 4, and ``identity["tokens"]`` says so.
+
+Sampling fields: servers add sampling knobs of their own on top of OpenAI's, with defaults that are not neutral,
+and apply them unless a request sets them: llama-cpp-python's server a repetition penalty of 1.1 (also at
+temperature 0, so its "greedy" text is not the model's greedy text), ``top_k`` 40 and ``min_p`` 0.05; vLLM
+(since 0.8) and SGLang the model's ``generation_config.json`` (Qwen's ``repetition_penalty`` 1.05, ``top_k`` 20,
+...). So that temperature 0 means greedy and a sampled CoT means the stated temperature and top-p only, every
+request carries the neutral value of each knob the server has (``SAMPLING_FIELDS``), and ``top_p`` whenever it
+samples. The server is recognised once, by ``owned_by`` in ``/v1/models`` (``ApiOptions.server`` names it
+instead), and ``identity`` records the server kind and the fields sent, so every record and cache key says what
+was sent. A server not recognised (a hosted API, which may refuse fields it does not know) gets OpenAI's fields
+only.
 """
 
 from __future__ import annotations
@@ -48,6 +59,28 @@ from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
 KEY_ENV = ("COTLENS_API_KEY", "OPENAI_API_KEY")
+SAMPLING_FIELDS: dict[str, dict[str, Any]] = {
+    # llama.cpp's own server (llama-server): every knob off (top_k 0 and top_n_sigma -1 disable; DRY, XTC and
+    # mirostat off; typical_p 1)
+    "llama.cpp": {"repeat_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0, "top_k": 0,
+                  "min_p": 0.0, "typical_p": 1.0, "top_n_sigma": -1.0, "dry_multiplier": 0.0,
+                  "xtc_probability": 0.0, "mirostat": 0},
+    # llama-cpp-python's server: its fields (top_k must be >= 0 there; 0 disables it)
+    "llama-cpp-python": {"repeat_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0, "top_k": 0,
+                         "min_p": 0.0, "mirostat_mode": 0},
+    # vLLM and SGLang: top_k -1 disables it in both (SGLang refuses 0)
+    "vllm": {"repetition_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0, "top_k": -1,
+             "min_p": 0.0},
+    "sglang": {"repetition_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0, "top_k": -1,
+               "min_p": 0.0},
+    "cotlens": {},  # cotlens serve samples with temperature and top-p only
+    "openai": {},  # anything else: OpenAI's own fields only
+}
+"""The neutral value of every sampling knob each kind of server adds to OpenAI's fields."""
+OWNED_BY = {"llamacpp": "llama.cpp", "me": "llama-cpp-python", "vllm": "vllm", "sglang": "sglang",
+            "cotlens": "cotlens"}
+"""``owned_by`` in a server's ``/v1/models`` -> its kind."""
+SERVERS = ("auto", *SAMPLING_FIELDS)
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.S)
 
@@ -68,6 +101,9 @@ class ApiOptions:
     """k of the next-token top-k list used to score letters."""
     sample_k: int = 20
     """Answers sampled per prompt when the server's log-probabilities cannot be used."""
+    server: str = "auto"
+    """Which server's sampling fields to send (``SAMPLING_FIELDS``): ``auto`` recognises it by ``/v1/models``;
+    ``openai`` sends OpenAI's fields only."""
     template: str = ""
     """A cotlens model spec whose chat template renders prompts here (``smollm2``, ``hf:PATH``), sent as text to
     ``/completions``: for servers that cannot continue a prefilled reply (llama.cpp). Empty: ``/chat/completions``
@@ -143,6 +179,9 @@ class OpenAIModel:
         self.spec = spec
         self._scoring: str | None = None
         self._tokenize: bool | None = None
+        if self.options.server not in SERVERS:
+            raise CotlensError(f"--api-server must be one of {', '.join(SERVERS)}, got {self.options.server!r}")
+        self._server: str | None = None if self.options.server == "auto" else self.options.server
         self.stats = {"requests": 0, "retries": 0, "letters_below_top_k": 0}
         self._local: Any = None
         if self.options.template:
@@ -157,7 +196,8 @@ class OpenAIModel:
     @property
     def identity(self) -> dict[str, Any]:
         out = {"spec": self.spec, "revision": f"api:{self.model}", "dtype": "api",
-               "scoring": self._scoring or "unprobed", "tokens": "server" if self._tokenize else "estimate"}
+               "scoring": self._scoring or "unprobed", "tokens": "server" if self._tokenize else "estimate",
+               "server": self._server or "unprobed", "sampling_fields": self.sampling_fields()}
         if self.options.template:
             out.update(template=self.options.template, tokens="template")
         return out
@@ -174,22 +214,26 @@ class OpenAIModel:
         ``probe`` is an answer prompt the served model can answer (the runner passes one from the run's task;
         by default a two-choice question). The outcome is kept in ``$COTLENS_CACHE_DIR/api_probes.json``, keyed
         by URL and model, so that a fully cached re-run sends no request at all."""
-        if self._scoring is not None and self._tokenize is not None:
+        if self._scoring is not None and self._tokenize is not None and self._server is not None:
             return
         from cotlens.models.hf import cache_root
 
         path = cache_root() / "api_probes.json"
-        key = f"{self.base_url}|{self.model}|{self.options.template}"
+        key = f"{self.base_url}|{self.model}|{self.options.template}|{self.options.server}"
         try:
             known = json.loads(path.read_text()) if path.is_file() else {}
         except (OSError, ValueError):
             known = {}
-        if key in known:
+        if key in known and known[key].get("server") in SAMPLING_FIELDS:
             self._scoring, self._tokenize = str(known[key]["scoring"]), bool(known[key]["tokenize"])
+            self._server = str(known[key]["server"])
             return
+        if self._server is None:
+            self._server = self._run(self._probe_server())
         self._scoring = self._run(self._probe(probe))
         self._tokenize = self._run(self._probe_tokenize())
-        known[key] = {"scoring": self._scoring, "tokenize": self._tokenize, "when": time.strftime("%Y-%m-%d")}
+        known[key] = {"scoring": self._scoring, "tokenize": self._tokenize, "server": self._server,
+                      "when": time.strftime("%Y-%m-%d")}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(known, indent=1))
@@ -268,11 +312,16 @@ class OpenAIModel:
         texts: list[str] = self._run(self._gather([one(p) for p in prompts]))
         return texts
 
+    def sampling_fields(self) -> dict[str, Any]:
+        """The sampling fields every request carries beside OpenAI's (the server's knobs at their neutral values)."""
+        return dict(SAMPLING_FIELDS[self._server or "openai"])
+
     async def _complete(self, p: Prompt, max_tokens: int, temperature: float, seed: int = 0, top_p: float = 1.0,
                         logprobs: int = 0) -> tuple[str, list[tuple[str, float]] | None]:
         """One request: the text generated and, when ``logprobs`` > 0, the first token's top-k list."""
-        kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
-        if temperature > 0 and top_p < 1:
+        kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed,
+                              **self.sampling_fields()}
+        if temperature > 0:  # always: a server's own default top_p (0.95 in llama.cpp) would otherwise apply
             kw["top_p"] = top_p
         cost = self._cost(p, max_tokens)
         if self._local is None:
@@ -326,6 +375,19 @@ class OpenAIModel:
         ok = ok and greedy.strip() == top[0][0].strip()
         return f"top_logprobs:{self.options.top_logprobs}" if ok else f"sampling:{self.options.sample_k}"
 
+    async def _probe_server(self) -> str:
+        """The kind of server, from ``owned_by`` in ``/v1/models`` (``openai`` when it says nothing known)."""
+        try:
+            data = await self._post_once(f"{self.base_url}/models", None)
+        except Exception:
+            return "openai"
+        entries = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not entries:
+            return "openai"
+        mine = [e for e in entries if isinstance(e, dict) and e.get("id") == self.model] or entries
+        owner = mine[0].get("owned_by") if isinstance(mine[0], dict) else None
+        return OWNED_BY.get(str(owner), "openai")
+
     async def _probe_tokenize(self) -> bool:
         try:
             data = await self._post_once(f"{self.root}/tokenize", {"model": self.model, "prompt": "a b"})
@@ -333,8 +395,9 @@ class OpenAIModel:
             return False
         return isinstance(data, dict) and isinstance(data.get("count"), int)
 
-    async def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        r = await self._client.post(path, json=body)
+    async def _post_once(self, path: str, body: dict[str, Any] | None) -> dict[str, Any] | None:
+        """One request, no retry: a POST of ``body``, or a GET when it is None; the JSON reply if it is a 200."""
+        r = await (self._client.get(path) if body is None else self._client.post(path, json=body))
         return r.json() if r.status_code == 200 else None  # type: ignore[no-any-return]
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
