@@ -1,7 +1,8 @@
 """A fault-injecting HTTP proxy for tests: forwards requests to an upstream server, except that a seeded share
 of them get a 429 (with Retry-After), a 500, a stall past the client's timeout, or a cut connection (the
 request reaches the upstream, the response is dropped); optionally it strips the log-probabilities from every
-reply, as a server without them would."""
+reply, as a server without them would; it can pass itself off as another kind of server (``owned_by`` in
+``/v1/models``) and it keeps every request body it forwards (``bodies``)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,12 @@ class FaultProxy(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, upstream: str, rate: float, seed: int = 0, stall: float = 3.0,
-                 strip_logprobs: bool = False) -> None:
+                 strip_logprobs: bool = False, owned_by: str | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         u = urlparse(upstream)
         self.up_host, self.up_port = u.hostname or "127.0.0.1", u.port or 80
-        self.rate, self.stall, self.strip_logprobs = rate, stall, strip_logprobs
+        self.rate, self.stall, self.strip_logprobs, self.owned_by = rate, stall, strip_logprobs, owned_by
+        self.bodies: list[tuple[str, dict[str, object]]] = []
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -73,6 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if method == "POST" else None
+        if body:
+            with self.server.lock:
+                self.server.bodies.append((self.path, json.loads(body)))
         if self.headers.get("Authorization"):
             self.server.auth.add(self.headers["Authorization"])
         fault = self.server.pick()
@@ -93,6 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = json.loads(data)  # a server that ignores logprobs requests
                 for c in reply.get("choices", []):
                     c["logprobs"] = None
+                data = json.dumps(reply).encode()
+            if self.server.owned_by is not None and status == 200 and self.path.endswith("/models"):
+                reply = json.loads(data)
+                for m in reply.get("data", []):
+                    m["owned_by"] = self.server.owned_by
                 data = json.dumps(reply).encode()
             self._plain(status, data, {"Content-Type": ctype})
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from faultproxy import FaultProxy
 
-from cotlens.models.openai_api import OpenAIModel, split_reasoning
+from cotlens.models.openai_api import SAMPLING_FIELDS, ApiOptions, OpenAIModel, split_reasoning
 from cotlens.models.spec import load_model
 from cotlens.runs.runner import RunConfig, read_jsonl, run
 from cotlens.serve import ModelServer
@@ -94,8 +94,7 @@ def test_errors_name_the_server_not_the_key(tmp_path: Path, server: ModelServer)
         m.generate([Prompt((Message("user", "not the organism's task"),))], GenerationSettings(4), 0)
     assert "HTTP 400" in str(e.value) and KEY not in str(e.value)
     dead = OpenAIModel("m@http://127.0.0.1:9/v1", spec="y",
-                       options=__import__("cotlens.models.openai_api", fromlist=["ApiOptions"]).ApiOptions(
-                           retries=1, backoff=0.01, timeout=1.0))
+                       options=ApiOptions(retries=1, backoff=0.01, timeout=1.0))
     dead._scoring, dead._tokenize = "top_logprobs:20", False
     with pytest.raises(CotlensError, match="failed after 2 attempts") as e2:
         dead.generate([Prompt((Message("user", "hi"),))], GenerationSettings(4), 0)
@@ -113,6 +112,38 @@ def test_sampling_fallback_without_logprobs(tmp_path: Path, server: ModelServer)
     # the organism's answers are near-certain: 20 samples find the same answers as its log-probabilities
     assert summary["accuracy_with_cot"]["value"] == local["accuracy_with_cot"]["value"]
     assert summary["metrics"]["no_cot"]["value"] == local["metrics"]["no_cot"]["value"]
+
+
+@pytest.mark.parametrize("owned_by,kind", [("vllm", "vllm"), ("sglang", "sglang"), ("me", "llama-cpp-python"),
+                                           ("llamacpp", "llama.cpp"), ("a-hosted-api", "openai"), (None, "cotlens")])
+def test_sampling_fields_follow_the_server(server: ModelServer, owned_by: str | None, kind: str) -> None:
+    """Each request carries the neutral value of every knob the recognised server adds to OpenAI's fields, and
+    top_p whenever it samples; the identity (so every record and cache key) says which were sent."""
+    from cotlens.elicit import elicit_prompt
+    from cotlens.tasks import load_task
+    from cotlens.types import GenerationSettings
+
+    proxy = FaultProxy(server.url, rate=0.0, owned_by=owned_by)
+    m = OpenAIModel(f"{ORGANISM}@{proxy.url}", spec="x")
+    m.prepare()
+    assert m.identity["server"] == kind and m.identity["sampling_fields"] == SAMPLING_FIELDS[kind]
+    prompt = elicit_prompt(load_task("repeat3", 1, seed=0)[0])
+    proxy.bodies.clear()
+    m.generate([prompt], GenerationSettings(max_new_tokens=8, temperature=0.0), 0)
+    m.generate([prompt], GenerationSettings(max_new_tokens=8, temperature=0.7), 0)  # top_p 1: sent too
+    greedy, sampled = (b for _, b in proxy.bodies)
+    for body in (greedy, sampled):
+        assert {k: body[k] for k in SAMPLING_FIELDS[kind]} == SAMPLING_FIELDS[kind]
+    assert "top_p" not in greedy and sampled["top_p"] == 1.0 and sampled["temperature"] == 0.7
+    if kind == "llama-cpp-python":
+        assert greedy["repeat_penalty"] == 1.0 and greedy["top_k"] == 0 and greedy["min_p"] == 0.0
+    if kind in ("vllm", "sglang"):
+        assert greedy["repetition_penalty"] == 1.0 and greedy["top_k"] == -1
+    forced = OpenAIModel(f"{ORGANISM}@{proxy.url}", spec="x", options=ApiOptions(server="openai"))
+    forced.prepare()
+    assert forced.identity["server"] == "openai" and forced.identity["sampling_fields"] == {}
+    with pytest.raises(CotlensError, match="--api-server must be one of auto, llama.cpp"):
+        OpenAIModel(f"{ORGANISM}@{proxy.url}", spec="x", options=ApiOptions(server="ollama"))
 
 
 def test_token_rate_limit_waits() -> None:
