@@ -67,6 +67,8 @@ def _config(ns: argparse.Namespace) -> Any:
         raise CotlensError(f"--max-new-tokens must be at least 1, got {cfg.max_new_tokens}")
     if not cfg.metrics:
         raise CotlensError("--metrics is empty")
+    if not cfg.out.strip():
+        raise CotlensError("--out is empty: name a directory for the run")
     return cfg
 
 

@@ -136,3 +136,16 @@ def test_a_question_longer_than_the_context_is_refused_before_any_cot(tmp_path: 
     [long] = load_task(str(task))[1:]
     with pytest.raises(CotlensError, match=r"a prompt of \d+ tokens is longer than smollm2's context of 8192"):
         smollm2_fp32.score_choices([answer_prompt(long, "")], [long.letters])
+
+
+def test_model_files_that_are_not_models(tmp_path: Path) -> None:
+    from cotlens.models.spec import load_model
+
+    fake = tmp_path / "model.gguf"
+    fake.write_text('{"id": "not a model"}\n')
+    with pytest.raises(CotlensError, match=r"model.gguf: not a GGUF file"):
+        load_model(f"gguf:{fake}")
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "config.json").write_text('{"model_type": "llama", oops')
+    with pytest.raises(CotlensError, match=r"hf: transformers cannot load this model \(.*not a valid JSON file"):
+        load_model(f"hf:{tmp_path / 'hf'}")

@@ -134,6 +134,18 @@ def test_cli_malformed_task_file_one_line_exit_2(tmp_path: Path) -> None:
     (["run", "--model", "smollm2", "--task", "arithmetic", "--out", "{tmp}/r", "--metrics", "bogus"],
      "unknown metric"),
     (["report", "{tmp}/missing"], "not found"),
+    (["run", "--model", "smollm2", "--task", "arithmetic", "--out", ""], "--out is empty"),
+    (["run", "--model", "smollm2", "--task", "", "--out", "{tmp}/r"], "unknown task ''"),
+    (["run", "--model", "smollm2", "--task", "arithmetic", "--out", "{tmp}/r", "--metrics", "hints", "--judges", ""],
+     "--judges is empty"),
+    (["run", "--model", "smollm2", "--task", "arithmetic", "--out", "{tmp}/r", "--metrics", "hints", "--judges",
+      "rule,selff"], "--judges: unknown model spec 'selff'"),
+    (["run", "--model", "smollm2", "--task", "arithmetic", "--out", "{tmp}/r", "--mistake-model", "gguf:{tmp}/no"],
+     "--mistake-model: 'gguf:"),
+    (["run", "--model", "openai:m@http://127.0.0.1:9/v1", "--task", "arithmetic", "--out", "{tmp}/r",
+      "--api-server", "ollama"], "--api-server must be one of"),
+    (["run", "--model", "smollm2", "--task", "arithmetic", "--out", "{tmp}/r", "--metrics", "counterfactual_edits",
+      "--edit-words", ""], "unknown word list ''"),
 ])
 def test_cli_bad_arguments(tmp_path: Path, argv: list[str], needle: str) -> None:
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]

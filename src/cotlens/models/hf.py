@@ -59,6 +59,11 @@ def dir_revision(path: Path) -> str:
     return h.hexdigest()
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+
+
 def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
@@ -127,8 +132,14 @@ class HFModel(LocalModel):
             gguf = src / gguf_file
             if not gguf.is_file():
                 raise CotlensError(f"GGUF file not found: {gguf}")
+            with gguf.open("rb") as f:
+                if f.read(4) != b"GGUF":
+                    raise CotlensError(f"{gguf}: not a GGUF file (it does not start with the GGUF magic bytes)")
             revision = "sha256:" + file_sha256(gguf)
-            load_dir = convert_gguf(gguf, revision.split(":", 1)[1])
+            try:
+                load_dir = convert_gguf(gguf, revision.split(":", 1)[1])
+            except (OSError, ValueError, KeyError) as e:  # a GGUF transformers cannot read: say so in one line
+                raise CotlensError(f"{gguf}: transformers cannot load this GGUF file ({_first_line(e)})") from None
         elif src.is_dir():
             if not (src / "config.json").is_file():
                 raise CotlensError(f"{src}: not a transformers model directory (no config.json)")
@@ -138,11 +149,15 @@ class HFModel(LocalModel):
             raise CotlensError(f"model path not found: {src} (hub downloads are not done; give a local path)")
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = AutoTokenizer.from_pretrained(str(load_dir), local_files_only=True)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(load_dir), local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(str(load_dir), dtype=getattr(torch, dtype),
+                                                         local_files_only=True)
+        except (OSError, ValueError, KeyError) as e:  # a broken config, missing weights, an unknown architecture
+            raise CotlensError(f"{load_dir}: transformers cannot load this model ({_first_line(e)})") from None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(str(load_dir), dtype=getattr(torch, dtype), local_files_only=True)
         self.model = model.to(self.device)  # type: ignore[arg-type]
         self.model.eval()
         self._identity = {"spec": spec, "revision": revision, "dtype": dtype}

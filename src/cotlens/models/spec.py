@@ -30,6 +30,22 @@ def smollm2_path() -> Path:
     return path
 
 
+def check_spec(spec: str, who: str = "model") -> None:
+    """Refuse a spec that cannot name a model (its form, a missing file), without loading anything: a run checks
+    its helper models' specs (judges, the mistake model) before the first CoT."""
+    if spec == "smollm2":
+        return
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest or kind not in ("hf", "gguf", "openai", "organism"):
+        raise CotlensError(f"{who}: unknown model spec {spec!r}; expected one of: {SPEC_FORMS}")
+    if kind in ("hf", "gguf") and not Path(rest).exists():
+        raise CotlensError(f"{who}: {spec!r}: {rest} not found")
+    if kind == "openai":
+        from cotlens.models.openai_api import parse_spec
+
+        parse_spec(rest)
+
+
 def load_model(spec: str, *, dtype: str = "bfloat16", batch_size: int = 8, api_options: Any = None) -> Model:
     """Build the backend a spec names. Raises CotlensError for an unknown or missing model."""
     from cotlens.models.hf import HFModel

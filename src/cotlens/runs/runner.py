@@ -31,14 +31,14 @@ from tqdm import tqdm
 
 from cotlens.elicit import answer_prompt, elicit
 from cotlens.metrics import DEFAULT_METRICS, Metric, MetricContext, expand_metrics, get_metric
-from cotlens.metrics.adding_mistakes import AddingMistakesArgs
+from cotlens.metrics.adding_mistakes import RULES, AddingMistakesArgs
 from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
 from cotlens.metrics.hints import HintsArgs
 from cotlens.metrics.latent_probe import LatentProbeArgs
 from cotlens.metrics.step_ablation import StepAblationArgs
 from cotlens.models.base import GENERATE, SCORE_CHOICES, LocalModel, Model, require
 from cotlens.models.hf import cache_root
-from cotlens.models.spec import load_model
+from cotlens.models.spec import check_spec, load_model
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter
 from cotlens.tasks import load_task
 from cotlens.types import SCHEMA_VERSION, CotlensError, GenerationSettings, Prompt, Record, Sample, Trace
@@ -186,6 +186,15 @@ class Run:
             from cotlens.tasks.hints import load_hints
 
             load_hints(config.hints)
+            if not config.judges:
+                raise CotlensError("--judges is empty: name at least one (rule, self, or a model spec)")
+            if len(set(config.judges)) < len(config.judges):
+                raise CotlensError(f"--judges names a judge twice: {','.join(config.judges)}")
+            for j in config.judges:
+                if j not in ("rule", "self"):
+                    check_spec(j, "--judges")
+        if "adding_mistakes" in config.metrics and config.mistake_model not in ("self", *RULES):
+            check_spec(config.mistake_model, "--mistake-model")
         if "counterfactual_edits" in config.metrics:
             from cotlens.metrics.counterfactual_edits import word_list
 
@@ -204,7 +213,7 @@ class Run:
         """An answer prompt of the run's task, for probing a served model (set once the samples are loaded)."""
 
     # -- set-up ------------------------------------------------------------------------------------------
-    def _open_dir(self) -> int:
+    def _open_dir(self, samples: Sequence[Sample]) -> int:
         self.dir.mkdir(parents=True, exist_ok=True)
         meta_path = self.dir / "run.json"
         attempts = 0
@@ -218,6 +227,7 @@ class Run:
                     f"{self.dir} holds a run with a different configuration; use a new --out to start another"
                 )
             attempts = int(meta.get("attempts", 0))
+            self._check_same_samples(samples)
         attempts += 1
         meta_path.write_text(json.dumps({"schema": SCHEMA_VERSION, "config": self.config.identity(),
                                          "attempts": attempts}, indent=1))
@@ -278,10 +288,9 @@ class Run:
         notes: list[str] = []
         samples = load_task(self.config.task, self.config.n, self.config.seed, self.config.difficulty,
                             self.config.split, notes)
-        self._check_same_samples(samples)
-        _print_notes(notes)
         self._probe = answer_prompt(samples[0], "") if samples else None
-        attempt = self._open_dir()
+        attempt = self._open_dir(samples)
+        _print_notes(notes)
         (self.dir / "samples.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in samples))
         with (self.dir / "calls.jsonl").open("a", encoding="utf-8") as calls_f:
 

@@ -32,6 +32,8 @@ def load_task(
 
         chains = task_chains(name_or_path, n or 100, seed)
         return [to_sample(c, f"{name_or_path}-{seed}-{i}", name_or_path) for i, c in enumerate(chains)]
+    if not name_or_path.strip():
+        raise CotlensError(f"unknown task '': name a built-in ({', '.join(BUILTIN)}) or a file")
     path = Path(name_or_path)
     found: list[tuple[str, str]] = []
     if path.is_dir():
