@@ -25,9 +25,11 @@ demo: setup
 		--metrics early_answering,adding_mistakes,filler_tokens,no_cot
 	$(BIN)/cotlens report $(DEMO_OUT)
 
+# ruff, mypy strict, and the import layers (pyproject's [tool.importlinter]: each package imports only from below).
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -23,8 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cotlens.elicit import answer_prompt
 from cotlens.models.openai_api import ApiOptions, OpenAIModel
+from cotlens.prompts import answer_prompt
 from cotlens.runs.cache import CachedModel, CallCache
 from cotlens.tasks import load_task
 

@@ -19,8 +19,10 @@ import json
 import time
 from pathlib import Path
 
-from cotlens.elicit import argmax, elicit, no_cot_prompt
-from cotlens.models.organism import CHECKPOINTS, OrganismModel, shipped
+from cotlens.elicit import argmax, elicit
+from cotlens.models.organism import OrganismModel
+from cotlens.organisms.model import CHECKPOINTS, shipped
+from cotlens.prompts import no_cot_prompt
 from cotlens.tasks import load_task
 from cotlens.types import GenerationSettings
 

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cotlens.elicit import answer_prompt, join_steps, split_steps
-from cotlens.models.batching import pack_shared_prefix
+from cotlens.batching import pack_shared_prefix
+from cotlens.elicit import join_steps, split_steps
 from cotlens.models.spec import load_model
+from cotlens.prompts import answer_prompt
 from cotlens.tasks import load_task
 from cotlens.types import Prompt, Sample
 

@@ -2,16 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from cotlens.elicit import (
-    ANSWER_PREFILL,
-    ASK_ANSWER,
-    COT_LEAD,
-    answer_prompt,
-    clean_cot,
-    extract_answer,
-    join_steps,
-    split_steps,
-)
+from cotlens.elicit import clean_cot, extract_answer, join_steps, split_steps
+from cotlens.prompts import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD, answer_prompt
 from cotlens.types import Sample
 
 CHOICES = ("12", "15", "18", "21")

@@ -3,10 +3,11 @@
 The public API: load a model from a spec, load a task, elicit traces, run metrics, and run whole batteries.
 """
 
-from cotlens.elicit import answer_prompt, elicit, extract_answer, split_steps
+from cotlens.elicit import elicit, extract_answer, split_steps
 from cotlens.metrics import METRICS, get_metric
 from cotlens.models.base import Model
 from cotlens.models.spec import load_model
+from cotlens.prompts import answer_prompt
 from cotlens.runs.runner import RunConfig, run
 from cotlens.tasks import load_task
 from cotlens.types import CotlensError, Estimate, GenerationSettings, Prompt, Record, Sample, Step, Trace

@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve(args.model, args.port, args.host, args.dtype, args.latency)
         elif args.command == "validate":
-            from cotlens.organisms.validate import validate
+            from cotlens.validation.validate import validate
 
             result = validate(Path(args.out), args.n, progress=not args.quiet)
             comps = list(result["comparisons"])

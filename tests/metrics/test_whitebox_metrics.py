@@ -19,8 +19,8 @@ from cotlens.metrics.latent_probe import (
     pool,
     question_folds,
 )
-from cotlens.report.stats import auroc_estimate
 from cotlens.runs.runner import RunConfig, read_jsonl, run
+from cotlens.stats import auroc_estimate
 from cotlens.types import Record
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cotlens.elicit import ANSWER_PREFILL, COT_LEAD, answer_prompt, no_cot_prompt
 from cotlens.models.spec import load_model
+from cotlens.prompts import ANSWER_PREFILL, COT_LEAD, answer_prompt, no_cot_prompt
 from cotlens.tasks.arithmetic import generate as arithmetic
 from cotlens.types import CotlensError
 

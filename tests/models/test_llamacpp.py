@@ -97,8 +97,9 @@ def test_cots_are_llamacpps_greedy_decoding(tmp_path: Path, llama_server: str,
     """llama-cpp-python's server adds a repetition penalty (1.1), top_k and min_p unless a request sets them, also
     at temperature 0: the backend recognises the server and sends their neutral values, so a CoT is the model's
     greedy CoT, and every record says which fields were sent."""
-    from cotlens.elicit import clean_cot, elicit_prompt
+    from cotlens.elicit import clean_cot
     from cotlens.models.openai_api import SAMPLING_FIELDS
+    from cotlens.prompts import elicit_prompt
 
     monkeypatch.setenv("COTLENS_CACHE_DIR", str(tmp_path / "cache"))
     n, budget = 4, 64

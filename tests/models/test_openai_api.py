@@ -119,7 +119,7 @@ def test_sampling_fallback_without_logprobs(tmp_path: Path, server: ModelServer)
 def test_sampling_fields_follow_the_server(server: ModelServer, owned_by: str | None, kind: str) -> None:
     """Each request carries the neutral value of every knob the recognised server adds to OpenAI's fields, and
     top_p whenever it samples; the identity (so every record and cache key) says which were sent."""
-    from cotlens.elicit import elicit_prompt
+    from cotlens.prompts import elicit_prompt
     from cotlens.tasks import load_task
     from cotlens.types import GenerationSettings
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from cotlens.elicit import answer_prompt, continue_prompt, elicit_prompt, no_cot_prompt
 from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES
-from cotlens.models.organism import shipped
 from cotlens.models.spec import load_model
+from cotlens.organisms.model import shipped
+from cotlens.prompts import answer_prompt, continue_prompt, elicit_prompt, no_cot_prompt
 from cotlens.tasks import load_task
 from cotlens.types import GenerationSettings
 

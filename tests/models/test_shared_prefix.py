@@ -3,8 +3,9 @@ prompts give one by one (fp32: within 1e-4), also for prompts that share little 
 
 from __future__ import annotations
 
-from cotlens.elicit import answer_prompt, join_steps, split_steps
+from cotlens.elicit import join_steps, split_steps
 from cotlens.models.base import SCORE_PREFIXES
+from cotlens.prompts import answer_prompt
 from cotlens.tasks import load_task
 
 COT = " ".join(f"Step {i}: {i} plus {i + 1} makes {2 * i + 1}." for i in range(12))

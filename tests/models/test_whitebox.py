@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cotlens.elicit import answer_prompt, elicit
+from cotlens.elicit import elicit
 from cotlens.models.base import ABLATE, HIDDEN_STATES
 from cotlens.models.organism import OrganismModel
+from cotlens.prompts import answer_prompt
 from cotlens.tasks import load_task
 from cotlens.types import CotlensError, GenerationSettings
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from cotlens.models.organism import shipped
+from cotlens.organisms.model import shipped
 from cotlens.organisms.recipes import HINT_RECIPES, make_example
-from cotlens.organisms.tasks import organism_question
 from cotlens.organisms.tokenizer import CharTokenizer
 from cotlens.runs.runner import RunConfig, run
+from cotlens.tasks.chains import organism_question
 
 TOK = CharTokenizer()
 

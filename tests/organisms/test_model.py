@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from cotlens.elicit import answer_prompt, continue_prompt, elicit_prompt, no_cot_prompt, split_steps
-from cotlens.metrics.adding_mistakes import mistake_prompt
+from cotlens.elicit import split_steps
 from cotlens.models.organism import OrganismModel
 from cotlens.organisms.model import GPT, GPTConfig, generate, load_checkpoint, save_checkpoint
 from cotlens.organisms.recipes import RECIPES, make_example
-from cotlens.organisms.tasks import TRIGGER, WORDS, organism_question, task_chains, to_sample
 from cotlens.organisms.tokenizer import BOS, EOS, PAD, CharTokenizer
+from cotlens.prompts import answer_prompt, continue_prompt, elicit_prompt, mistake_prompt, no_cot_prompt
+from cotlens.tasks.chains import TRIGGER, WORDS, organism_question, task_chains, to_sample
 from cotlens.types import CotlensError, GenerationSettings
 
 TOK = CharTokenizer()

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from cotlens.models.organism import CHECKPOINTS, shipped
-from cotlens.organisms.model import GPTConfig
+from cotlens.organisms.model import CHECKPOINTS, GPTConfig, shipped
 from cotlens.organisms.recipes import get_recipe
 from cotlens.organisms.train import TrainConfig, train
 

@@ -131,7 +131,7 @@ def test_a_question_longer_than_the_context_is_refused_before_any_cot(tmp_path: 
     traces = tmp_path / "run" / "traces.jsonl"
     assert not traces.exists() or not traces.read_text()  # no CoT was written, for any sample
     # the backend refuses an over-long prompt itself too, in one line (a metric's longer prompt, a served hint)
-    from cotlens.elicit import answer_prompt
+    from cotlens.prompts import answer_prompt
 
     [long] = load_task(str(task))[1:]
     with pytest.raises(CotlensError, match=r"a prompt of \d+ tokens is longer than smollm2's context of 8192"):

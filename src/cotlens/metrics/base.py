@@ -15,7 +15,7 @@ from typing import Any
 
 from cotlens.metrics.curves import Curve
 from cotlens.models.base import SCORE_PREFIXES, Model
-from cotlens.report.stats import mean_estimate
+from cotlens.stats import mean_estimate
 from cotlens.types import Estimate, Prompt, Record, Sample, Trace
 
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cotlens.elicit import MALFORMED_MASS, answer_prompt, argmax, choice_mass, join_steps
+from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, join_steps
 from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve, score_shared
 from cotlens.metrics.curves import sample_aoc
 from cotlens.models.base import SCORE_PREFIXES
+from cotlens.prompts import answer_prompt
 from cotlens.types import Record, Sample, Trace
 
 

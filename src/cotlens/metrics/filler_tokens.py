@@ -12,8 +12,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cotlens.elicit import answer_prompt, argmax
+from cotlens.elicit import argmax
 from cotlens.metrics.base import Metric, MetricContext, make_record
+from cotlens.prompts import answer_prompt
 from cotlens.types import Record, Sample, Trace
 
 FILLER = " ..."

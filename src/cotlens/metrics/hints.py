@@ -49,9 +49,10 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, choice_mass, elicit
-from cotlens.judges import JUDGE_VERSION, JudgeItem, cohen_kappa, make_judge, read_human_labels
+from cotlens.judges import JudgeItem, cohen_kappa, make_judge, read_human_labels
 from cotlens.metrics.base import Metric, MetricContext, make_record
-from cotlens.report.stats import bootstrap
+from cotlens.prompts import JUDGE_VERSION
+from cotlens.stats import bootstrap
 from cotlens.tasks.hints import load_hints, pick_target
 from cotlens.types import Estimate, Record, Sample, Trace
 

@@ -51,10 +51,11 @@ from typing import Any
 
 import numpy as np
 
-from cotlens.elicit import answer_prompt, argmax, join_steps
+from cotlens.elicit import argmax, join_steps
 from cotlens.metrics.base import Metric, MetricContext, make_record, score_shared
 from cotlens.models.base import HIDDEN_STATES, require
-from cotlens.report.stats import mean_estimate
+from cotlens.prompts import answer_prompt
+from cotlens.stats import mean_estimate
 from cotlens.types import CotlensError, Record, Sample, Trace
 
 MAX_GRID = 10

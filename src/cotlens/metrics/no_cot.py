@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cotlens.elicit import argmax, no_cot_prompt
+from cotlens.elicit import argmax
 from cotlens.metrics.base import Metric, MetricContext, make_record
+from cotlens.prompts import no_cot_prompt
 from cotlens.types import Record, Sample, Trace
 
 

@@ -26,9 +26,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cotlens.elicit import MALFORMED_MASS, answer_prompt, argmax, choice_mass
+from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass
 from cotlens.metrics.base import Metric, MetricContext, make_record
 from cotlens.models.base import ABLATE, ABLATION_MODES, require
+from cotlens.prompts import answer_prompt
 from cotlens.types import CotlensError, Record, Sample, Trace
 
 

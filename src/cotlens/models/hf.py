@@ -17,18 +17,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from cotlens.batching import left_pad, pack_shared_prefix
 from cotlens.models.base import LocalModel
-from cotlens.models.batching import left_pad, pack_shared_prefix
 from cotlens.models.hooks import residual_hook
+from cotlens.paths import cache_root
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
 DTYPES = ("bfloat16", "float32", "float16")
 CONVERTED_FORMAT = 1
-
-
-def cache_root() -> Path:
-    """Where cotlens keeps converted models and the default call cache (never inside the package)."""
-    return Path(os.environ.get("COTLENS_CACHE_DIR", Path.home() / ".cache" / "cotlens"))
 
 
 def file_sha256(path: Path) -> str:

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.paths import cache_root
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
 KEY_ENV = ("COTLENS_API_KEY", "OPENAI_API_KEY")
@@ -166,7 +167,8 @@ def split_reasoning(message: dict[str, Any]) -> str:
 class OpenAIModel:
     """An OpenAI-compatible server behind the Model protocol."""
 
-    def __init__(self, rest: str, *, spec: str, options: ApiOptions | None = None) -> None:
+    def __init__(self, rest: str, *, spec: str, options: ApiOptions | None = None, template: Any = None) -> None:
+        """``template``: the model named by ``options.template``, loaded (``cotlens.models.spec`` does that)."""
         try:
             import httpx
         except ImportError:
@@ -183,12 +185,9 @@ class OpenAIModel:
             raise CotlensError(f"--api-server must be one of {', '.join(SERVERS)}, got {self.options.server!r}")
         self._server: str | None = None if self.options.server == "auto" else self.options.server
         self.stats = {"requests": 0, "retries": 0, "letters_below_top_k": 0}
-        self._local: Any = None
+        self._local: Any = template
         if self.options.template:
-            from cotlens.models.spec import load_model
-
-            self._local = load_model(self.options.template, dtype="float32")
-            if not hasattr(self._local, "render"):
+            if template is None or not hasattr(template, "render"):
                 raise CotlensError(f"--api-template {self.options.template!r}: not a transformers model")
             self._tokenize = False
 
@@ -216,8 +215,6 @@ class OpenAIModel:
         by URL and model, so that a fully cached re-run sends no request at all."""
         if self._scoring is not None and self._tokenize is not None and self._server is not None:
             return
-        from cotlens.models.hf import cache_root
-
         path = cache_root() / "api_probes.json"
         key = f"{self.base_url}|{self.model}|{self.options.template}|{self.options.server}"
         try:
@@ -361,10 +358,9 @@ class OpenAIModel:
         return (await self._complete(p, 1, 0.0, logprobs=self.options.top_logprobs))[1]
 
     async def _probe(self, probe: Prompt | None) -> str:
-        from cotlens.types import Message
+        from cotlens.prompts import probe_prompt
 
-        p = probe or Prompt((Message("user", "Question: Which letter comes first?\n\nChoices:\n (A) A\n (B) B"
-                                             "\n\nAnswer:"),), prefill="The single, most likely answer is (")
+        p = probe or probe_prompt()
         top = await self._top(p)
         if not top:
             return f"sampling:{self.options.sample_k}"

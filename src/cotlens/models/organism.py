@@ -19,38 +19,21 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from cotlens.elicit import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
+from cotlens.batching import left_pad, pack_shared_prefix
 from cotlens.models.base import LocalModel
-from cotlens.models.batching import left_pad, pack_shared_prefix
 from cotlens.models.hooks import residual_hook
-from cotlens.organisms.model import generate, load_checkpoint
-from cotlens.organisms.tasks import organism_question
+from cotlens.organisms.model import generate, load_checkpoint, resolve
 from cotlens.organisms.tokenizer import BOS, CHARS, EOS, PAD, CharTokenizer
+from cotlens.prompts import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
+from cotlens.tasks.chains import organism_question
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "organisms" / "checkpoints"
 _QUESTION = re.compile(r"^Question: (.*?)\n\nChoices:\n", re.S)
 _CHOICE = re.compile(r"^ \(([A-Z])\) (.*)$", re.M)
-
-
-def shipped() -> list[str]:
-    """Names of the organisms whose checkpoints ship with cotlens."""
-    return sorted(d.name for d in CHECKPOINTS.glob("*") if (d / "config.json").is_file())
-
-
-def resolve(name_or_path: str) -> Path:
-    p = Path(name_or_path)
-    if (p / "config.json").is_file():
-        return p
-    if name_or_path in shipped():
-        return CHECKPOINTS / name_or_path
-    raise CotlensError(f"no organism {name_or_path!r}: not a checkpoint directory nor a shipped organism "
-                       f"({', '.join(shipped()) or 'none shipped'})")
 
 
 class OrganismModel(LocalModel):

@@ -64,9 +64,12 @@ def load_model(spec: str, *, dtype: str = "bfloat16", batch_size: int = 8, api_o
             raise CotlensError(f"GGUF file not found: {p}")
         return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size)
     if kind == "openai":
-        from cotlens.models.openai_api import OpenAIModel
+        from cotlens.models.openai_api import OpenAIModel, parse_spec
 
-        return OpenAIModel(rest, spec=spec, options=api_options)
+        parse_spec(rest)  # a malformed spec fails before any template loads
+        template = api_options.template if api_options is not None else ""
+        local = load_model(template, dtype="float32") if template else None  # renders prompts for /completions
+        return OpenAIModel(rest, spec=spec, options=api_options, template=local)
     if kind == "organism":
         from cotlens.models.organism import OrganismModel
 

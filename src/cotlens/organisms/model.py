@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from cotlens.models.batching import left_pad
+from cotlens.batching import left_pad
 from cotlens.types import CotlensError
 
 KV = list[tuple[Tensor, Tensor]]
@@ -198,3 +198,22 @@ def generate(model: GPT, seqs: list[list[int]], max_new_tokens: int, stop: set[i
         pos = torch.cat([pos, new_pos], 1)
         cur, cur_pos = nxt[:, None], new_pos
     return out
+
+
+CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+"""The shipped organisms: one directory each (safetensors weights and a JSON config)."""
+
+
+def shipped() -> list[str]:
+    """Names of the organisms whose checkpoints ship with cotlens."""
+    return sorted(d.name for d in CHECKPOINTS.glob("*") if (d / "config.json").is_file())
+
+
+def resolve(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if (p / "config.json").is_file():
+        return p
+    if name_or_path in shipped():
+        return CHECKPOINTS / name_or_path
+    raise CotlensError(f"no organism {name_or_path!r}: not a checkpoint directory nor a shipped organism "
+                       f"({', '.join(shipped()) or 'none shipped'})")

@@ -2,7 +2,7 @@
 
 Every recipe states what its model does under the interventions metrics make, and trains on those cases: a CoT
 cut short (then asked for the answer), a wrong step, and a reworded step (``FORMS[:2]`` of
-``cotlens.organisms.tasks``). A truncation and a wrong step can come together.
+``cotlens.tasks.chains``). A truncation and a wrong step can come together.
 
 - ``faithful`` (``chain4`` and ``repeat3``): the answer is computed from the CoT. After a wrong step, later
   steps follow from the written (wrong) value and the answer is the CoT's last value. Cut short after u steps,
@@ -35,8 +35,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cotlens.organisms.tasks import HINT, TASKS, TRAINED_FORMS, WORDS, make_chain
 from cotlens.organisms.tokenizer import BOS, EOS, CharTokenizer
+from cotlens.tasks.chains import HINT, TASKS, TRAINED_FORMS, WORDS, make_chain
 from cotlens.types import CotlensError
 
 Example = tuple[list[int], list[int]]

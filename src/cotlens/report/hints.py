@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from cotlens.report.html import _ci, _fmt, figure_img
+from cotlens.report.figures import ci_text, figure_img, fmt
 
 BARS = (("switch_rate", "switch rate"), ("verbalization_rate", "verbalisation | switched"),
         ("normalized_score", "normalised score"))
@@ -65,7 +65,7 @@ def render_hints(m: dict[str, Any]) -> str:
     head = "".join(f"<th>{escape(k.replace('_', ' '))}</th>" for k in TABLE)
     out.append(f"<table><tr><th>hint type</th><th>pairs</th><th>switched</th>{head}</tr>")
     for name, e in [*by.items(), ("(all pooled)", m.get("all") or {})]:
-        cells = "".join(f"<td class='num'>{_fmt((e.get(k) or {}).get('value'))} {_ci((e.get(k) or {}).get('ci'))}"
+        cells = "".join(f"<td class='num'>{fmt((e.get(k) or {}).get('value'))} {ci_text((e.get(k) or {}).get('ci'))}"
                         "</td>" for k in TABLE)
         out.append(f"<tr><td>{escape(name)}</td><td class='num'>{e.get('n_pairs', '-')}</td>"
                    f"<td class='num'>{e.get('n_switched', '-')}</td>{cells}</tr>")
@@ -76,8 +76,8 @@ def render_hints(m: dict[str, Any]) -> str:
                    + "".join(f"<th>{escape(j)}</th>" for j in sorted(judges)) + "</tr>")
         for name, e in by.items():
             cells = "".join(
-                f"<td class='num'>{_fmt(((e['judges'].get(j) or {}).get('verbalization_rate') or {}).get('value'))}"
-                f" · {_fmt(((e['judges'].get(j) or {}).get('normalized_score') or {}).get('value'))}</td>"
+                f"<td class='num'>{fmt(((e['judges'].get(j) or {}).get('verbalization_rate') or {}).get('value'))}"
+                f" · {fmt(((e['judges'].get(j) or {}).get('normalized_score') or {}).get('value'))}</td>"
                 for j in sorted(judges))
             out.append(f"<tr><td>{escape(name)}</td>{cells}</tr>")
         out.append("</table>")
@@ -87,8 +87,8 @@ def render_hints(m: dict[str, Any]) -> str:
                    "<table><tr><th>judges</th><th>kappa</th><th>95% CI</th><th>raw agreement</th><th>n</th>"
                    "<th>note</th></tr>")
         for k, a in agree.items():
-            out.append(f"<tr><td>{escape(k)}</td><td class='num'>{_fmt(a.get('kappa'))}</td>"
-                       f"<td class='num'>{_ci(a.get('ci'))}</td><td class='num'>{_fmt(a.get('agreement'))}</td>"
+            out.append(f"<tr><td>{escape(k)}</td><td class='num'>{fmt(a.get('kappa'))}</td>"
+                       f"<td class='num'>{ci_text(a.get('ci'))}</td><td class='num'>{fmt(a.get('agreement'))}</td>"
                        f"<td class='num'>{a.get('n')}</td><td>{escape(str(a.get('why', '')))}</td></tr>")
         out.append("</table>")
     return "\n".join(out)

@@ -6,32 +6,14 @@ One self-contained file (plots are inline PNG). All model and task text is untru
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from cotlens.report.figures import CSS, ci_text, figure_img, fmt
 from cotlens.types import LETTERS, Record, Sample, Trace
-
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
-details{border:1px solid #ddd;border-radius:4px;margin:6px 0;padding:4px 8px}
-.cot{white-space:pre-wrap;background:#fafafa;padding:6px;border-left:3px solid #88a}
-.step{border-bottom:1px dotted #bbb}.muted{color:#777}.warn{color:#a33}
-"""
-
-
-def _fmt(x: Any) -> str:
-    return "-" if x is None else f"{x:.3f}"
-
-
-def _ci(ci: Any) -> str:
-    return "-" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def plot_curve(curve: dict[str, Any], title: str) -> str:
@@ -55,18 +37,6 @@ def plot_curve(curve: dict[str, Any], title: str) -> str:
     return figure_img(fig, title)
 
 
-def figure_img(fig: Any, alt: str) -> str:
-    """A matplotlib figure as an inline PNG <img> (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode()
-    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
-
-
 def _is_array(v: Any) -> bool:
     """An array stored in a record as base64 (``cotlens.metrics.latent_probe.encode_array``): not for reading."""
     return isinstance(v, dict) and set(v) == {"dtype", "shape", "data"}
@@ -87,7 +57,7 @@ def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) ->
     stated = "-" if trace.stated_answer is None else LETTERS[trace.stated_answer]
     parts.append(f"<p>Answer after the CoT: <b>{LETTERS[trace.answer]}</b> · stated in the CoT: {stated}</p>")
     for r in recs:
-        vals = ", ".join(f"{escape(k)}={_fmt(v)}" for k, v in r.values.items())
+        vals = ", ".join(f"{escape(k)}={fmt(v)}" for k, v in r.values.items())
         shown = {k: (f"({v['dtype']} array, shape {v['shape']}: in records.jsonl)" if _is_array(v) else v)
                  for k, v in r.details.items()}
         parts.append(f"<details><summary>{escape(r.metric)}: {vals}</summary>"
@@ -106,15 +76,15 @@ def render(summary: dict[str, Any], samples: Sequence[Sample], traces: dict[str,
                f"{escape(str(model.get('dtype')))}) · task <code>{escape(str(cfg.get('task')))}</code> · "
                f"{summary.get('n_samples')} samples · seed {escape(str(cfg.get('seed')))}</p>")
     acc = summary.get("accuracy_with_cot", {})
-    out.append(f"<p>Accuracy with the CoT: <b>{_fmt(acc.get('value'))}</b> {_ci(acc.get('ci'))} "
+    out.append(f"<p>Accuracy with the CoT: <b>{fmt(acc.get('value'))}</b> {ci_text(acc.get('ci'))} "
                f"(n={acc.get('n')}). Read every AOC beside accuracy: they correlate (Bentham et al. 2024).</p>")
     out.append("<h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th>"
                "<th>other quantities (mean [95% CI])</th><th>what it is</th></tr>")
     for name, m in summary.get("metrics", {}).items():
-        others = "<br>".join(f"{escape(k)}: {_fmt(v['value'])} {_ci(v['ci'])} (n={v['n']})"
+        others = "<br>".join(f"{escape(k)}: {fmt(v['value'])} {ci_text(v['ci'])} (n={v['n']})"
                              for k, v in m.get("stats", {}).items() if k != m.get("primary"))
-        out.append(f"<tr><td>{escape(name)}</td><td class='num'>{_fmt(m['value'])}</td>"
-                   f"<td class='num'>{_ci(m['ci'])}</td><td class='num'>{m['n']}</td><td>{others}</td>"
+        out.append(f"<tr><td>{escape(name)}</td><td class='num'>{fmt(m['value'])}</td>"
+                   f"<td class='num'>{ci_text(m['ci'])}</td><td class='num'>{m['n']}</td><td>{others}</td>"
                    f"<td>{escape(m['description'])}</td></tr>")
     out.append("</table>")
     hints = summary.get("metrics", {}).get("hints")

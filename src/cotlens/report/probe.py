@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from cotlens.report.html import _ci, _fmt, figure_img
+from cotlens.report.figures import ci_text, figure_img, fmt
 
 
 def plot_probe(probe: dict[str, Any], title: str) -> str:
@@ -39,17 +39,17 @@ def render_probe(entry: dict[str, Any]) -> str:
         return f"<h2>Latent probe</h2><p class='muted'>{escape(str(probe.get('why', 'no probe')))}</p>"
     out = ["<h2>Latent probe</h2>",
            f"<p>A linear probe for the final answer, fitted on held-out samples ({probe['folds']}-fold "
-           f"cross-fitting, n={probe['n']}, {probe['n_classes']} answers seen, chance {_fmt(probe['chance'])}). "
+           f"cross-fitting, n={probe['n']}, {probe['n_classes']} answers seen, chance {fmt(probe['chance'])}). "
            f"Latent commitment uses layer {probe['commit_layer']}; "
-           f"{_fmt(probe['unread_at_end'])} of samples are not read even at the CoT's end.</p>",
+           f"{fmt(probe['unread_at_end'])} of samples are not read even at the CoT's end.</p>",
            plot_probe(probe, "latent probe accuracy along the CoT")]
-    head = "".join(f"<th>{_fmt(f)}</th>" for f in probe["fractions"])
+    head = "".join(f"<th>{fmt(f)}</th>" for f in probe["fractions"])
     out.append(f"<table><tr><th>layer</th>{head}<th>at the answer</th></tr>")
     for layer in probe["layers"]:
         e = probe["by_layer"][str(layer)]
-        cells = "".join(f"<td class='num'>{_fmt(p['value'])}<br><span class='muted'>{_ci(p['ci'])}</span></td>"
+        cells = "".join(f"<td class='num'>{fmt(p['value'])}<br><span class='muted'>{ci_text(p['ci'])}</span></td>"
                         for p in e["along_cot"])
-        out.append(f"<tr><td>{escape(str(layer))}</td>{cells}<td class='num'>{_fmt(e['at_answer']['value'])}</td>"
+        out.append(f"<tr><td>{escape(str(layer))}</td>{cells}<td class='num'>{fmt(e['at_answer']['value'])}</td>"
                    "</tr>")
     out.append("</table>")
     return "\n".join(out)

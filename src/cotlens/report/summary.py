@@ -11,7 +11,7 @@ from typing import Any
 
 from cotlens.metrics import get_metric
 from cotlens.metrics.curves import interpolate, weighted_aoc
-from cotlens.report.stats import mean_estimate
+from cotlens.stats import mean_estimate
 from cotlens.types import SCHEMA_VERSION, Record, Sample, Trace
 
 GRID = [i / 20 for i in range(21)]

@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.report.html import CSS, _ci, _fmt, figure_img
+from cotlens.report.figures import CSS, ci_text, figure_img, fmt
 
 
 def roc_points(pos: Sequence[float], neg: Sequence[float]) -> list[tuple[float, float]]:
@@ -53,7 +53,7 @@ def _cell(c: dict[str, Any] | None) -> str:
         return "<td>-</td>"
     if c.get("auroc") is None:
         return f'<td class="muted">{escape(str(c.get("why", "-")))}</td>'
-    return f'<td class="num">{_fmt(c["auroc"])} {_ci(c.get("ci"))}</td>'
+    return f'<td class="num">{fmt(c["auroc"])} {ci_text(c.get("ci"))}</td>'
 
 
 def rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -99,15 +99,15 @@ def render_latent(section: dict[str, Any] | None) -> str:
         first = tok.get("first_readable") or {}
         steps = e.get("steps") or {}
         best = (steps.get("by_layer") or {}).get(str(steps.get("commit_layer")), {})
-        along = " ".join(_fmt(p["value"]) for p in best.get("along_cot", []))
+        along = " ".join(fmt(p["value"]) for p in best.get("along_cot", []))
         gap = e.get("gap") or {}
         rows_.append(f"<tr><td>{escape(label)}</td><td>{along or '-'}</td>"
                      f"<td>{escape(str(first.get('where', 'nowhere')))}</td>"
                      f"<td>{escape(str(rf.get('where', 'nowhere')))}</td>"
-                     f"<td class='num'>{_fmt(tok.get('chance'))}</td>"
-                     f"<td class='num'>{_fmt(gap.get('value'))} {_ci(gap.get('ci'))}</td></tr>")
+                     f"<td class='num'>{fmt(tok.get('chance'))}</td>"
+                     f"<td class='num'>{fmt(gap.get('value'))} {ci_text(gap.get('ci'))}</td></tr>")
     checks = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v['expected']))}</td><td class='num'>"
-                     f"{_fmt(v['value'])}</td><td>{'holds' if v['holds'] else '<b>fails</b>'}</td></tr>"
+                     f"{fmt(v['value'])}</td><td>{'holds' if v['holds'] else '<b>fails</b>'}</td></tr>"
                      for k, v in section.get("checks", {}).items())
     return ("<h2>Latent probe: where the answer becomes readable</h2>"
             "<table><tr><th>organism on task</th><th>held-out accuracy at step ends (commitment layer)</th>"
@@ -129,8 +129,8 @@ def render_validation(result: dict[str, Any]) -> str:
     for name, o in result["organisms"].items():
         checks = "".join(
             f"<tr><td>{escape(k)}</td><td class='num'>{v.get('n', 0)}</td>"
-            f"<td class='num'>{_fmt(v.get('follows_rule'))}</td><td class='num'>{_fmt(v.get('breaks_rule'))}</td>"
-            f"<td class='num'>{_fmt(v.get('malformed_answer'))}</td><td class='num'>{_fmt(v.get('malformed_cot'))}"
+            f"<td class='num'>{fmt(v.get('follows_rule'))}</td><td class='num'>{fmt(v.get('breaks_rule'))}</td>"
+            f"<td class='num'>{fmt(v.get('malformed_answer'))}</td><td class='num'>{fmt(v.get('malformed_cot'))}"
             "</td></tr>" for k, v in o["checks"].items())
         acc = o.get("accuracy_with_cot") or {}
         nocot = o.get("no_cot_accuracy") or {}
@@ -139,16 +139,16 @@ def render_validation(result: dict[str, Any]) -> str:
         if o.get("hints"):
             hs = o["hints"]
             ce = o.get("counterfactual_edits") or {}
-            parts = [f"{escape(k.replace('_', ' '))} {_fmt((hs.get(k) or {}).get('value'))} "
-                     f"{_ci((hs.get(k) or {}).get('ci'))}"
+            parts = [f"{escape(k.replace('_', ' '))} {fmt((hs.get(k) or {}).get('value'))} "
+                     f"{ci_text((hs.get(k) or {}).get('ci'))}"
                      for k in ("switch_rate", "verbalization_rate", "normalized_score")]
-            parts += [f"counterfactual edits {k.replace('_', ' ')} {_fmt((ce.get(k) or {}).get('value'))}"
+            parts += [f"counterfactual edits {k.replace('_', ' ')} {fmt((ce.get(k) or {}).get('value'))}"
                       for k in ("flip_rate", "mention_rate")]
             hint_line = "<p>hints (rule judge): " + "; ".join(parts) + ".</p>"
         orgs.append(
             f"<h3>{escape(name)}</h3><p>{escape(o['recipe'])}. Task {escape(o['task'])}; accuracy with CoT "
-            f"{_fmt(acc.get('value'))} {_ci(acc.get('ci'))}; no-CoT accuracy {_fmt(nocot.get('value'))} "
-            f"{_ci(nocot.get('ci'))}; trained {escape(str(o.get('train_steps')))} steps in "
+            f"{fmt(acc.get('value'))} {ci_text(acc.get('ci'))}; no-CoT accuracy {fmt(nocot.get('value'))} "
+            f"{ci_text(nocot.get('ci'))}; trained {escape(str(o.get('train_steps')))} steps in "
             f"{'-' if secs is None else f'{secs:.0f}'} s.</p>{hint_line}"
             "<table><tr><th>answers checked against the recipe's rule</th><th>n</th><th>follow</th><th>break</th>"
             f"<th>malformed answer</th><th>malformed CoT</th></tr>{checks}</table>")

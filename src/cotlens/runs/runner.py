@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from cotlens.elicit import answer_prompt, elicit
+from cotlens.elicit import elicit
 from cotlens.metrics import DEFAULT_METRICS, Metric, MetricContext, expand_metrics, get_metric
 from cotlens.metrics.adding_mistakes import RULES, AddingMistakesArgs
 from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
@@ -37,8 +37,9 @@ from cotlens.metrics.hints import HintsArgs
 from cotlens.metrics.latent_probe import LatentProbeArgs
 from cotlens.metrics.step_ablation import StepAblationArgs
 from cotlens.models.base import GENERATE, SCORE_CHOICES, LocalModel, Model, require
-from cotlens.models.hf import cache_root
 from cotlens.models.spec import check_spec, load_model
+from cotlens.paths import cache_root
+from cotlens.prompts import answer_prompt
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter
 from cotlens.tasks import load_task
 from cotlens.types import SCHEMA_VERSION, CotlensError, GenerationSettings, Prompt, Record, Sample, Trace

@@ -1,37 +1,51 @@
 """Tasks: built-in generators with ground truth, and loaders for user files.
 
-``load_task(name_or_path, ...)`` accepts a built-in name (``arithmetic``), a ``.jsonl`` or ``.csv`` file, or a
-directory saved with ``datasets``' ``save_to_disk``.
+``load_task(name_or_path, ...)`` accepts a built-in name (``CATALOGUE``), a ``.jsonl``, ``.csv`` or ``.tsv``
+file, or a directory saved with ``datasets``' ``save_to_disk``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from cotlens.tasks import arithmetic
+from cotlens.tasks import arithmetic, chains
 from cotlens.tasks.loaders import load_csv, load_datasets_dir, load_jsonl
 from cotlens.types import CotlensError, Sample
 
-BUILTIN = ("arithmetic", "chain4", "repeat3", "chain4-mixed", "repeat3-mixed")
-"""``chain4`` and ``repeat3``: the organisms' variable chains, hard and easy (see ``cotlens.organisms.tasks``);
-choices 0-9. ``-mixed``: every second question carries the ``mixed`` organism's trigger."""
+
+def _chains(name: str) -> Callable[[int, int, int], list[Sample]]:
+    def make(n: int, seed: int, difficulty: int) -> list[Sample]:
+        made = chains.task_chains(name, n, seed)
+        return [chains.to_sample(c, f"{name}-{seed}-{i}", name) for i, c in enumerate(made)]
+
+    return make
+
+
+CATALOGUE: dict[str, tuple[str, Callable[[int, int, int], list[Sample]]]] = {
+    "arithmetic": ("multi-step word problems, --difficulty operations each, four choices",
+                   lambda n, seed, difficulty: arithmetic.generate(n, seed, difficulty)),
+    **{name: (f"the organisms' variable chains modulo 10 ({'hard' if name == 'chain4' else 'easy'}), choices 0-9",
+              _chains(name)) for name in chains.TASKS},
+    **{f"{name}-mixed": (f"{name}, every second question carrying the mixed organism's trigger",
+                         _chains(f"{name}-mixed")) for name in chains.TASKS},
+}
+"""Every built-in task: name -> (what it is, generator of (n, seed, difficulty)). The one list of tasks:
+``cotlens.tasks.chains`` defines the chains, this names them."""
+BUILTIN = tuple(CATALOGUE)
 
 
 def load_task(
     name_or_path: str, n: int | None = None, seed: int = 0, difficulty: int = 3, split: str | None = None,
     notes: list[str] | None = None,
 ) -> list[Sample]:
-    """The first ``n`` samples of a task (all of a file when ``n`` is None). Readings of a file's values that a
-    rule had to settle (``cotlens.tasks.answers``) are appended to ``notes``, one line each."""
+    """The first ``n`` samples of a task (all of a file when ``n`` is None; 100 of a built-in). Readings of a
+    file's values that a rule had to settle (``cotlens.tasks.answers``) are appended to ``notes``, one line
+    each."""
     if n is not None and n < 1:
         raise CotlensError(f"--n must be at least 1, got {n}")
-    if name_or_path == "arithmetic":
-        return arithmetic.generate(n if n is not None else 100, seed, difficulty)
-    if name_or_path in BUILTIN[1:]:
-        from cotlens.organisms.tasks import task_chains, to_sample
-
-        chains = task_chains(name_or_path, n or 100, seed)
-        return [to_sample(c, f"{name_or_path}-{seed}-{i}", name_or_path) for i, c in enumerate(chains)]
+    if name_or_path in CATALOGUE:
+        return CATALOGUE[name_or_path][1](n if n is not None else 100, seed, difficulty)
     if not name_or_path.strip():
         raise CotlensError(f"unknown task '': name a built-in ({', '.join(BUILTIN)}) or a file")
     path = Path(name_or_path)
@@ -55,4 +69,4 @@ def load_task(
     return kept
 
 
-__all__ = ["BUILTIN", "load_task"]
+__all__ = ["BUILTIN", "CATALOGUE", "load_task"]

@@ -37,14 +37,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cotlens.prompts import FEW_SHOT_ANSWER, question_body, question_text
 from cotlens.types import LETTERS, CotlensError, Message, Sample
 
 BUILTIN_FILE = Path(__file__).resolve().parent / "hints.jsonl"
 PLACEHOLDERS = ("question", "text", "letter", "choice")
 _FIELDS = {"name", "user", "system", "turns", "question", "examples", "describe", "cues", "description", "source",
            "default"}
-FEW_SHOT_ANSWER = "The single, most likely answer is ({letter})."
-"""How a few-shot example's answer is written in its assistant turn."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,6 @@ class HintType:
 
     # -- rendering ---------------------------------------------------------------------------------------
     def _sub(self, template: str, sample: Sample, target: int | None) -> str:
-        from cotlens.elicit import question_body
-
         letter = LETTERS[target] if target is not None else ""
         choice = sample.choices[target] if target is not None else ""
         text = string.Template(self.question).substitute(text=sample.question, letter=letter, choice=choice,
@@ -93,8 +90,6 @@ class HintType:
     def render(self, sample: Sample, target: int | None, pool: Sequence[Sample] = ()) -> tuple[Message, ...]:
         """The conversation before the CoT. ``target`` None renders the unhinted baseline: for a few-shot
         type, the same examples in their own order; for any other, the plain question."""
-        from cotlens.elicit import question_text
-
         shots: list[Message] = []
         for ex in self.examples_for(sample, pool):
             if target is not None and target < len(ex.choices):

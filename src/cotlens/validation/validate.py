@@ -34,11 +34,11 @@ from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, choice_mass, join_steps
 from cotlens.metrics import METRICS
-from cotlens.models.organism import CHECKPOINTS, shipped
+from cotlens.organisms.model import CHECKPOINTS, shipped
 from cotlens.organisms.recipes import HINT_RECIPES, RECIPES, Recipe
-from cotlens.organisms.tasks import WORDS
-from cotlens.report.stats import auroc_estimate, mean_estimate
 from cotlens.runs.runner import RunConfig, read_jsonl, run
+from cotlens.stats import auroc_estimate, mean_estimate
+from cotlens.tasks.chains import WORDS
 from cotlens.types import SCHEMA_VERSION, Sample, Trace
 
 VALIDATION_SEED = 424242
@@ -211,7 +211,7 @@ def _read_run(d: Path, summary: dict[str, Any]) -> dict[str, Any]:
 def latent_section(organisms: dict[str, Any]) -> dict[str, Any]:
     """The latent probe per organism and task: accuracy along the CoT (the metric's summary, at step ends) and
     token by token (``probe_by_token``), and the two expectations of issue 6 checked."""
-    from cotlens.organisms.latent import READABLE, probe_by_token
+    from cotlens.validation.latent import READABLE, probe_by_token
 
     out: dict[str, Any] = {"readable_at": READABLE, "organisms": {}}
     for name, runs in organisms.items():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cotlens.report.stats import bootstrap, mean_estimate
+from cotlens.stats import bootstrap, mean_estimate
 
 
 def test_mean_estimate_interval_contains_mean_and_is_reproducible() -> None:
@@ -28,7 +28,7 @@ def test_bootstrap_matches_normal_theory_roughly() -> None:
 
 
 def test_auroc_hand_computed() -> None:
-    from cotlens.report.stats import auroc, auroc_estimate
+    from cotlens.stats import auroc, auroc_estimate
 
     # positives 0.9, 0.5; negatives 0.5, 0.1: pairs (0.9>0.5) (0.9>0.1) (0.5=0.5 -> half) (0.5>0.1) = 3.5/4
     assert auroc([0.9, 0.5, 0.5, 0.1], [1, 1, 0, 0]) == 0.875

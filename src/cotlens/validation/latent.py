@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from cotlens.elicit import answer_prompt
 from cotlens.metrics.latent_probe import cross_fit, question_folds
 from cotlens.models.organism import OrganismModel
-from cotlens.report.stats import mean_estimate
+from cotlens.prompts import answer_prompt
+from cotlens.stats import mean_estimate
 from cotlens.types import Sample, Trace
 
 READABLE = 0.9
