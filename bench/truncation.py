@@ -1,7 +1,7 @@
 """Truncation curves: naive scoring (one forward pass per truncation point) vs shared-prefix scoring (all points
 in one pass), on the embedded SmolLM2 and on an organism.
 
-Usage: python bench/truncation.py [--dtype float32] [--lengths 128,256,512,1024] [--ks 5,10,20] [--no-organism]
+Usage: python bench/truncation.py [--dtype auto] [--lengths 128,256,512,1024] [--ks 5,10,20] [--no-organism]
 
 For a CoT of about L tokens (sentences of arithmetic) and k truncation points evenly spaced over its steps, it
 times ``score_choices`` on the k answer prompts (naive), ``score_prefixes`` on the same prompts (shared), and
@@ -74,7 +74,7 @@ def measure(label: str, m: Any, prompts: list[Prompt], letters: list[tuple[str, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--dtype", default="auto", help="as cotlens run (the dtype used is in the JSON)")
     ap.add_argument("--lengths", default="128,256,512,1024")
     ap.add_argument("--ks", default="5,10,20")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "truncation.json"))
@@ -103,7 +103,7 @@ def main() -> None:
                     m.model(input_ids=torch.tensor([flat]))  # type: ignore[attr-defined]
 
             rows.append(measure("", m, prompts, letters, m.count_tokens(cot), packed, one_pass, 3))
-    result: dict[str, object] = {"model": "smollm2", "dtype": args.dtype, "rows": rows}
+    result: dict[str, object] = {"model": "smollm2", "dtype": m.identity["dtype"], "rows": rows}
     if not args.no_organism:
         result["organism"] = {"model": "organism:faithful", "dtype": "float32",
                               "rows": organism_rows([int(x) for x in args.lengths.split(",")],

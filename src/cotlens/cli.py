@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--model", required=True, help="model spec (smollm2, organism:NAME, hf:PATH, gguf:PATH)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
     se.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    se.add_argument("--dtype", default="float32", help="bfloat16, float32 or float16 (default: float32)")
+    se.add_argument("--dtype", default="auto", help="auto, bfloat16, float32 or float16 (default: auto, as for run)")
     se.add_argument("--latency", type=float, default=0.0, help="seconds added to every request (default: 0)")
     return p
 

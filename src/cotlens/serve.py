@@ -198,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, str(e))
 
 
-def serve(spec: str, port: int, host: str = "127.0.0.1", dtype: str = "float32", latency: float = 0.0) -> None:
+def serve(spec: str, port: int, host: str = "127.0.0.1", dtype: str = "auto", latency: float = 0.0) -> None:
     from cotlens.models.spec import load_model
 
     server = ModelServer(load_model(spec, dtype=dtype), spec, host, port, latency)

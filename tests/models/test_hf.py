@@ -55,3 +55,19 @@ def test_batched_scores_equal_one_by_one_and_plain_forward(smollm2_fp32) -> None
 def test_bad_specs(spec: str, msg: str) -> None:
     with pytest.raises(CotlensError, match=msg):
         load_model(spec)
+
+
+def test_dtype_auto_follows_the_hardware() -> None:
+    """``--dtype auto`` (every command's default): float32 on a CPU without native bf16, bfloat16 with it; the
+    identity names the dtype actually used."""
+    from cotlens.models.hf import cpu_has_native_bf16, resolve_dtype
+    from cotlens.runs.runner import RunConfig
+
+    assert not cpu_has_native_bf16("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert cpu_has_native_bf16("flags\t\t: fpu avx512f avx512_bf16\n")
+    assert cpu_has_native_bf16("Features\t: fp asimd sve bf16\n")
+    assert resolve_dtype("float16", "cpu") == "float16"
+    assert resolve_dtype("auto", "cpu") == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    assert RunConfig(model="smollm2", task="arithmetic", out="x").dtype == "auto"
+    m = load_model("smollm2")
+    assert m.identity["dtype"] == resolve_dtype("auto", "cpu")

@@ -23,7 +23,33 @@ from cotlens.models.hooks import residual_hook
 from cotlens.paths import cache_root
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
-DTYPES = ("bfloat16", "float32", "float16")
+DTYPES = ("auto", "bfloat16", "float32", "float16")
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+"""CPU feature flags (``/proc/cpuinfo``: x86's AVX512-BF16 and AMX-BF16, Arm's BF16) that give bf16 kernels."""
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes in bf16 natively (Linux: its feature flags; elsewhere: no)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = {f for line in cpuinfo.splitlines() if line.lower().startswith(("flags", "features"))
+             for f in line.split(":", 1)[-1].split()}
+    return any(f in flags for f in NATIVE_BF16_FLAGS)
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """``auto``: bfloat16 on a GPU that supports it (else float16) or a CPU with native bf16, float32 on a CPU
+    without it (bf16 is emulated there, several times slower); any other value as given."""
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda"):
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "bfloat16" if cpu_has_native_bf16() else "float32"
 CONVERTED_FORMAT = 1
 
 
@@ -112,7 +138,7 @@ class HFModel(LocalModel):
         *,
         spec: str,
         gguf_file: str | None = None,
-        dtype: str = "bfloat16",
+        dtype: str = "auto",
         batch_size: int = 8,
         device: str | None = None,
     ) -> None:
@@ -145,6 +171,7 @@ class HFModel(LocalModel):
             raise CotlensError(f"model path not found: {src} (hub downloads are not done; give a local path)")
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = resolve_dtype(dtype, self.device)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(load_dir), local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(str(load_dir), dtype=getattr(torch, dtype),

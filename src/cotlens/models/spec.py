@@ -46,7 +46,7 @@ def check_spec(spec: str, who: str = "model") -> None:
         parse_spec(rest)
 
 
-def load_model(spec: str, *, dtype: str = "bfloat16", batch_size: int = 8, api_options: Any = None) -> Model:
+def load_model(spec: str, *, dtype: str = "auto", batch_size: int = 8, api_options: Any = None) -> Model:
     """Build the backend a spec names. Raises CotlensError for an unknown or missing model."""
     from cotlens.models.hf import HFModel
 

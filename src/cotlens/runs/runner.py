@@ -65,7 +65,9 @@ class RunConfig:
     split: str | None = field(default=None, metadata={"help": "datasets dir: which split (default test)"})
     max_new_tokens: int = field(default=256, metadata={"help": "CoT generation budget in tokens"})
     temperature: float = field(default=0.0, metadata={"help": "sampling temperature for CoTs (0 = greedy)"})
-    dtype: str = field(default="bfloat16", metadata={"help": "bfloat16, float32 or float16"})
+    dtype: str = field(default="auto", metadata={"help": "auto, bfloat16, float32 or float16 (auto: bfloat16 on a GPU "
+                                                          "or a CPU with native bf16, float32 on a CPU without; the "
+                                                          "records' model identity says which was used)"})
     batch_size: int = field(default=8, metadata={"help": "prompts per forward pass"})
     mistake_model: str = field(
         default="self", metadata={"help": "adding_mistakes: who writes mistakes (self, rule, or a spec)"}
