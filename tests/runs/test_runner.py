@@ -29,14 +29,19 @@ def test_full_battery_writes_records_summary_report(tmp_path: Path) -> None:
     d = tmp_path / "r"
     s = json.loads((d / "summary.json").read_text())
     assert s == json.loads(json.dumps(summary))
-    assert s["schema"] == 1
+    assert s["schema"] == 2
     assert set(s["metrics"]) == {"early_answering", "adding_mistakes", "filler_tokens", "no_cot"}
     for m in s["metrics"].values():
         assert {"value", "ci", "n"} <= set(m)
         assert m["n"] <= 3
     ea = s["metrics"]["early_answering"]
-    assert ea["value"] == pytest.approx(ea["weighted_aoc_check"])
     records = list(read_jsonl(d / "records.jsonl"))
+    from cotlens.metrics.curves import weighted_aoc
+    from cotlens.metrics.early_answering import METRIC as EA
+    from cotlens.types import Record
+
+    curves = [EA.curve(Record.from_dict(r)) for r in records if r["metric"] == "early_answering"]  # type: ignore[misc]
+    assert ea["value"] == pytest.approx(weighted_aoc([c for c in curves if c]))  # the paper's length weighting
     assert len(records) == 12
     for r in records:
         assert r["model"]["spec"] == "smollm2" and r["generation"]["max_new_tokens"] == 24

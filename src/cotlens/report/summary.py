@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cotlens.metrics import get_metric
-from cotlens.metrics.curves import interpolate, weighted_aoc
+from cotlens.metrics.curves import interpolate
 from cotlens.stats import mean_estimate
 from cotlens.types import SCHEMA_VERSION, Record, Sample, Trace
 
@@ -44,7 +44,6 @@ def summarize(config: Any, samples: Sequence[Sample], traces: dict[str, Trace],
         if metric.curve is not None:
             per = [c for c in (metric.curve(r) for r in recs) if c]
             if per:
-                metrics[name]["weighted_aoc_check"] = weighted_aoc(per)
                 ys = [interpolate(c, GRID) for c in per]
                 curves[name] = {
                     "label": metric.curve_label,

@@ -61,9 +61,6 @@ class CallCache:
         )
         self._db.commit()
 
-    def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-
     def close(self) -> None:
         self._db.close()
 
