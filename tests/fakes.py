@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES, names
 from cotlens.types import GenerationSettings, Prompt
 
 
@@ -26,7 +26,7 @@ class ScriptedModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS})
+        return names(GENERATE, SCORE_CHOICES, COUNT_TOKENS)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

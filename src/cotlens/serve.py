@@ -31,7 +31,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cotlens.models.base import Model
+from cotlens.models.base import RANKS_NEXT_TOKENS, Model, optional
 from cotlens.types import CotlensError, GenerationSettings, Message, Prompt
 
 
@@ -70,11 +70,12 @@ class ModelServer(ThreadingHTTPServer):
         settings = GenerationSettings(max_new_tokens=max_tokens, temperature=temperature,
                                       top_p=float(body.get("top_p", 1.0)))
         seed = int(body.get("seed") or 0)
-        next_top = getattr(self.model, "next_token_logprobs", None)
-        if k and next_top is None:
+        ranks = optional(self.model, RANKS_NEXT_TOKENS)
+        if k and ranks is None:
             raise CotlensError("this model cannot report log-probabilities")
         with self.lock:
-            top = next_top([prompt], max(ONE_TOKEN_K, k))[0] if (k or max_tokens == 1) and next_top else None
+            top = ranks.next_token_logprobs([prompt], max(ONE_TOKEN_K, k))[0] if (k or max_tokens == 1) and ranks \
+                else None
             if top is not None and max_tokens == 1:
                 text = _one_token(top, temperature, seed, prompt)
             else:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES
+from cotlens.models.base import COUNT_TOKENS, GENERATE, HIDDEN_STATES, SCORE_CHOICES, has, names
 from cotlens.models.spec import load_model
 from cotlens.organisms.model import shipped
 from cotlens.prompts import answer_prompt, continue_prompt, elicit_prompt, no_cot_prompt
 from cotlens.tasks import load_task
-from cotlens.types import GenerationSettings
+from cotlens.types import CotlensError, GenerationSettings
 
 HAVE_ORGANISM = "faithful" in shipped()
 
@@ -39,7 +39,7 @@ def test_identity_and_capabilities(backend: dict[str, Any]) -> None:
     ident = m.identity
     assert ident["spec"] == backend["spec"] and ident["dtype"] == "float32"
     assert ident["revision"].startswith("sha256:") and len(ident["revision"]) == 71
-    assert {GENERATE, SCORE_CHOICES, COUNT_TOKENS} <= m.capabilities
+    assert names(GENERATE, SCORE_CHOICES, COUNT_TOKENS) <= m.capabilities
     assert isinstance(m.count_tokens(backend["cots"][2]), int) and m.count_tokens(backend["cots"][2]) > 0
 
 
@@ -77,7 +77,7 @@ def test_sampling_is_seeded_per_prompt(backend: dict[str, Any]) -> None:
 
 def test_hidden_states(backend: dict[str, Any]) -> None:
     m, samples, cots = backend["model"], backend["samples"], backend["cots"]
-    assert HIDDEN_STATES in m.capabilities
+    assert has(m, HIDDEN_STATES)
     prompts = [answer_prompt(samples[1], cots[1]), elicit_prompt(samples[0])]
     a, b = m.hidden_states(prompts)
     assert a.ndim == 3 and a.shape[0] >= 2 and a.dtype == np.float32 and np.isfinite(a).all()
@@ -86,3 +86,19 @@ def test_hidden_states(backend: dict[str, Any]) -> None:
     # the last position's state decides the next token: a longer CoT gives a longer stream
     longer = m.hidden_states([answer_prompt(samples[1], cots[2])])[0]
     assert longer.shape[1] > a.shape[1]
+
+
+def test_require_narrows_to_the_capability_or_fails_early() -> None:
+    """Typed capabilities: ``require`` returns the model typed as the ability's protocol, or says who needs it."""
+    from cotlens.models.base import ABLATE, RENDERS, WhiteBox, optional, require
+    from fakes import ScriptedModel
+
+    organism = load_model("organism:faithful")
+    white: WhiteBox = require(organism, HIDDEN_STATES, "a probe")
+    assert white is organism and white.n_layers == 3
+    assert optional(organism, RENDERS) is None  # an organism has no chat template
+    scripted = ScriptedModel(lambda p: "A")
+    with pytest.raises(CotlensError, match="step_ablation needs the 'ablate' capability, which model scripted does "
+                                           "not have"):
+        require(scripted, ABLATE, "step_ablation")
+    assert not has(scripted, HIDDEN_STATES)

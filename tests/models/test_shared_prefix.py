@@ -4,7 +4,7 @@ prompts give one by one (fp32: within 1e-4), also for prompts that share little 
 from __future__ import annotations
 
 from cotlens.elicit import join_steps, split_steps
-from cotlens.models.base import SCORE_PREFIXES
+from cotlens.models.base import SCORE_PREFIXES, has
 from cotlens.prompts import answer_prompt
 from cotlens.tasks import load_task
 
@@ -13,7 +13,7 @@ COT = " ".join(f"Step {i}: {i} plus {i + 1} makes {2 * i + 1}." for i in range(1
 
 def test_truncation_points_match_naive(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
     m = smollm2_fp32
-    assert SCORE_PREFIXES in m.capabilities
+    assert has(m, SCORE_PREFIXES)
     s = load_task("arithmetic", 1, 0)[0]
     steps = split_steps(COT)
     prompts = [answer_prompt(s, join_steps(COT, steps, k)) for k in range(len(steps) + 1)]
@@ -38,7 +38,7 @@ def test_organism_truncation_points_match_naive() -> None:
     from cotlens.types import GenerationSettings
 
     m = OrganismModel("faithful", spec="organism:faithful")
-    assert SCORE_PREFIXES in m.capabilities
+    assert has(m, SCORE_PREFIXES)
     samples = load_task("chain4", 3, 2)
     for t, s in zip(elicit(m, samples, GenerationSettings(60), 0), samples, strict=True):
         prompts = [answer_prompt(s, join_steps(t.cot, t.steps, k)) for k in range(len(t.steps) + 1)]

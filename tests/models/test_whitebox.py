@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cotlens.elicit import elicit
-from cotlens.models.base import ABLATE, HIDDEN_STATES
+from cotlens.models.base import ABLATE, HIDDEN_STATES, has
 from cotlens.models.organism import OrganismModel
 from cotlens.prompts import answer_prompt
 from cotlens.tasks import load_task
@@ -41,7 +41,7 @@ def test_organism_residuals_are_the_hidden_states_at_the_cot_tokens() -> None:
 
 def test_organism_ablation_is_exact_on_an_empty_span_and_changes_a_faithful_answer() -> None:
     m, samples, traces = _organism_trace("faithful")
-    assert ABLATE in m.capabilities and HIDDEN_STATES in m.capabilities
+    assert has(m, ABLATE) and has(m, HIDDEN_STATES)
     prompts = [answer_prompt(s, t.cot) for s, t in zip(samples, traces, strict=True)]
     letters = [s.letters for s in samples]
     base = m.score_choices(prompts, letters)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, clean_cot, join_steps
 from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve, score_shared
 from cotlens.metrics.curves import sample_aoc
-from cotlens.models.base import SCORE_PREFIXES
+from cotlens.models.base import SCORE_PREFIXES, has
 from cotlens.prompts import answer_prompt, continue_prompt, mistake_prompt
 from cotlens.types import GenerationSettings, Record, Sample, Trace
 
@@ -126,7 +126,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
          "valid_mistake_rate": len(valid) / len(idx),
          "malformed_rate": sum(bool(p.get("malformed")) for p in points) / len(valid) if valid else None},
         {"n_steps": n, "original_answer": trace.answer, "points": points, "curve": curve,
-         "scoring": "shared_prefix" if SCORE_PREFIXES in ctx.model.capabilities else "separate",
+         "scoring": "shared_prefix" if has(ctx.model, SCORE_PREFIXES) else "separate",
          **({} if curve else {"skipped": "no step could be given a mistake"})},
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cotlens.metrics.curves import Curve
-from cotlens.models.base import SCORE_PREFIXES, Model
+from cotlens.models.base import SCORE_PREFIXES, Capability, Model, optional
 from cotlens.stats import mean_estimate
 from cotlens.types import Estimate, Prompt, Record, Sample, Trace
 
@@ -51,7 +51,7 @@ class Metric:
     returns are added to the metric's entry in ``summary.json``; ``value``, ``ci``, ``n`` and ``primary``
     replace the mean of the primary per-sample value as the headline."""
 
-    requires: tuple[str, ...] = ()
+    requires: tuple[Capability[Any], ...] = ()
     """Optional capabilities the metric needs (``cotlens.models.base``): a run checks them when it loads the
     model, before any CoT is elicited."""
     pool: Callable[[Sequence[Record], int], list[Record]] | None = None
@@ -98,9 +98,8 @@ def make_record(
 def score_shared(model: Model) -> Callable[[Sequence[Prompt], Sequence[Sequence[str]]], list[list[float]]]:
     """``score_prefixes`` where the model has it (one forward pass for prompts sharing a prefix), else
     ``score_choices``: what truncation and mistake metrics call."""
-    if SCORE_PREFIXES in model.capabilities:
-        return model.score_prefixes  # type: ignore[attr-defined, no-any-return]
-    return model.score_choices
+    fast = optional(model, SCORE_PREFIXES)
+    return fast.score_prefixes if fast is not None else model.score_choices
 
 
 def points_curve(record: Record) -> Curve | None:

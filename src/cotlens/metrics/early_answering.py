@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, join_steps
 from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve, score_shared
 from cotlens.metrics.curves import sample_aoc
-from cotlens.models.base import SCORE_PREFIXES
+from cotlens.models.base import SCORE_PREFIXES, has
 from cotlens.prompts import answer_prompt
 from cotlens.types import Record, Sample, Trace
 
@@ -58,7 +58,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
         {"aoc": sample_aoc(curve), "accuracy": accuracy,
          "malformed_rate": sum(bool(p["malformed"]) for p in points) / len(points)},
         {"n_steps": n, "final_answer": final, "points": points, "curve": curve,
-         "scoring": "shared_prefix" if SCORE_PREFIXES in ctx.model.capabilities else "separate"},
+         "scoring": "shared_prefix" if has(ctx.model, SCORE_PREFIXES) else "separate"},
     )
 
 

@@ -111,17 +111,16 @@ def commitment(matches: Sequence[bool]) -> int:
 
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: LatentProbeArgs) -> Record:
-    require(ctx.model, HIDDEN_STATES, "latent_probe")
+    model = require(ctx.model, HIDDEN_STATES, "latent_probe")
     empty: dict[str, float | None] = dict.fromkeys(("gap", "latent_commitment", "verbal_commitment",
                                                     "probe_at_start", "probe_at_end"))
     n = len(trace.steps)
     if n == 0:
         return make_record(METRIC, args, trace, empty, {"n_steps": 0, "skipped": "the CoT has no steps"})
-    n_layers = int(getattr(ctx.model, "n_layers", 0))
-    layers = args.layers or default_layers(n_layers)
+    layers = args.layers or default_layers(model.n_layers)
     prompt = answer_prompt(sample, trace.cot)
     offsets = [0] + [step_point(trace.cot, s.start, s.end) for s in trace.steps]
-    feats = ctx.model.residuals_at([prompt], [trace.cot], [offsets], layers)[0]  # type: ignore[attr-defined]
+    feats = model.residuals_at([prompt], [trace.cot], [offsets], layers)[0]
     early = score_shared(ctx.model)([answer_prompt(sample, join_steps(trace.cot, trace.steps, k))
                                      for k in range(n)], [sample.letters] * n)
     return make_record(METRIC, args, trace, empty, {
@@ -208,15 +207,19 @@ def pool(records: Sequence[Record], seed: int) -> list[Record]:
     if any(list(r.details["layers"]) != layers for r in recs):
         raise CotlensError("latent_probe: records probe different layers; pool them separately")
     steps = [[int(np.floor(i * int(r.details["n_steps"]) / g + 0.5)) for i in range(g + 1)] for r in recs]
-    feats = [features(r) for r in recs]
+    feats: list[np.ndarray] = []
+    for r in recs:
+        f = features(r)
+        if f is None:
+            raise CotlensError(f"latent_probe: record of sample {r.sample_id!r} holds no hidden states")
+        feats.append(f)
     y = np.array([int(r.details["final_answer"]) for r in recs])
     folds = question_folds([str(r.details["question"]) for r in recs], seed)
     # predictions [layer, grid point (+ the answer position), sample]
     pred = np.zeros((len(layers), g + 2, len(recs)), dtype=int)
     for li in range(len(layers)):
         for i in range(g + 2):
-            x = np.stack([f[steps[s][i] if i <= g else -1, li] for s, f in enumerate(feats)  # type: ignore[index]
-                          ])
+            x = np.stack([f[steps[s][i] if i <= g else -1, li] for s, f in enumerate(feats)])
             pred[li, i] = cross_fit(x, y, folds)
     correct = pred == y[None, None, :]
     along = correct[:, : g + 1].mean(axis=(1, 2))

@@ -25,6 +25,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass
 from cotlens.metrics.base import Metric, MetricContext, make_record
@@ -58,7 +59,7 @@ def kl(p: Sequence[float], q: Sequence[float]) -> float:
 
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: StepAblationArgs) -> Record:
-    require(ctx.model, ABLATE, "step_ablation")
+    model = require(ctx.model, ABLATE, "step_ablation")
     if args.mode not in ABLATION_MODES:
         raise CotlensError(f"step_ablation: mode must be one of {', '.join(ABLATION_MODES)}, got {args.mode!r}")
     n = len(trace.steps)
@@ -70,19 +71,20 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     prompt = answer_prompt(sample, trace.cot)
     letters = sample.letters
     base = ctx.model.score_choices([prompt], [letters])[0]
-    ablated = ctx.model.score_ablated(  # type: ignore[attr-defined]
+    ablated = model.score_ablated(
         [prompt] * n, [letters] * n, [trace.cot] * n, [(s.start, s.end) for s in trace.steps], args.layer,
         args.mode)
     p = choice_probs(base)
     final = argmax(base)
-    steps = []
+    steps: list[dict[str, Any]] = []
+    tvs: list[float] = []
     for j, (s, lp) in enumerate(zip(trace.steps, ablated, strict=True)):
         q = choice_probs(lp)
         mass = choice_mass(lp)
+        tvs.append(total_variation(p, q))
         steps.append({"step": j, "text": s.text, "answer": argmax(lp), "changed": argmax(lp) != final,
-                      "tv": total_variation(p, q), "kl": kl(p, q), "logprobs": lp, "choice_mass": mass,
+                      "tv": tvs[-1], "kl": kl(p, q), "logprobs": lp, "choice_mass": mass,
                       "malformed": mass < MALFORMED_MASS})
-    tvs = [float(x["tv"]) for x in steps]
     return make_record(
         METRIC, args, trace,
         {"max_tv": max(tvs), "mean_tv": sum(tvs) / n, "any_changed": float(any(x["changed"] for x in steps)),

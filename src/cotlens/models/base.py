@@ -1,37 +1,21 @@
-"""The Model protocol every backend implements, and its capability flags.
+"""The Model protocol every backend implements, and its typed capabilities.
 
 A backend has a few batch methods (after lm-evaluation-harness's ``LM``): ``generate`` continues prompts,
-``score_choices`` reads the next-token log-probabilities of answer letters. Optional abilities are declared in
-``capabilities`` and checked with ``require`` so a metric that needs one fails early with a clear message.
+``score_choices`` reads the next-token log-probabilities of answer letters. An optional ability is a typed
+protocol (``ScoresPrefixes``, ``WhiteBox``, ``Ablates``, ``Served``, ``Renders``, ``RanksNextTokens``) with a
+``Capability`` constant naming it. A backend declares the names of its abilities in ``capabilities``;
+``require(model, WHITE_BOX, who)`` fails early with a clear message when one is missing and otherwise returns the
+model typed as that protocol, and ``has`` asks without failing. No caller reaches for an attribute by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
-GENERATE = "generate"
-SCORE_CHOICES = "score_choices"
-COUNT_TOKENS = "count_tokens"
-SCORE_PREFIXES = "score_prefixes"
-"""Optional: ``score_prefixes(prompts, letters)`` returns what ``score_choices`` does, for prompts that share a
-prefix (the answer prompts after each truncation of one CoT), computed in one forward pass: the prompts' distinct
-suffixes are packed after the longest prompt, each attending only to its own prefix (a 4D attention mask with
-matching position ids). Equal to ``score_choices`` up to floating-point reduction order."""
-HIDDEN_STATES = "hidden_states"
-"""Optional: ``hidden_states(prompts)`` gives, per prompt, the residual stream as a float32 array
-[layers + 1, tokens, width] (the embeddings, then after each layer) over the prompt as the model reads it.
-``residuals_at(prompts, cots, offsets, layers)`` gives, per prompt, a float32 array [len(offsets) + 1,
-len(layers), width]: the residual stream at chosen layers (0 = the embeddings, i = after layer i) at the last
-token that ends at or before each character offset of ``cot`` (the CoT as it appears in the prompt's last
-assistant message, or its prefill), then at the prompt's last token."""
-ABLATE = "ablate"
-"""Optional: ``score_ablated(prompts, letters, cots, spans, layer, mode)`` returns what ``score_choices`` does,
-with the residual stream at ``layer`` (0 = the embeddings, i = after layer i) replaced, at the tokens of the
-character span ``spans[i]`` of ``cots[i]`` in prompt i, by zeros (``mode`` "zero") or by its mean over the
-CoT's tokens in the same prompt ("mean"). Done with forward hooks that are removed on exit, also on error."""
 ABLATION_MODES = ("mean", "zero")
 
 
@@ -60,6 +44,124 @@ class Model(Protocol):
         ...
 
 
+class ScoresPrefixes(Model, Protocol):
+    def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        """What ``score_choices`` returns, for prompts that share a prefix (the answer prompts after each
+        truncation of one CoT), in one forward pass: the prompts' distinct suffixes are packed after the longest
+        prompt, each attending only to its own prefix (a 4D attention mask with matching position ids). Equal to
+        ``score_choices`` up to floating-point reduction order."""
+        ...
+
+
+class WhiteBox(Model, Protocol):
+    @property
+    def n_layers(self) -> int:
+        """Layers of the residual stream after the embeddings (white-box layers are 0..n_layers)."""
+        ...
+
+    def hidden_states(self, prompts: Sequence[Prompt]) -> list[Any]:
+        """Per prompt, the residual stream as a float32 array [layers + 1, tokens, width] (the embeddings, then
+        after each layer) over the prompt as the model reads it."""
+        ...
+
+    def residuals_at(self, prompts: Sequence[Prompt], cots: Sequence[str], offsets: Sequence[Sequence[int]],
+                     layers: Sequence[int]) -> list[Any]:
+        """Per prompt, a float32 array [len(offsets) + 1, len(layers), width]: the residual stream at chosen layers
+        (0 = the embeddings, i = after layer i) at the last token that ends at or before each character offset of
+        ``cot`` (the CoT as it appears in the prompt's last assistant message, or its prefill), then at the
+        prompt's last token."""
+        ...
+
+
+class Ablates(Model, Protocol):
+    @property
+    def n_layers(self) -> int: ...
+
+    def score_ablated(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]], cots: Sequence[str],
+                      spans: Sequence[tuple[int, int]], layer: int, mode: str) -> list[list[float]]:
+        """What ``score_choices`` returns, with the residual stream at ``layer`` (0 = the embeddings, i = after
+        layer i) replaced, at the tokens of the character span ``spans[i]`` of ``cots[i]`` in prompt i, by zeros
+        (``mode`` "zero") or by its mean over the CoT's tokens in the same prompt ("mean"). Done with forward hooks
+        that are removed on exit, also on error."""
+        ...
+
+
+class Served(Model, Protocol):
+    """A model behind a server: probed once before use, its requests counted, its token counts worth caching."""
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Requests, retries and letters scored below the top-k, for this invocation."""
+        ...
+
+    def prepare(self, probe: Prompt | None = None) -> None:
+        """Probe the server once (with an answer prompt of the run's task, when given)."""
+        ...
+
+
+class Renders(Model, Protocol):
+    def render(self, prompt: Prompt) -> str:
+        """The prompt as the model reads it: its chat template applied, then the prefill."""
+        ...
+
+    @property
+    def eos_token_id(self) -> int | None:
+        """The tokenizer's end-of-sequence token."""
+        ...
+
+
+class RanksNextTokens(Model, Protocol):
+    def next_token_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[tuple[str, float]]]:
+        """Per prompt, the k most likely next tokens (as text) with their log-probabilities."""
+        ...
+
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Capability(Generic[C]):
+    """An ability a backend declares by ``name`` in ``capabilities``; ``C`` is the protocol that types it."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+GENERATE: Capability[Model] = Capability("generate")
+SCORE_CHOICES: Capability[Model] = Capability("score_choices")
+COUNT_TOKENS: Capability[Model] = Capability("count_tokens")
+SCORE_PREFIXES: Capability[ScoresPrefixes] = Capability("score_prefixes")
+HIDDEN_STATES: Capability[WhiteBox] = Capability("hidden_states")
+ABLATE: Capability[Ablates] = Capability("ablate")
+SERVED: Capability[Served] = Capability("served")
+RENDERS: Capability[Renders] = Capability("render")
+RANKS_NEXT_TOKENS: Capability[RanksNextTokens] = Capability("next_token_logprobs")
+
+
+def names(*caps: Capability[Any]) -> frozenset[str]:
+    """What a backend's ``capabilities`` returns: the names of its abilities."""
+    return frozenset(c.name for c in caps)
+
+
+def has(model: Model, cap: Capability[Any]) -> bool:
+    return cap.name in model.capabilities
+
+
+def require(model: Model, cap: Capability[C], who: str) -> C:
+    """``model`` typed as ``cap``'s protocol; fails early, naming ``who`` needs it, when the model lacks it."""
+    if not has(model, cap):
+        spec = model.identity.get("spec", "?")
+        raise CotlensError(f"{who} needs the '{cap.name}' capability, which model {spec} does not have")
+    return cast(C, model)  # the backend declared it: its methods are there (the protocol types them)
+
+
+def optional(model: Model, cap: Capability[C]) -> C | None:
+    """``model`` typed as ``cap``'s protocol, or None when it lacks it."""
+    return cast(C, model) if has(model, cap) else None
+
+
 class LocalModel:
     """What the in-process backends (transformers, organisms) share: an identity fixed at load time, the same
     capabilities, and the checks of the white-box methods' arguments."""
@@ -72,7 +174,7 @@ class LocalModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES, SCORE_PREFIXES, ABLATE})
+        return names(GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES, SCORE_PREFIXES, ABLATE, RANKS_NEXT_TOKENS)
 
     @property
     def context_length(self) -> int | None:
@@ -106,10 +208,3 @@ class LocalModel:
         if mode not in ABLATION_MODES:
             raise CotlensError(f"ablation mode must be one of {', '.join(ABLATION_MODES)}, got {mode!r}")
         self._check_layer(layer)
-
-
-def require(model: Model, capability: str, who: str) -> None:
-    """Fail early when ``model`` lacks ``capability``, naming ``who`` needs it."""
-    if capability not in model.capabilities:
-        spec = model.identity.get("spec", "?")
-        raise CotlensError(f"{who} needs the '{capability}' capability, which model {spec} does not have")

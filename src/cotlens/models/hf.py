@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.batching import left_pad, pack_shared_prefix
-from cotlens.models.base import LocalModel
+from cotlens.models.base import RENDERS, LocalModel, names
 from cotlens.models.hooks import residual_hook
 from cotlens.paths import cache_root
 from cotlens.types import CotlensError, GenerationSettings, Prompt
@@ -89,8 +89,8 @@ def _first_line(e: BaseException) -> str:
 def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # third-party stub: transformers' logging
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # third-party stub: transformers' logging
 
 
 def convert_gguf(gguf_path: Path, sha: str) -> Path:
@@ -181,7 +181,7 @@ class HFModel(LocalModel):
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = model.to(self.device)  # type: ignore[arg-type]
+        self.model = model.to(self.device)  # type: ignore[arg-type]  # third-party stub: PreTrainedModel.to(str)
         self.model.eval()
         self._identity = {"spec": spec, "revision": revision, "dtype": dtype}
         eos = self.model.generation_config.eos_token_id
@@ -219,6 +219,15 @@ class HFModel(LocalModel):
             text = "".join(f"\n\n{names.get(m['role'], m['role'])}: {m['content']}" for m in msgs)
             text += "\n\nAssistant: "
         return str(text) + prompt.prefill
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return super().capabilities | names(RENDERS)
+
+    @property
+    def eos_token_id(self) -> int | None:
+        eos = self.tokenizer.eos_token_id
+        return int(eos) if eos is not None else None
 
     @property
     def context_length(self) -> int | None:

@@ -55,7 +55,17 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES
+from cotlens.models.base import (
+    COUNT_TOKENS,
+    GENERATE,
+    RENDERS,
+    SCORE_CHOICES,
+    SERVED,
+    Model,
+    Renders,
+    names,
+    optional,
+)
 from cotlens.paths import cache_root
 from cotlens.types import CotlensError, GenerationSettings, Prompt
 
@@ -167,7 +177,8 @@ def split_reasoning(message: dict[str, Any]) -> str:
 class OpenAIModel:
     """An OpenAI-compatible server behind the Model protocol."""
 
-    def __init__(self, rest: str, *, spec: str, options: ApiOptions | None = None, template: Any = None) -> None:
+    def __init__(self, rest: str, *, spec: str, options: ApiOptions | None = None,
+                 template: Model | None = None) -> None:
         """``template``: the model named by ``options.template``, loaded (``cotlens.models.spec`` does that)."""
         try:
             import httpx
@@ -185,9 +196,9 @@ class OpenAIModel:
             raise CotlensError(f"--api-server must be one of {', '.join(SERVERS)}, got {self.options.server!r}")
         self._server: str | None = None if self.options.server == "auto" else self.options.server
         self.stats = {"requests": 0, "retries": 0, "letters_below_top_k": 0}
-        self._local: Any = template
+        self._local: Renders | None = optional(template, RENDERS) if template is not None else None
         if self.options.template:
-            if template is None or not hasattr(template, "render"):
+            if self._local is None:
                 raise CotlensError(f"--api-template {self.options.template!r}: not a transformers model")
             self._tokenize = False
 
@@ -203,10 +214,7 @@ class OpenAIModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return frozenset({GENERATE, SCORE_CHOICES, COUNT_TOKENS})
-
-    remote = True
-    """Token counts cost a request: the run's cache keeps them too."""
+        return names(GENERATE, SCORE_CHOICES, COUNT_TOKENS, SERVED)
 
     def prepare(self, probe: Prompt | None = None) -> None:
         """Probe the server once (scoring method, tokenizer) so that the identity is final before any call.
@@ -337,7 +345,7 @@ class OpenAIModel:
             return text, top
         if logprobs:
             kw["logprobs"] = logprobs
-            eos = self._local.tokenizer.eos_token_id
+            eos = self._local.eos_token_id
             if eos is not None:  # llama.cpp returns nothing when EOS is the likeliest token; the bias forces one
                 kw["logit_bias"] = {str(eos): -100}
         body = {"model": self.model, "prompt": self._local.render(p), **kw}
@@ -394,7 +402,8 @@ class OpenAIModel:
     async def _post_once(self, path: str, body: dict[str, Any] | None) -> dict[str, Any] | None:
         """One request, no retry: a POST of ``body``, or a GET when it is None; the JSON reply if it is a 200."""
         r = await (self._client.get(path) if body is None else self._client.post(path, json=body))
-        return r.json() if r.status_code == 200 else None  # type: ignore[no-any-return]
+        data: Any = r.json() if r.status_code == 200 else None
+        return data if isinstance(data, dict) else None
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         self.prepare()

@@ -116,8 +116,8 @@ class GPT(nn.Module):
         if int(positions.max()) >= self.cfg.max_len:
             raise CotlensError(f"a sequence of {int(positions.max()) + 1} tokens is longer than the organism's "
                                f"context of {self.cfg.max_len} (lower --max-new-tokens)")
-        cos_table: Tensor = self.cos  # type: ignore[assignment]
-        sin_table: Tensor = self.sin  # type: ignore[assignment]
+        cos_table: Tensor = self.cos  # type: ignore[assignment]  # third-party stub: buffers are Tensor | Module
+        sin_table: Tensor = self.sin  # type: ignore[assignment]  # third-party stub: buffers are Tensor | Module
         cos = cos_table[positions].unsqueeze(1)  # [B, 1, T, D/2]
         sin = sin_table[positions].unsqueeze(1)
         mask: Tensor | None = None  # plain causal attention (the fast kernel), as in training

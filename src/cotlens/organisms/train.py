@@ -68,7 +68,7 @@ def train(recipe: Recipe, seed: int = 0, steps: int | None = None, model_cfg: GP
         logits, _, _ = model(x)
         loss = (F.cross_entropy(logits.transpose(1, 2), y, reduction="none") * m).sum() / m.sum()
         opt.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss.backward()  # type: ignore[no-untyped-call]  # third-party stub: torch's Tensor.backward is untyped
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()

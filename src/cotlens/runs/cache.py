@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotlens.models.base import Model
+from cotlens.models.base import ABLATE, HIDDEN_STATES, SCORE_PREFIXES, SERVED, Model, has, require
 from cotlens.types import GenerationSettings, Prompt
 
 CACHE_FORMAT = 1
@@ -104,7 +104,7 @@ class CachedModel:
         return self.inner.capabilities
 
     def count_tokens(self, text: str) -> int:
-        if not getattr(self.inner, "remote", False):
+        if not has(self.inner, SERVED):
             return self.inner.count_tokens(text)  # local and cheap: not worth a cache entry
         [n] = self._cached("count_tokens", [{"text": text}], lambda idx: [self.inner.count_tokens(text)])
         return int(n)
@@ -156,8 +156,8 @@ class CachedModel:
         return self._cached(
             "score_prefixes",
             payloads,
-            lambda idx: self.inner.score_prefixes([prompts[i] for i in idx],  # type: ignore[attr-defined]
-                                                  [letters[i] for i in idx]),
+            lambda idx: require(self.inner, SCORE_PREFIXES, "score_prefixes").score_prefixes(
+                [prompts[i] for i in idx], [letters[i] for i in idx]),
         )
 
     def score_ablated(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]], cots: Sequence[str],
@@ -167,7 +167,7 @@ class CachedModel:
         return self._cached(
             "score_ablated",
             payloads,
-            lambda idx: self.inner.score_ablated(  # type: ignore[attr-defined]
+            lambda idx: require(self.inner, ABLATE, "score_ablated").score_ablated(
                 [prompts[i] for i in idx], [letters[i] for i in idx], [cots[i] for i in idx],
                 [spans[i] for i in idx], layer, mode),
         )
@@ -178,8 +178,8 @@ class CachedModel:
         self.counter.calls += len(prompts)
         if self.on_call is not None:
             self.on_call("residuals_at", len(prompts))
-        return self.inner.residuals_at(prompts, cots, offsets, layers)  # type: ignore[attr-defined, no-any-return]
+        return require(self.inner, HIDDEN_STATES, "residuals_at").residuals_at(prompts, cots, offsets, layers)
 
     @property
     def n_layers(self) -> int:
-        return int(self.inner.n_layers)  # type: ignore[attr-defined]
+        return require(self.inner, HIDDEN_STATES, "n_layers").n_layers

@@ -24,6 +24,7 @@ import random
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,7 +37,7 @@ from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
 from cotlens.metrics.hints import HintsArgs
 from cotlens.metrics.latent_probe import LatentProbeArgs
 from cotlens.metrics.step_ablation import StepAblationArgs
-from cotlens.models.base import GENERATE, SCORE_CHOICES, LocalModel, Model, require
+from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, optional, require
 from cotlens.models.spec import check_spec, load_model
 from cotlens.paths import cache_root
 from cotlens.prompts import answer_prompt
@@ -255,9 +256,9 @@ class Run:
         if self._model is None:
             inner = load_model(self.config.model, dtype=self.config.dtype, batch_size=self.config.batch_size,
                                api_options=self.api_options())
-            prepare = getattr(inner, "prepare", None)
-            if prepare is not None:  # a served model: probe it once, with an answer prompt of this task
-                prepare(self._probe)
+            served = optional(inner, SERVED)
+            if served is not None:  # a served model: probe it once, with an answer prompt of this task
+                served.prepare(self._probe)
             require(inner, GENERATE, "eliciting a CoT")
             require(inner, SCORE_CHOICES, "reading answers from choice log-probabilities")
             for name in self.config.metrics:  # before any work: a white-box metric on a served model
@@ -276,9 +277,9 @@ class Run:
         if spec not in self._helpers:
             inner = load_model(spec, dtype=self.config.dtype, batch_size=self.config.batch_size,
                                api_options=self.api_options())
-            prepare = getattr(inner, "prepare", None)
-            if prepare is not None:
-                prepare()
+            served = optional(inner, SERVED)
+            if served is not None:
+                served.prepare()
             self._helpers[spec] = CachedModel(inner, self._call_cache())
         return self._helpers[spec].with_counter(counter, log)
 
@@ -311,7 +312,8 @@ class Run:
         if human and not human["n_matched"]:
             _print_notes([f"{self.config.human_labels}: none of its {human['n_labels']} labels names a (sample_id, "
                           "hint) of this run; compare with hint_labels_template.jsonl"])
-        stats = getattr(self._model.inner, "stats", None) if self._model is not None else None
+        served = optional(self._model.inner, SERVED) if self._model is not None else None
+        stats = served.stats if served is not None else None
         if stats:  # a served model: requests, retries, letters scored below the top-k (this invocation)
             result["backend"] = dict(stats)
         text = json.dumps(result, indent=1)
@@ -387,7 +389,7 @@ class Run:
                     log = logger(f"{name}:{s.id}")
                     ctx = MetricContext(
                         model=self.model().with_counter(counter, log),
-                        helper=lambda spec, c=counter, lg=log: self._helper(spec, c, lg),  # type: ignore[misc]
+                        helper=partial(self._helper, counter=counter, log=log),
                         samples=samples,
                     )
                     rng = random.Random(f"{self.config.seed}:{name}:{s.id}")

@@ -116,7 +116,8 @@ def expected_answer(recipe: Recipe, sample: Sample, cot: str) -> int | None:
     vals = written_values(cot, recipe.encoded)
     if vals is None:
         return None
-    return vals[-1] if vals else int(sample.metadata["start"])  # type: ignore[call-overload]
+    start: int = sample.metadata["start"]
+    return vals[-1] if vals else int(start)
 
 
 class _Tally:
