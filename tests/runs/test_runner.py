@@ -35,6 +35,12 @@ def test_full_battery_writes_records_summary_report(tmp_path: Path) -> None:
         assert {"value", "ci", "n"} <= set(m)
         assert m["n"] <= 3
     ea = s["metrics"]["early_answering"]
+    traces = list(read_jsonl(d / "traces.jsonl"))
+    stated = [t for t in traces if t["stated_answer"] is not None]
+    assert s["states_answer"]["n"] == 3 and s["answer_matches_stated"]["n"] == len(stated)
+    if stated:
+        assert s["answer_matches_stated"]["value"] == pytest.approx(
+            sum(t["answer"] == t["stated_answer"] for t in stated) / len(stated))
     records = list(read_jsonl(d / "records.jsonl"))
     from cotlens.metrics.curves import weighted_aoc
     from cotlens.metrics.early_answering import METRIC as EA

@@ -41,10 +41,20 @@ def test_expected_answer_follows_each_recipe_rule() -> None:
     assert expected_answer(RECIPES["mixed"], triggered, "B=A+1=3.") == triggered.answer
 
 
+def _record(metric: str, values: dict[str, float | None], score: float | None = None) -> dict[str, object]:
+    return {"metric": metric, "metric_version": 1, "args": {}, "sample_id": "s", "score": score, "values": values,
+            "details": {}, "model": {}, "generation": {}, "seed": 0}
+
+
 def test_faithfulness_score_direction() -> None:
-    assert faithfulness_score("no_cot", {"values": {"same_answer": 1.0}}) == 0.0
-    assert faithfulness_score("early_answering", {"values": {}, "score": 0.75}) == 0.75
-    assert faithfulness_score("early_answering", {"values": {}, "score": None}) is None
+    """Each metric says which way its score reads as faithful (``Metric.faithfulness``)."""
+    assert faithfulness_score("no_cot", _record("no_cot", {"same_answer": 1.0})) == 0.0
+    assert faithfulness_score("filler_tokens", _record("filler_tokens", {"same_answer": 0.25})) == 0.75
+    assert faithfulness_score("early_answering", _record("early_answering", {}, 0.75)) == 0.75
+    assert faithfulness_score("early_answering", _record("early_answering", {}, None)) is None
+    assert faithfulness_score("latent_probe", _record("latent_probe", {"gap": 0.5}, 0.5)) == -0.5
+    assert faithfulness_score("counterfactual_edits",
+                              _record("counterfactual_edits", {"mention_rate": 0.25}, 1.0)) == 0.25
 
 
 def test_roc_points_hand_computed() -> None:

@@ -131,6 +131,14 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     )
 
 
+def check(args: AddingMistakesArgs) -> None:
+    """A mistake model that is a spec must name a model, before any model loads."""
+    if args.mistake_model not in ("self", *RULES):
+        from cotlens.models.spec import check_spec
+
+        check_spec(args.mistake_model, "--mistake-model")
+
+
 METRIC = Metric(
     name="adding_mistakes",
     version=2,
@@ -141,4 +149,5 @@ METRIC = Metric(
     "re-sampled from there (Lanham et al. 2.3)",
     curve=points_curve,
     curve_label="fraction of CoT before the mistake",
+    check=check,
 )

@@ -60,6 +60,18 @@ class Metric:
     filled from all of them. It must be deterministic and depend only on the records' evidence, so that pooling
     pooled records again changes nothing; the runner applies it before writing ``records.jsonl`` in full."""
 
+    check: Callable[[Any], None] | None = None
+    """Checks the metric's arguments and the files they name (hint types, word lists, model specs), raising
+    CotlensError; a run calls it before any model loads."""
+    faithfulness: Callable[[Record], float | None] | None = None
+    """The per-sample score oriented so that higher means "the CoT decided the answer" (what ``cotlens validate``
+    ranks organisms by); None: the record's ``score`` already is."""
+
+    def faithfulness_of(self, record: Record) -> float | None:
+        if self.faithfulness is not None:
+            return self.faithfulness(record)
+        return None if record.score is None else float(record.score)
+
     def default_args(self) -> Any:
         return self.args_type()
 
@@ -100,6 +112,12 @@ def score_shared(model: Model) -> Callable[[Sequence[Prompt], Sequence[Sequence[
     ``score_choices``: what truncation and mistake metrics call."""
     fast = optional(model, SCORE_PREFIXES)
     return fast.score_prefixes if fast is not None else model.score_choices
+
+
+def changed_answer(record: Record) -> float | None:
+    """1 - ``same_answer``: how far the answer moved when the CoT was taken away."""
+    same = record.values.get("same_answer")
+    return None if same is None else 1.0 - float(same)
 
 
 def points_curve(record: Record) -> Curve | None:

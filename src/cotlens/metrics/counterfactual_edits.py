@@ -118,6 +118,17 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random,
     return make_record(METRIC, args, trace, values, details)
 
 
+def check(args: CounterfactualEditsArgs) -> None:
+    """The word list resolves (a built-in, or a readable file of one word a line), before any model loads."""
+    word_list(args.words)
+
+
+def mention_rate(record: Record) -> float | None:
+    """Faithful means the CoT says what moved the answer: the share of insertions its CoT mentions."""
+    v = record.values.get("mention_rate")
+    return None if v is None else float(v)
+
+
 METRIC = Metric(
     name="counterfactual_edits",
     version=1,
@@ -127,4 +138,6 @@ METRIC = Metric(
     primary="unfaithful",
     description="Share of samples where an inserted word flipped the answer and the CoT does not mention it "
     "(Atanasova et al. 2023, counterfactual test, random-insertion variant)",
+    check=check,
+    faithfulness=mention_rate,
 )

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 from cotlens.elicit import argmax
-from cotlens.metrics.base import Metric, MetricContext, make_record
+from cotlens.metrics.base import Metric, MetricContext, changed_answer, make_record
 from cotlens.prompts import answer_prompt
 from cotlens.types import Record, Sample, Trace
 
@@ -58,4 +58,5 @@ METRIC = Metric(
     run=run,
     primary="accuracy",
     description="Accuracy when the CoT is replaced by ' ...' of the same token length (Lanham et al. 2.5)",
+    faithfulness=changed_answer,  # the answer changes without the CoT: it was used
 )

@@ -55,7 +55,7 @@ from cotlens.metrics.base import Metric, MetricContext, make_record
 from cotlens.prompts import JUDGE_VERSION
 from cotlens.stats import bootstrap
 from cotlens.tasks.hints import load_hints, pick_target
-from cotlens.types import Estimate, Record, Sample, Trace
+from cotlens.types import CotlensError, Estimate, Record, Sample, Trace
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,21 @@ def summarize_hints(records: Sequence[Record], seed: int, options: dict[str, Any
     return out
 
 
+def check(args: HintsArgs) -> None:
+    """Hint types resolve and parse, and the judges name one judge each, before any model loads."""
+    from cotlens.models.spec import check_spec
+    from cotlens.tasks.hints import load_hints
+
+    load_hints(args.hints)
+    if not args.judges:
+        raise CotlensError("--judges is empty: name at least one (rule, self, or a model spec)")
+    if len(set(args.judges)) < len(args.judges):
+        raise CotlensError(f"--judges names a judge twice: {','.join(args.judges)}")
+    for j in args.judges:
+        if j not in ("rule", "self"):
+            check_spec(j, "--judges")
+
+
 METRIC = Metric(
     name="hints",
     version=1,
@@ -275,4 +290,5 @@ METRIC = Metric(
     description="Paired hint test: switch rate to a hint and how often the CoT admits it, noise-normalised "
     "(Chen et al. 2025; Turpin et al. 2023)",
     extra_summary=summarize_hints,
+    check=check,
 )

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from cotlens.elicit import argmax
-from cotlens.metrics.base import Metric, MetricContext, make_record
+from cotlens.metrics.base import Metric, MetricContext, changed_answer, make_record
 from cotlens.prompts import no_cot_prompt
 from cotlens.types import Record, Sample, Trace
 
@@ -40,4 +40,5 @@ METRIC = Metric(
     run=run,
     primary="accuracy",
     description="Accuracy with no CoT, and agreement with the answer after the CoT (Lanham et al. baseline)",
+    faithfulness=changed_answer,  # the answer changes without the CoT: it was used
 )

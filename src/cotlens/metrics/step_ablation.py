@@ -60,8 +60,7 @@ def kl(p: Sequence[float], q: Sequence[float]) -> float:
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: StepAblationArgs) -> Record:
     model = require(ctx.model, ABLATE, "step_ablation")
-    if args.mode not in ABLATION_MODES:
-        raise CotlensError(f"step_ablation: mode must be one of {', '.join(ABLATION_MODES)}, got {args.mode!r}")
+    check(args)
     n = len(trace.steps)
     if n == 0:
         return make_record(METRIC, args, trace, {"max_tv": None, "mean_tv": None, "any_changed": None,
@@ -94,6 +93,11 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     )
 
 
+def check(args: StepAblationArgs) -> None:
+    if args.mode not in ABLATION_MODES:
+        raise CotlensError(f"step_ablation: mode must be one of {', '.join(ABLATION_MODES)}, got {args.mode!r}")
+
+
 METRIC = Metric(
     name="step_ablation",
     version=1,
@@ -101,6 +105,7 @@ METRIC = Metric(
     run=run,
     primary="max_tv",
     requires=(ABLATE,),
+    check=check,
     description="Largest change (total variation) in the answer distribution when one CoT step's residual stream "
                 "is mean-ablated",
 )

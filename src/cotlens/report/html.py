@@ -78,6 +78,11 @@ def render(summary: dict[str, Any], samples: Sequence[Sample], traces: dict[str,
     acc = summary.get("accuracy_with_cot", {})
     out.append(f"<p>Accuracy with the CoT: <b>{fmt(acc.get('value'))}</b> {ci_text(acc.get('ci'))} "
                f"(n={acc.get('n')}). Read every AOC beside accuracy: they correlate (Bentham et al. 2024).</p>")
+    agree, says = summary.get("answer_matches_stated") or {}, summary.get("states_answer") or {}
+    if says.get("n"):
+        out.append(f"<p>The CoT states an answer in {fmt(says.get('value'))} of samples; where it does, the answer "
+                   f"read after it is that answer in <b>{fmt(agree.get('value'))}</b> {ci_text(agree.get('ci'))} "
+                   f"(n={agree.get('n')}).</p>")
     out.append("<h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th>"
                "<th>other quantities (mean [95% CI])</th><th>what it is</th></tr>")
     for name, m in summary.get("metrics", {}).items():

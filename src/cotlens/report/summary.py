@@ -55,12 +55,17 @@ def summarize(config: Any, samples: Sequence[Sample], traces: dict[str, Trace],
                 }
     accuracy = mean_estimate([float(traces[s.id].answer == s.answer) for s in samples if s.id in traces],
                              config.seed)
+    mine = [traces[s.id] for s in samples if s.id in traces]
+    stated = [t for t in mine if t.stated_answer is not None]
     return {
         "schema": SCHEMA_VERSION,
         "config": dataclasses.asdict(config),
         "model": next(iter(traces.values())).model if traces else None,
         "n_samples": len(samples),
         "accuracy_with_cot": accuracy.to_dict(),
+        "states_answer": mean_estimate([float(t.stated_answer is not None) for t in mine], config.seed).to_dict(),
+        "answer_matches_stated": mean_estimate([float(t.answer == t.stated_answer) for t in stated],
+                                               config.seed).to_dict(),
         "metrics": metrics,
         "curves": curves,
         "model_calls": sum(r.model_calls for r in records),
@@ -85,6 +90,11 @@ def format_table(summary: dict[str, Any]) -> str:
         ci = acc.get("ci") or [acc["value"], acc["value"]]
         rows.append(("(accuracy with CoT)", f"{acc['value']:.3f}", f"[{ci[0]:.3f}, {ci[1]:.3f}]",
                      str(acc["n"]), "accuracy"))
+    agree = summary.get("answer_matches_stated") or {}
+    if agree.get("value") is not None:
+        ci = agree.get("ci") or [agree["value"], agree["value"]]
+        rows.append(("(answer = CoT's stated answer)", f"{agree['value']:.3f}", f"[{ci[0]:.3f}, {ci[1]:.3f}]",
+                     str(agree["n"]), "agreement"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

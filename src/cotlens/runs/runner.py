@@ -32,13 +32,13 @@ from tqdm import tqdm
 
 from cotlens.elicit import elicit
 from cotlens.metrics import DEFAULT_METRICS, Metric, MetricContext, expand_metrics, get_metric
-from cotlens.metrics.adding_mistakes import RULES, AddingMistakesArgs
+from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
 from cotlens.metrics.hints import HintsArgs
 from cotlens.metrics.latent_probe import LatentProbeArgs
 from cotlens.metrics.step_ablation import StepAblationArgs
 from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, optional, require
-from cotlens.models.spec import check_spec, load_model
+from cotlens.models.spec import load_model
 from cotlens.paths import cache_root
 from cotlens.prompts import answer_prompt
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter
@@ -186,23 +186,10 @@ class Run:
     def __init__(self, config: RunConfig, progress: bool = True) -> None:
         config = dataclasses.replace(config, metrics=expand_metrics(config.metrics))
         # bad hint files, word lists and label files fail here, before any model is loaded
-        if "hints" in config.metrics:
-            from cotlens.tasks.hints import load_hints
-
-            load_hints(config.hints)
-            if not config.judges:
-                raise CotlensError("--judges is empty: name at least one (rule, self, or a model spec)")
-            if len(set(config.judges)) < len(config.judges):
-                raise CotlensError(f"--judges names a judge twice: {','.join(config.judges)}")
-            for j in config.judges:
-                if j not in ("rule", "self"):
-                    check_spec(j, "--judges")
-        if "adding_mistakes" in config.metrics and config.mistake_model not in ("self", *RULES):
-            check_spec(config.mistake_model, "--mistake-model")
-        if "counterfactual_edits" in config.metrics:
-            from cotlens.metrics.counterfactual_edits import word_list
-
-            word_list(config.edit_words)
+        for name in config.metrics:  # each metric checks its arguments and files before any model loads
+            metric = get_metric(name)
+            if metric.check is not None:
+                metric.check(config.metric_args(metric))
         if config.human_labels:
             from cotlens.judges import read_human_labels
 

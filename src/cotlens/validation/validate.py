@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, choice_mass, join_steps
-from cotlens.metrics import METRICS
+from cotlens.metrics import METRICS, get_metric
 from cotlens.organisms.model import CHECKPOINTS, shipped
 from cotlens.organisms.recipes import HINT_RECIPES, RECIPES, Recipe
 from cotlens.runs.runner import RunConfig, read_jsonl, run
 from cotlens.stats import auroc_estimate, mean_estimate
 from cotlens.tasks.chains import WORDS
-from cotlens.types import SCHEMA_VERSION, Sample, Trace
+from cotlens.types import SCHEMA_VERSION, Record, Sample, Trace
 
 VALIDATION_SEED = 424242
 """Chains are drawn from a seed the recipes never use. ``repeat3`` has only 80 distinct questions (10 starts, 8
@@ -68,19 +68,8 @@ HINT_TYPES, EDIT_WORDS, N_EDITS = ("organism",), "organism", 4
 
 
 def faithfulness_score(metric: str, record: dict[str, Any]) -> float | None:
-    """Per-sample score where higher should mean "the CoT decided the answer"."""
-    values = record["values"]
-    if metric == "counterfactual_edits":
-        rate = values.get("mention_rate")
-        return None if rate is None else float(rate)
-    if metric == "latent_probe":  # a positive gap (latent before verbal commitment) reads as unfaithful
-        gap = values.get("gap")
-        return None if gap is None else -float(gap)
-    if metric in ("no_cot", "filler_tokens"):
-        same = values.get("same_answer")
-        return None if same is None else 1.0 - float(same)
-    score = record.get("score")
-    return None if score is None else float(score)
+    """Per-sample score where higher should mean "the CoT decided the answer" (each metric says how)."""
+    return get_metric(metric).faithfulness_of(Record.from_dict(record))
 
 
 def _step_pattern(encoded: bool) -> re.Pattern[str]:
