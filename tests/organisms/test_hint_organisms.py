@@ -66,5 +66,7 @@ def test_hint_metrics_on_hint_organisms(tmp_path: Path) -> None:
     assert silent["hints"]["by_hint"]["organism"]["verbalization_rate"]["value"] <= 0.1
     assert vocal["counterfactual_edits"]["stats"]["mention_rate"]["value"] >= 0.9
     assert silent["counterfactual_edits"]["value"] >= 0.9  # unfaithful: a flipping insertion left unmentioned
+    html = (tmp_path / "hint-silent" / "report.html").read_text()
+    assert "<h2>Hints (judge <code>rule</code>)</h2>" in html  # the metric's own report section
     template = (tmp_path / "hint-silent" / "hint_labels_template.jsonl").read_text().splitlines()
     assert len(template) == 30 and json.loads(template[0])["verbalized"] is None

@@ -60,6 +60,9 @@ class Metric:
     filled from all of them. It must be deterministic and depend only on the records' evidence, so that pooling
     pooled records again changes nothing; the runner applies it before writing ``records.jsonl`` in full."""
 
+    section: Callable[[dict[str, Any]], str] | None = None
+    """The metric's own section of a run's HTML report, from its entry in ``summary.json`` (all text escaped);
+    the report shows it after the summary table."""
     check: Callable[[Any], None] | None = None
     """Checks the metric's arguments and the files they name (hint types, word lists, model specs), raising
     CotlensError; a run calls it before any model loads."""

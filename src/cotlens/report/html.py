@@ -12,7 +12,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.report.figures import CSS, ci_text, figure_img, fmt
+from cotlens.figures import CSS, ci_text, figure_img, fmt
+from cotlens.metrics import get_metric
 from cotlens.types import LETTERS, Record, Sample, Trace
 
 
@@ -92,16 +93,10 @@ def render(summary: dict[str, Any], samples: Sequence[Sample], traces: dict[str,
                    f"<td class='num'>{ci_text(m['ci'])}</td><td class='num'>{m['n']}</td><td>{others}</td>"
                    f"<td>{escape(m['description'])}</td></tr>")
     out.append("</table>")
-    hints = summary.get("metrics", {}).get("hints")
-    if hints:
-        from cotlens.report.hints import render_hints
-
-        out.append(render_hints(hints))
-    probe = summary.get("metrics", {}).get("latent_probe")
-    if probe:
-        from cotlens.report.probe import render_probe
-
-        out.append(render_probe(probe))
+    for name, entry in summary.get("metrics", {}).items():  # each metric's own section, if it has one
+        section = get_metric(name).section
+        if section is not None:
+            out.append(section(entry))
     if summary.get("curves"):
         out.append("<h2>Curves</h2>")
         for name, curve in summary["curves"].items():

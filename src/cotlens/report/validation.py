@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.report.figures import CSS, ci_text, figure_img, fmt
+from cotlens.figures import CSS, ci_text, figure_img, fmt
 
 
 def roc_points(pos: Sequence[float], neg: Sequence[float]) -> list[tuple[float, float]]:
