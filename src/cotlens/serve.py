@@ -74,8 +74,8 @@ class ModelServer(ThreadingHTTPServer):
         if k and ranks is None:
             raise CotlensError("this model cannot report log-probabilities")
         with self.lock:
-            top = ranks.next_token_logprobs([prompt], max(ONE_TOKEN_K, k))[0] if (k or max_tokens == 1) and ranks \
-                else None
+            wanted = bool(k) or max_tokens == 1
+            top = ranks.next_token_logprobs([prompt], max(ONE_TOKEN_K, k))[0] if ranks is not None and wanted else None
             if top is not None and max_tokens == 1:
                 text = _one_token(top, temperature, seed, prompt)
             else:

@@ -30,14 +30,24 @@ def smollm2_path() -> Path:
     return path
 
 
+KINDS = ("hf", "gguf", "openai", "organism")
+
+
+def _parse(spec: str, who: str = "") -> tuple[str, str]:
+    """(kind, rest) of a ``KIND:REST`` spec; an unknown form or kind is refused, prefixed with ``who``."""
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest or kind not in KINDS:
+        prefix = f"{who}: " if who else ""
+        raise CotlensError(f"{prefix}unknown model spec {spec!r}; expected one of: {SPEC_FORMS}")
+    return kind, rest
+
+
 def check_spec(spec: str, who: str = "model") -> None:
     """Refuse a spec that cannot name a model (its form, a missing file), without loading anything: a run checks
     its helper models' specs (judges, the mistake model) before the first CoT."""
     if spec == "smollm2":
         return
-    kind, sep, rest = spec.partition(":")
-    if not sep or not rest or kind not in ("hf", "gguf", "openai", "organism"):
-        raise CotlensError(f"{who}: unknown model spec {spec!r}; expected one of: {SPEC_FORMS}")
+    kind, rest = _parse(spec, who)
     if kind in ("hf", "gguf") and not Path(rest).exists():
         raise CotlensError(f"{who}: {spec!r}: {rest} not found")
     if kind == "openai":
@@ -53,9 +63,7 @@ def load_model(spec: str, *, dtype: str = "auto", batch_size: int = 8, api_optio
     if spec == "smollm2":
         p = smollm2_path()
         return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size)
-    kind, sep, rest = spec.partition(":")
-    if not sep or not rest:
-        raise CotlensError(f"unknown model spec {spec!r}; expected one of: {SPEC_FORMS}")
+    kind, rest = _parse(spec)
     if kind == "hf":
         return HFModel(rest, spec=spec, dtype=dtype, batch_size=batch_size)
     if kind == "gguf":
@@ -70,8 +78,6 @@ def load_model(spec: str, *, dtype: str = "auto", batch_size: int = 8, api_optio
         template = api_options.template if api_options is not None else ""
         local = load_model(template, dtype="float32") if template else None  # renders prompts for /completions
         return OpenAIModel(rest, spec=spec, options=api_options, template=local)
-    if kind == "organism":
-        from cotlens.models.organism import OrganismModel
+    from cotlens.models.organism import OrganismModel
 
-        return OrganismModel(rest, spec=spec)
-    raise CotlensError(f"unknown model spec kind {kind!r} in {spec!r}; expected one of: {SPEC_FORMS}")
+    return OrganismModel(rest, spec=spec)

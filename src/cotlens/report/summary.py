@@ -85,16 +85,12 @@ def format_table(summary: dict[str, Any]) -> str:
             str(m["n"]),
             m["primary"],
         ))
-    acc = summary.get("accuracy_with_cot") or {}
-    if acc.get("value") is not None:
-        ci = acc.get("ci") or [acc["value"], acc["value"]]
-        rows.append(("(accuracy with CoT)", f"{acc['value']:.3f}", f"[{ci[0]:.3f}, {ci[1]:.3f}]",
-                     str(acc["n"]), "accuracy"))
-    agree = summary.get("answer_matches_stated") or {}
-    if agree.get("value") is not None:
-        ci = agree.get("ci") or [agree["value"], agree["value"]]
-        rows.append(("(answer = CoT's stated answer)", f"{agree['value']:.3f}", f"[{ci[0]:.3f}, {ci[1]:.3f}]",
-                     str(agree["n"]), "agreement"))
+    for label, key, what in (("(accuracy with CoT)", "accuracy_with_cot", "accuracy"),
+                             ("(answer = CoT's stated answer)", "answer_matches_stated", "agreement")):
+        e = summary.get(key) or {}
+        if e.get("value") is not None:
+            ci = e.get("ci") or [e["value"], e["value"]]
+            rows.append((label, f"{e['value']:.3f}", f"[{ci[0]:.3f}, {ci[1]:.3f}]", str(e["n"]), what))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -185,8 +185,8 @@ class Run:
 
     def __init__(self, config: RunConfig, progress: bool = True) -> None:
         config = dataclasses.replace(config, metrics=expand_metrics(config.metrics))
-        # bad hint files, word lists and label files fail here, before any model is loaded
-        for name in config.metrics:  # each metric checks its arguments and files before any model loads
+        # bad arguments and files (hint types, word lists, model specs, labels) fail here, before any model loads
+        for name in config.metrics:
             metric = get_metric(name)
             if metric.check is not None:
                 metric.check(config.metric_args(metric))
@@ -319,7 +319,7 @@ class Run:
             return
         key = ("id", "question", "choices", "answer")
         before = {d["id"]: [d[k] for k in key] for d in read_jsonl(path)}
-        now = {s.id: [s.to_dict()[k] for k in key] for s in samples}
+        now = {d["id"]: [d[k] for k in key] for d in (s.to_dict() for s in samples)}
         changed = [i for i in before if i in now and before[i] != now[i]]
         if changed or before.keys() != now.keys():
             what = (f"sample {changed[0]!r} changed" if changed else

@@ -24,7 +24,7 @@ def _chains(name: str) -> Callable[[int, int, int], list[Sample]]:
 
 CATALOGUE: dict[str, tuple[str, Callable[[int, int, int], list[Sample]]]] = {
     "arithmetic": ("multi-step word problems, --difficulty operations each, four choices",
-                   lambda n, seed, difficulty: arithmetic.generate(n, seed, difficulty)),
+                   arithmetic.generate),
     **{name: (f"the organisms' variable chains modulo 10 ({'hard' if name == 'chain4' else 'easy'}), choices 0-9",
               _chains(name)) for name in chains.TASKS},
     **{f"{name}-mixed": (f"{name}, every second question carrying the mixed organism's trigger",

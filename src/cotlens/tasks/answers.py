@@ -97,8 +97,7 @@ def resolve_answer(value: Any, choices: tuple[str, ...], raw_choices: list[Any] 
     if letter is not None:
         return letter, ""
     number = as_number(text)
-    numeric_choices = [i for i, c in enumerate(choices) if as_number(c) is not None]
-    if number is not None and numeric_choices:
+    if number is not None and any(as_number(c) is not None for c in choices):
         return _by_number(number, choices, value, rule="a number")
     if text.isdigit() and text.isascii():
         return _index(int(text), choices, None, as_text=value)
@@ -114,7 +113,7 @@ def resolve_answer(value: Any, choices: tuple[str, ...], raw_choices: list[Any] 
 def _index(i: int, choices: tuple[str, ...], raw: list[Any] | None, as_text: str | None = None) -> tuple[int, str]:
     n = len(choices)
     shown = repr(as_text) if as_text is not None else str(i)
-    same_text = [j for j, c in enumerate(choices) if as_number(c) is not None and as_number(c) == i]
+    same_text = [j for j, c in enumerate(choices) if as_number(c) == i]
     if not 0 <= i < n:
         hint = ""
         if same_text:

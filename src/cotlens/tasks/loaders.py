@@ -38,6 +38,7 @@ from cotlens.tasks.files import read_text, split_lines
 from cotlens.types import LETTERS, CotlensError, Sample
 
 REQUIRED = ("question", "choices", "answer")
+FIELDS = ("id", *REQUIRED)
 CSV_DELIMITERS = (",", ";", "\t")
 
 
@@ -156,27 +157,27 @@ def _csv_field_limit() -> Iterator[None]:
 
 
 def _delimiter(header: str, path: Path) -> str:
+    """``.tsv``: a tab; else the first of ``CSV_DELIMITERS`` that splits the header into a ``question`` column."""
     if path.suffix.lower() == ".tsv":
         return "\t"
-    cells = {d: [c.strip().strip('"').strip().lower() for c in header.split(d)] for d in CSV_DELIMITERS}
     for d in CSV_DELIMITERS:
-        if "question" in cells[d]:
+        if "question" in (c.strip().strip('"').strip().lower() for c in header.split(d)):
             return d
     return ","
 
 
-def _csv_row(cells: dict[str, str], where: str, header: list[str]) -> dict[str, Any]:
-    """A CSV row in the schema: choices from ``A``, ``B``, ... columns when there is no ``choices`` column, and
-    every column outside the schema kept in ``metadata``."""
-    row: dict[str, Any] = {k: cells[k] for k in ("id", "question", "choices", "answer") if k in cells}
-    letter_cols = _letter_columns(header)
-    if "choices" not in header and letter_cols:
+def _csv_row(cells: dict[str, str], where: str, letter_cols: list[str], choice_columns: bool) -> dict[str, Any]:
+    """A CSV row in the schema: choices from the ``A``, ``B``, ... columns (``letter_cols``) when
+    ``choice_columns`` (the header has no ``choices`` column), and every column outside the schema kept in
+    ``metadata``."""
+    row: dict[str, Any] = {k: cells[k] for k in FIELDS if k in cells}
+    if choice_columns and letter_cols:
         texts = [cells.get(c, "").strip() for c in letter_cols]
         while texts and not texts[-1]:
             texts.pop()
         row["choices"] = texts
     extra = {k: v for k, v in cells.items()
-             if k not in ("id", "question", "choices", "answer", "metadata") and k not in letter_cols and k}
+             if k not in FIELDS and k != "metadata" and k not in letter_cols and k}
     meta = cells.get("metadata", "").strip()
     if meta:
         try:
@@ -207,6 +208,7 @@ def load_csv(path: Path, notes: list[tuple[str, str]] | None = None) -> list[Sam
     with _csv_field_limit():
         try:
             header: list[str] | None = None
+            letter_cols: list[str] = []
             start = 1
             for cells in reader:
                 line_no, start = start, reader.line_num + 1
@@ -215,12 +217,13 @@ def load_csv(path: Path, notes: list[tuple[str, str]] | None = None) -> list[Sam
                 if header is None:
                     header = [c.strip().lower() for c in cells]
                     _check_header(header, path, line_no)
+                    letter_cols = _letter_columns(header)
                     continue
                 where = f"{path}:{line_no}"
                 if len(cells) > len(header):
                     raise _fail(where, "row", f"{len(cells)} values but the header has {len(header)} columns")
                 named = dict(zip(header, cells, strict=False))
-                row = _csv_row(named, where, header)
+                row = _csv_row(named, where, letter_cols, "choices" not in header)
                 rows.append((where, f"line {line_no}",
                              row_to_sample(row, where, str(line_no), csv_text=True, notes=notes)))
         except csv.Error as e:
