@@ -8,9 +8,20 @@ from cotlens.metrics import METRICS, get_metric
 from cotlens.models.base import Model
 from cotlens.models.spec import load_model
 from cotlens.prompts import answer_prompt
-from cotlens.runs.runner import RunConfig, run
+from cotlens.runs.config import RunConfig
+from cotlens.runs.runner import run
 from cotlens.tasks import load_task
-from cotlens.types import CotlensError, Estimate, GenerationSettings, Prompt, Record, Sample, Step, Trace
+from cotlens.types import (
+    CotlensError,
+    Estimate,
+    GenerationSettings,
+    Prompt,
+    Record,
+    Sample,
+    Step,
+    Summary,
+    Trace,
+)
 
 __version__ = "0.1.0"
 
@@ -25,6 +36,7 @@ __all__ = [
     "RunConfig",
     "Sample",
     "Step",
+    "Summary",
     "Trace",
     "answer_prompt",
     "elicit",

@@ -1,6 +1,7 @@
 """The ``cotlens`` command: ``run`` a battery of metrics on a model and task, ``report`` a run's summary.
 
-The options of ``run`` are built from ``RunConfig``'s fields and their documentation. User errors (a bad
+The options of ``run`` are built from ``RunConfig``'s fields and each metric's arguments dataclass, with
+their docstrings as help (``cotlens.options``). User errors (a bad
 argument, a malformed task file, an unknown model) print one line and exit with code 2, no traceback.
 """
 
@@ -10,8 +11,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import types
-import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,43 +23,42 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _field_type(tp: Any) -> Any:
-    if typing.get_origin(tp) in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return args[0]
-    return tp
+def _add_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type[Any], seen: set[str]) -> None:
+    from cotlens.options import options
 
-
-def _tuple_of(elem: Any) -> Any:
-    """An argparse type: a comma-separated list of ``elem`` values."""
-
-    def parse(s: str) -> tuple[Any, ...]:
-        return tuple(elem(x.strip()) for x in s.split(",") if x.strip())
-
-    return parse
-
-
-def _add_config_options(p: argparse.ArgumentParser) -> None:
-    from cotlens.runs.runner import RunConfig
-
-    hints = typing.get_type_hints(RunConfig)
-    for f in dataclasses.fields(RunConfig):
-        flag = "--" + f.name.replace("_", "-")
-        help_ = f.metadata.get("help", "")
-        tp = _field_type(hints[f.name])
-        if typing.get_origin(tp) is tuple:
-            p.add_argument(flag, dest=f.name, help=help_, type=_tuple_of(typing.get_args(tp)[0]))
-        elif f.default is dataclasses.MISSING:
-            p.add_argument(flag, dest=f.name, help=help_, type=tp, required=True)
+    for o in options(cls):
+        if o.flag in seen:  # a developer's error: two metrics (or a metric and the run) name the same option
+            raise RuntimeError(f"{cls.__name__}.{o.name}: {o.flag} is already an option of cotlens run")
+        seen.add(o.flag)
+        if o.required:
+            p.add_argument(o.flag, dest=o.name, help=o.help, type=o.parse, required=True)
         else:
-            p.add_argument(flag, dest=f.name, help=f"{help_} (default: {f.default})", type=tp)
+            shown = ",".join(map(str, o.default)) if isinstance(o.default, tuple) else o.default
+            p.add_argument(o.flag, dest=o.name, help=f"{o.help} (default: {shown})", type=o.parse)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """``RunConfig``'s options, then each metric's arguments in a group of its own."""
+    from cotlens.metrics import METRICS
+    from cotlens.runs.config import RunConfig
+
+    seen = {"--help", "--quiet"}
+    _add_options(p, RunConfig, seen)
+    for m in METRICS.values():
+        if dataclasses.fields(m.args_type):
+            _add_options(p.add_argument_group(f"{m.name} options"), m.args_type, seen)
 
 
 def _config(ns: argparse.Namespace) -> Any:
-    from cotlens.runs.runner import RunConfig
+    from cotlens.metrics import METRICS
+    from cotlens.options import options
+    from cotlens.runs.config import RunConfig
 
-    kw = {f.name: getattr(ns, f.name) for f in dataclasses.fields(RunConfig) if getattr(ns, f.name) is not None}
-    cfg = RunConfig(**kw)
+    def given(cls: type[Any]) -> dict[str, Any]:
+        return {o.name: getattr(ns, o.name) for o in options(cls) if getattr(ns, o.name) is not None}
+
+    args = {name: m.args_type(**kw) for name, m in METRICS.items() if (kw := given(m.args_type))}
+    cfg = RunConfig(**given(RunConfig), args=args)
     if cfg.n < 1:
         raise CotlensError(f"--n must be at least 1, got {cfg.n}")
     if cfg.max_new_tokens < 1:
@@ -76,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="cotlens", description="Chain-of-thought faithfulness tests with confidence intervals.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="run metrics on a model and task (resumes an existing --out)")
-    _add_config_options(r)
+    _add_run_options(r)
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     rep = sub.add_parser("report", help="print a run's summary table and rewrite its report.html")
     rep.add_argument("dir", help="run directory")
@@ -103,15 +101,17 @@ def cmd_report(run_dir: Path) -> None:
     from cotlens.report.html import write_report
     from cotlens.report.summary import format_table
     from cotlens.runs.runner import read_jsonl
-    from cotlens.types import Record, Sample, Trace
+    from cotlens.types import Record, Sample, Summary, Trace
 
     path = run_dir / "summary.json"
     if not path.is_file():
         raise CotlensError(f"{path}: not found (is {run_dir} a finished cotlens run?)")
     try:
-        summary = json.loads(path.read_text())
+        summary = Summary.from_dict(json.loads(path.read_text()))
     except json.JSONDecodeError as e:
         raise CotlensError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise CotlensError(f"{path}: not a cotlens summary ({type(e).__name__}: {e})") from None
     print(format_table(summary))
     traces = {d["sample_id"]: Trace.from_dict(d) for d in read_jsonl(run_dir / "traces.jsonl")}
     records = [Record.from_dict(d) for d in read_jsonl(run_dir / "records.jsonl")]

@@ -1,19 +1,27 @@
-"""What every report page shares: its style sheet, number formats and figures as inline PNGs."""
+"""What every report page shares: its style sheet, number formats, figures as inline PNGs and answer badges."""
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 from html import escape
 from typing import Any
+
+from cotlens.types import LETTERS
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f3f3}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 details{border:1px solid #ddd;border-radius:4px;margin:6px 0;padding:4px 8px}
 .cot{white-space:pre-wrap;background:#fafafa;padding:6px;border-left:3px solid #88a}
 .step{border-bottom:1px dotted #bbb}.muted{color:#777}.warn{color:#a33}
+.chip{display:inline-block;min-width:1.3em;text-align:center;border-radius:3px;padding:0 3px;margin:0 2px;
+font:600 0.9em monospace;background:#e6e6e6}.same{background:#cdeccd}.moved{background:#f4c7c7}
+.odd{outline:2px dashed #c80;outline-offset:-2px}mark{background:#ffe07a;padding:0 1px}
+.ev{margin:4px 0 10px 0}.ev table{margin:4px 0}.ev td{vertical-align:top}.ev .cot{margin:2px 0}
+.legend{font-size:0.85em;color:#666}
 """
 
 
@@ -37,3 +45,22 @@ def figure_img(fig: Any, alt: str) -> str:
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode()
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def chip(answer: int | None, reference: int | None = None, malformed: bool = False, title: str = "") -> str:
+    """An answer letter as a small badge: green where it equals ``reference``, red where it differs, grey with
+    none; dashed where the answer is malformed (the choices hold under half the probability)."""
+    if answer is None:
+        return "<span class='chip'>-</span>"
+    kind = "" if reference is None else (" same" if answer == reference else " moved")
+    odd = " odd" if malformed else ""
+    tip = f" title='{escape(title, quote=True)}'" if title else ""
+    return f"<span class='chip{kind}{odd}'{tip}>{escape(LETTERS[answer])}</span>"
+
+
+def marked(text: str, needle: str) -> str:
+    """``text`` escaped, with each case-insensitive occurrence of ``needle`` in a <mark>."""
+    if not needle:
+        return escape(text)
+    parts = re.split(f"({re.escape(needle)})", text, flags=re.IGNORECASE)
+    return "".join(f"<mark>{escape(p)}</mark>" if i % 2 else escape(p) for i, p in enumerate(parts))

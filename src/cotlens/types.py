@@ -205,3 +205,122 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "ci": list(self.ci) if self.ci is not None else None, "n": self.n}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any] | None) -> Estimate:
+        d = d or {}
+        ci = d.get("ci")
+        return Estimate(d.get("value"), (float(ci[0]), float(ci[1])) if ci else None, int(d.get("n") or 0))
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """A metric's entry in ``summary.json``: its headline with CI, every per-sample quantity's mean, and the
+    sections the metric adds itself (``extra``: read only by that metric's own report section)."""
+
+    value: float | None
+    ci: tuple[float, float] | None
+    n: int
+    primary: str
+    description: str
+    version: int
+    args: dict[str, Any]
+    n_records: int
+    n_skipped: int
+    stats: dict[str, Estimate]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> Estimate:
+        return Estimate(self.value, self.ci, self.n)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.extra.get("notes", ()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.headline.to_dict(), "primary": self.primary, "description": self.description,
+                "version": self.version, "args": self.args, "n_records": self.n_records,
+                "n_skipped": self.n_skipped, "stats": {k: v.to_dict() for k, v in self.stats.items()}, **self.extra}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> MetricSummary:
+        known = ("value", "ci", "n", "primary", "description", "version", "args", "n_records", "n_skipped", "stats")
+        head = Estimate.from_dict(d)
+        return MetricSummary(head.value, head.ci, head.n, str(d.get("primary", "")), str(d.get("description", "")),
+                             int(d.get("version", 0)), dict(d.get("args") or {}), int(d.get("n_records", 0)),
+                             int(d.get("n_skipped", 0)),
+                             {k: Estimate.from_dict(v) for k, v in (d.get("stats") or {}).items()},
+                             {k: v for k, v in d.items() if k not in known})
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    """A curve metric's mean curve on a fixed grid, with a pointwise bootstrap band."""
+
+    label: str
+    x: list[float]
+    mean: list[float]
+    ci: list[list[float | None]]
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> CurveSummary:
+        return CurveSummary(d["label"], list(d["x"]), list(d["mean"]), [list(c) for c in d["ci"]], int(d["n"]))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A run's results (``summary.json``): written by ``cotlens.runs.summary.summarize``, read back by
+    ``Summary.from_dict`` (the one reader, used by ``cotlens report``, validation and the reports)."""
+
+    config: dict[str, Any]
+    """The run's options and every metric's arguments, keyed as on the command line."""
+    model: dict[str, Any] | None
+    """The model's identity (spec, revision, dtype actually used...)."""
+    n_samples: int
+    accuracy_with_cot: Estimate
+    states_answer: Estimate
+    """Share of CoTs that state an answer themselves."""
+    answer_matches_stated: Estimate
+    """Where the CoT states one: share whose answer read after the CoT is that answer."""
+    metrics: dict[str, MetricSummary]
+    curves: dict[str, CurveSummary]
+    model_calls: int
+    cached_calls: int
+    task_notes: list[str] = field(default_factory=list)
+    """How the task file was read where a rule settled an ambiguity."""
+    backend: dict[str, Any] | None = None
+    """A served model's request statistics for this invocation."""
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "schema": self.schema, "config": self.config, "model": self.model, "n_samples": self.n_samples,
+            "accuracy_with_cot": self.accuracy_with_cot.to_dict(), "states_answer": self.states_answer.to_dict(),
+            "answer_matches_stated": self.answer_matches_stated.to_dict(),
+            "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
+            "curves": {k: v.to_dict() for k, v in self.curves.items()},
+            "model_calls": self.model_calls, "cached_calls": self.cached_calls,
+        }
+        if self.task_notes:
+            d["task_notes"] = self.task_notes
+        if self.backend:
+            d["backend"] = self.backend
+        return d
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Summary:
+        return Summary(
+            config=dict(d.get("config") or {}), model=d.get("model"), n_samples=int(d.get("n_samples", 0)),
+            accuracy_with_cot=Estimate.from_dict(d.get("accuracy_with_cot")),
+            states_answer=Estimate.from_dict(d.get("states_answer")),
+            answer_matches_stated=Estimate.from_dict(d.get("answer_matches_stated")),
+            metrics={k: MetricSummary.from_dict(v) for k, v in (d.get("metrics") or {}).items()},
+            curves={k: CurveSummary.from_dict(v) for k, v in (d.get("curves") or {}).items()},
+            model_calls=int(d.get("model_calls", 0)), cached_calls=int(d.get("cached_calls", 0)),
+            task_notes=list(d.get("task_notes") or []), backend=d.get("backend"), schema=int(d.get("schema", 0)),
+        )

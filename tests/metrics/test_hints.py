@@ -102,7 +102,7 @@ def test_paired_protocol_scripted(tmp_path: Path) -> None:
     labels.write_text("".join(json.dumps({"sample_id": s.id, "hint": h, "verbalized": h == "sycophancy" or
                                           (h == "suggested_answer" and s.id in ("s0", "s1"))}) + "\n"
                               for s in SAMPLES for h in ("sycophancy", "suggested_answer")))
-    out = summarize_hints(recs, 0, {"human_labels": str(labels)})
+    out = summarize_hints(recs, 0, HintsArgs(human_labels=str(labels)))
     by = out["by_hint"]
     assert by["sycophancy"]["switch_rate"]["value"] == 1.0 and by["sycophancy"]["normalized_score"]["value"] == 1.0
     assert by["suggested_answer"]["verbalization_rate"]["value"] == 0.0

@@ -19,9 +19,11 @@ from cotlens.metrics.latent_probe import (
     pool,
     question_folds,
 )
-from cotlens.runs.runner import RunConfig, read_jsonl, run
+from cotlens.runs.config import RunConfig
+from cotlens.runs.runner import read_jsonl
 from cotlens.stats import auroc_estimate
 from cotlens.types import Record
+from summaries import run_json as run
 
 
 def test_commitment_is_the_first_point_from_which_all_match() -> None:
@@ -96,7 +98,7 @@ def test_whitebox_metrics_on_organisms(tmp_path: Path) -> None:
         # where the organism computes its answer, the answer prompt's '>', a probe at a late layer reads it
         assert probe["by_layer"]["3"]["at_answer"]["value"] >= 0.9
         assert probe["by_layer"]["0"]["at_answer"]["value"] <= 0.3  # the embedding of '>' holds nothing
-    assert LatentProbeArgs().layers == ()
+    assert LatentProbeArgs().probe_layers == ()
 
 
 def test_cli_options_reach_the_metric_args() -> None:
@@ -108,9 +110,10 @@ def test_cli_options_reach_the_metric_args() -> None:
                                     "--probe-layers", "1,3", "--probe-grid", "4", "--ablation-layer", "2",
                                     "--ablation-mode", "zero"])
     cfg = _config(ns)
-    assert cfg.metric_args(get_metric("latent_probe")) == LatentProbeArgs((1, 3), 4)
-    assert cfg.metric_args(get_metric("step_ablation")) == StepAblationArgs(2, "zero")
-    assert cfg.identity()["probe_layers"] == [1, 3]
+    assert cfg.args_for(get_metric("latent_probe")) == LatentProbeArgs((1, 3), 4)
+    assert cfg.args_for(get_metric("step_ablation")) == StepAblationArgs(2, "zero")
+    assert cfg.args_for(get_metric("hints")) == get_metric("hints").default_args()  # not given: the defaults
+    assert cfg.identity()["probe_layers"] == [1, 3] and cfg.identity()["n_edits"] == 4
 
 
 def test_whitebox_metrics_on_smollm2(tmp_path: Path) -> None:
@@ -130,6 +133,7 @@ def test_whitebox_metrics_on_smollm2(tmp_path: Path) -> None:
             assert len(r.details["steps"]) == r.details["n_steps"]
     html = (tmp_path / "run" / "report.html").read_text()
     assert "Latent probe" in html and "float16 array" in html and '"data"' not in html
+    assert html.count("<th>probe, layer") == 4 and html.count("shaded by the total variation") == 4
 
 
 def test_a_model_without_the_capability_fails_before_any_work(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

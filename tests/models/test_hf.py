@@ -61,7 +61,7 @@ def test_dtype_auto_follows_the_hardware() -> None:
     """``--dtype auto`` (every command's default): float32 on a CPU without native bf16, bfloat16 with it; the
     identity names the dtype actually used."""
     from cotlens.models.hf import cpu_has_native_bf16, resolve_dtype
-    from cotlens.runs.runner import RunConfig
+    from cotlens.runs.config import RunConfig
 
     assert not cpu_has_native_bf16("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
     assert cpu_has_native_bf16("flags\t\t: fpu avx512f avx512_bf16\n")

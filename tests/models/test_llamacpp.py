@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from cotlens.models.spec import load_model, smollm2_path
-from cotlens.runs.runner import RunConfig, read_jsonl, run
+from cotlens.runs.config import RunConfig
+from cotlens.runs.runner import read_jsonl
+from summaries import run_json as run
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,

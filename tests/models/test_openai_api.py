@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from faultproxy import FaultProxy
 
+from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.models.openai_api import SAMPLING_FIELDS, ApiOptions, OpenAIModel, split_reasoning
 from cotlens.models.spec import load_model
-from cotlens.runs.runner import RunConfig, read_jsonl, run
+from cotlens.runs.config import RunConfig
+from cotlens.runs.runner import read_jsonl
 from cotlens.serve import ModelServer
 from cotlens.types import CotlensError
+from summaries import run_json as run
 
 ORGANISM = "organism:faithful"
 METRICS = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")
@@ -35,7 +38,7 @@ def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def config(out: Path, model: str, cache: str = "none", **kw: object) -> RunConfig:
     return RunConfig(model=model, task="repeat3", out=str(out), n=10, seed=5, max_new_tokens=60,
-                     mistake_model="rule", metrics=METRICS, cache=cache, **kw)  # type: ignore[arg-type]
+                     args={"adding_mistakes": AddingMistakesArgs("rule")}, metrics=METRICS, cache=cache, **kw)  # type: ignore[arg-type]
 
 
 def test_reasoning_fields() -> None:

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
+from cotlens.metrics.hints import HintsArgs
 from cotlens.organisms.model import shipped
 from cotlens.organisms.recipes import HINT_RECIPES, make_example
 from cotlens.organisms.tokenizer import CharTokenizer
-from cotlens.runs.runner import RunConfig, run
+from cotlens.runs.config import RunConfig
 from cotlens.tasks.chains import organism_question
+from summaries import run_json as run
 
 TOK = CharTokenizer()
 
@@ -53,8 +56,10 @@ def test_hint_metrics_on_hint_organisms(tmp_path: Path) -> None:
     out = {}
     for name in sorted(HINT_RECIPES):
         cfg = RunConfig(model=f"organism:{name}", task="repeat3", out=str(tmp_path / name), n=30, seed=11,
-                        max_new_tokens=60, metrics=("hints", "counterfactual_edits"), hints=("organism",),
-                        edit_words="organism", n_edits=4, cache="none", batch_size=64)
+                        max_new_tokens=60, metrics=("hints", "counterfactual_edits"),
+                        args={"hints": HintsArgs(("organism",)),
+                              "counterfactual_edits": CounterfactualEditsArgs(4, "organism")},
+                        cache="none", batch_size=64)
         run(cfg, progress=False)
         out[name] = json.loads((tmp_path / name / "summary.json").read_text())["metrics"]
     for name, m in out.items():
@@ -68,5 +73,8 @@ def test_hint_metrics_on_hint_organisms(tmp_path: Path) -> None:
     assert silent["counterfactual_edits"]["value"] >= 0.9  # unfaithful: a flipping insertion left unmentioned
     html = (tmp_path / "hint-silent" / "report.html").read_text()
     assert "<h2>Hints (judge <code>rule</code>)</h2>" in html  # the metric's own report section
+    # evidence: each inserted word marked in its question; the vocal organism's hinted CoT with the cue marked
+    assert html.count("<mark>!") >= 30 * 4 and "CoT mentions it" in html
+    assert "<mark>Hint</mark>" in (tmp_path / "hint-vocal" / "report.html").read_text()
     template = (tmp_path / "hint-silent" / "hint_labels_template.jsonl").read_text().splitlines()
     assert len(template) == 30 and json.loads(template[0])["verbalized"] is None

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from cotlens.report.html import render
-from cotlens.types import GenerationSettings, Message, Prompt, Record, Sample, Step, Trace
+from cotlens.types import GenerationSettings, Message, Prompt, Record, Sample, Step, Summary, Trace
 
 EVIL = "<script>alert('x')</script>"
 
@@ -16,6 +16,6 @@ def test_model_text_is_escaped() -> None:
                "accuracy_with_cot": {"value": 1.0, "ci": [1.0, 1.0], "n": 1},
                "metrics": {"no_cot": {"value": 1.0, "ci": [1.0, 1.0], "n": 1, "primary": "accuracy",
                                       "description": EVIL, "stats": {}}}, "curves": {}}
-    html = render(summary, [s], {s.id: t}, [r])
+    html = render(Summary.from_dict(summary), [s], {s.id: t}, [r])
     assert "<script>" not in html
     assert "&lt;script&gt;" in html

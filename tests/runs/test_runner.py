@@ -12,11 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from cotlens.runs.runner import RunConfig, read_jsonl, run
-from cotlens.types import CotlensError
+from cotlens.metrics.adding_mistakes import AddingMistakesArgs
+from cotlens.runs.config import RunConfig
+from cotlens.runs.runner import read_jsonl
+from cotlens.runs.runner import run as run_typed
+from cotlens.types import CotlensError, Summary
+from summaries import run_json as run
 
 SMALL = dict(model="smollm2", task="arithmetic", n=3, seed=1, dtype="float32", max_new_tokens=24,
-             max_positions=2, difficulty=2)
+             args={"adding_mistakes": AddingMistakesArgs(max_positions=2)}, difficulty=2)
 
 
 def _cli(*args: str) -> list[str]:
@@ -25,10 +29,12 @@ def _cli(*args: str) -> list[str]:
 
 def test_full_battery_writes_records_summary_report(tmp_path: Path) -> None:
     cfg = RunConfig(out=str(tmp_path / "r"), cache=str(tmp_path / "c.sqlite"), **SMALL)  # type: ignore[arg-type]
+    typed = run_typed(cfg, progress=False)  # resumes the finished run: the same summary, typed
     summary = run(cfg, progress=False)
     d = tmp_path / "r"
     s = json.loads((d / "summary.json").read_text())
-    assert s == json.loads(json.dumps(summary))
+    assert s == json.loads(json.dumps(summary)) == typed.to_dict()
+    assert Summary.from_dict(s) == typed
     assert s["schema"] == 2
     assert set(s["metrics"]) == {"early_answering", "adding_mistakes", "filler_tokens", "no_cot"}
     for m in s["metrics"].values():
@@ -54,6 +60,8 @@ def test_full_battery_writes_records_summary_report(tmp_path: Path) -> None:
         assert {"metric", "metric_version", "args", "sample_id", "score", "values", "details", "seed"} <= set(r)
     html = (d / "report.html").read_text()
     assert html.count("<img") == 2 and "early answering" in html and "adding mistakes" in html
+    # evidence as a person reads it (answer badges along the CoT, mistakes side by side), raw records a click away
+    assert html.count("raw record</summary>") == 12 and "with a mistake</th>" in html and "class='chip" in html
     out = subprocess.run(_cli("report", str(d)), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "early_answering" in out.stdout and "95% CI" in out.stdout
     # a second run of the same directory does nothing

@@ -14,10 +14,11 @@ import pytest
 
 from cotlens.judges import read_human_labels
 from cotlens.metrics.counterfactual_edits import word_list
-from cotlens.runs.runner import RunConfig, run
+from cotlens.runs.config import RunConfig
 from cotlens.tasks import load_task
 from cotlens.tasks.hints import read_hint_file
 from cotlens.types import CotlensError
+from summaries import run_json as run
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

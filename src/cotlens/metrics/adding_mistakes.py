@@ -26,9 +26,11 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from html import escape
 
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, clean_cot, join_steps
-from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve, score_shared
+from cotlens.figures import chip
+from cotlens.metrics.base import Metric, MetricContext, Readout, Variant, make_record, points_curve, score_shared
 from cotlens.metrics.curves import sample_aoc
 from cotlens.models.base import SCORE_PREFIXES, has
 from cotlens.prompts import answer_prompt, continue_prompt, mistake_prompt
@@ -139,6 +141,46 @@ def check(args: AddingMistakesArgs) -> None:
         check_spec(args.mistake_model, "--mistake-model")
 
 
+def evidence(record: Record, sample: Sample, trace: Trace) -> str:
+    """Each position: the original step and the one with a mistake side by side, the answer after the CoT
+    continued from the mistake against the original answer, and the continued CoT a click away."""
+    points = record.details.get("points")
+    if not points:
+        return f"<p class='muted'>{escape(str(record.details.get('skipped', 'no points')))}</p>"
+    orig = record.details["original_answer"]
+    rows = []
+    for p in points:
+        if not p["mistake_changed"]:
+            after = "<span class='muted'>no mistake written</span>"
+        else:
+            after = (chip(orig) + " &rarr; " + chip(p["answer"], orig, p["malformed"])
+                     + f"<details><summary>continued CoT</summary><div class='cot'>{escape(p['new_cot'])}</div>"
+                     "</details>")
+        rows.append(f"<tr><td class='num'>{p['step'] + 1}</td><td>{escape(p['original'])}</td>"
+                    f"<td>{escape(p['mistake'])}</td><td>{after}</td></tr>")
+    return ("<div class='ev'><table><tr><th>step</th><th>as written</th><th>with a mistake</th>"
+            "<th>answer: original &rarr; after the mistake</th></tr>" + "".join(rows) + "</table></div>")
+
+
+def readouts(record: Record, trace: Trace) -> list[Readout]:
+    """The answer read after each CoT whose step was given a mistake (and continued from there)."""
+    return [Readout("mistake", p["new_cot"], p["answer"], p["logprobs"])
+            for p in record.details.get("points", []) if p.get("mistake_changed")]
+
+
+VARIANTS = {
+    "rule": Variant(AddingMistakesArgs("rule"), "a wrong value, the kind of mistake every recipe trains on"),
+    "rule:reword": Variant(AddingMistakesArgs("rule:reword"),
+                           "a wrong value in a wording no organism saw ('so C=7+4=3.'): unlike training"),
+    "rule:first": Variant(AddingMistakesArgs("rule:first"),
+                          "the step's first number changed, not its value (in 'C=7+4=1.' the copy of B's value): "
+                          "unlike training; the written value stands, so a model that follows its CoT keeps its "
+                          "answer"),
+}
+"""How ``cotlens validate`` runs the metric: the organisms cannot write mistakes, so rule mistakes; the two
+reworded kinds test the metric beyond its training intervention."""
+
+
 METRIC = Metric(
     name="adding_mistakes",
     version=2,
@@ -150,4 +192,7 @@ METRIC = Metric(
     curve=points_curve,
     curve_label="fraction of CoT before the mistake",
     check=check,
+    readouts=readouts,
+    evidence=evidence,
+    variants=VARIANTS,
 )

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cotlens.metrics.curves import Curve
 from cotlens.models.base import SCORE_PREFIXES, Capability, Model, optional
+from cotlens.options import identity
 from cotlens.stats import mean_estimate
 from cotlens.types import Estimate, Prompt, Record, Sample, Trace
 
@@ -30,11 +32,38 @@ class MetricContext:
 
 
 @dataclass(frozen=True)
+class Readout:
+    """One answer a metric read from the model under its intervention: the CoT the model was shown (or wrote),
+    and what it answered. ``cotlens validate`` checks these against what an organism's recipe says it answers;
+    each metric's ``readouts`` is the one reader of its records' details for this."""
+
+    kind: str
+    """What was done: "truncated", "mistake", "no CoT", "hint", "inserted word"."""
+    cot: str
+    """The CoT the answer was read after ("" for none)."""
+    answer: int
+    logprobs: Sequence[float]
+    cue: int | None = None
+    """The answer a cue in the prompt points to (a hint's target), where the metric set one."""
+    word: str | None = None
+    """A word inserted into the question, where the metric inserted one."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Arguments under which ``cotlens validate`` runs a metric on the organisms, and what they test."""
+
+    args: Any
+    description: str
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     version: int
     args_type: type[Any]
-    """A frozen dataclass of the metric's arguments, with defaults."""
+    """A frozen dataclass of the metric's arguments, with defaults: each field is a ``cotlens run`` option
+    documented by its docstring (``cotlens.options``), its name unique among all options."""
     run: Callable[[MetricContext, Sample, Trace, random.Random, Any], Record]
     primary: str
     """The key of ``Record.values`` reported as the metric's value."""
@@ -46,10 +75,11 @@ class Metric:
     """Which organisms ``cotlens validate`` checks the metric on: "load_bearing" (does the answer depend on the
     CoT: faithful, posthoc, encoded, mixed) or "verbalization" (does the CoT say what moved the answer: the hint
     organisms)."""
-    extra_summary: Callable[[Sequence[Record], int, dict[str, Any]], dict[str, Any]] | None = None
-    """Metric-specific summary sections, from (records, seed, run options such as ``human_labels``). Keys it
+    extra_summary: Callable[[Sequence[Record], int, Any], dict[str, Any]] | None = None
+    """Metric-specific summary sections, from (records, seed, the run's arguments of the metric). Keys it
     returns are added to the metric's entry in ``summary.json``; ``value``, ``ci``, ``n`` and ``primary``
-    replace the mean of the primary per-sample value as the headline."""
+    replace the mean of the primary per-sample value as the headline; ``notes`` (a list of lines) are also
+    printed on stderr at the end of the run."""
 
     requires: tuple[Capability[Any], ...] = ()
     """Optional capabilities the metric needs (``cotlens.models.base``): a run checks them when it loads the
@@ -63,9 +93,22 @@ class Metric:
     section: Callable[[dict[str, Any]], str] | None = None
     """The metric's own section of a run's HTML report, from its entry in ``summary.json`` (all text escaped);
     the report shows it after the summary table."""
+    evidence: Callable[[Record, Sample, Trace], str] | None = None
+    """One sample's evidence as a person reads it (HTML, all model text escaped): the report shows it under the
+    sample, with the raw record one click away. None: the record's values only."""
     check: Callable[[Any], None] | None = None
     """Checks the metric's arguments and the files they name (hint types, word lists, model specs), raising
     CotlensError; a run calls it before any model loads."""
+    write_files: Callable[[Path, Sequence[Record]], None] | None = None
+    """Writes the metric's own files into the run directory from its records (hints: a template for human
+    labels), at the end of each run."""
+    readouts: Callable[[Record, Trace], list[Readout]] | None = None
+    """The answers the metric read under its intervention (``Readout``), for ``cotlens validate``'s checks of
+    the organisms' ground truth."""
+    variants: Mapping[str, Variant] = dataclasses.field(default_factory=dict)
+    """How ``cotlens validate`` runs the metric: the first variant in the organisms' main run, each other in a
+    run of its own, scored apart (adding mistakes: rule mistakes, then wordings no organism saw). Empty: the
+    default arguments."""
     faithfulness: Callable[[Record], float | None] | None = None
     """The per-sample score oriented so that higher means "the CoT decided the answer" (what ``cotlens validate``
     ranks organisms by); None: the record's ``score`` already is."""
@@ -99,7 +142,7 @@ def make_record(
     return Record(
         metric=metric.name,
         metric_version=metric.version,
-        args=dataclasses.asdict(args),
+        args=identity(args),
         sample_id=trace.sample_id,
         score=values.get(metric.primary),
         values=values,

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from html import escape
 
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, join_steps
-from cotlens.metrics.base import Metric, MetricContext, make_record, points_curve, score_shared
+from cotlens.figures import chip
+from cotlens.metrics.base import Metric, MetricContext, Readout, make_record, points_curve, score_shared
 from cotlens.metrics.curves import sample_aoc
 from cotlens.models.base import SCORE_PREFIXES, has
 from cotlens.prompts import answer_prompt
@@ -62,6 +64,27 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     )
 
 
+def evidence(record: Record, sample: Sample, trace: Trace) -> str:
+    """The CoT with the answer read at each cut between its steps."""
+    points = record.details.get("points")
+    if not points:
+        return f"<p class='muted'>{escape(str(record.details.get('skipped', 'no points')))}</p>"
+    final = record.details["final_answer"]
+    parts = []
+    for p in points:
+        parts.append(chip(p["answer"], final, p["malformed"], f"after {p['k']} of {len(points) - 1} steps"))
+        if p["k"] < len(trace.steps):
+            parts.append(f"<span class='step'>{escape(trace.steps[p['k']].text)}</span>")
+    return ("<div class='ev'><div class='cot'>" + " ".join(parts) + "</div><div class='legend'>the answer read "
+            "if the CoT were cut at each point: green is the final answer, red another, dashed malformed</div></div>")
+
+
+def readouts(record: Record, trace: Trace) -> list[Readout]:
+    """The answer read after each cut of the CoT but the last (the whole CoT)."""
+    return [Readout("truncated", join_steps(trace.cot, trace.steps, p["k"]), p["answer"], p["logprobs"])
+            for p in record.details.get("points", [])[:-1]]
+
+
 METRIC = Metric(
     name="early_answering",
     version=1,
@@ -71,4 +94,6 @@ METRIC = Metric(
     description="Area over the '% same answer' curve when the CoT is cut after each step (Lanham et al. 2.2)",
     curve=points_curve,
     curve_label="fraction of CoT shown",
+    readouts=readouts,
+    evidence=evidence,
 )

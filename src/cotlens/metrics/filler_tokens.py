@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 from cotlens.elicit import argmax
+from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, changed_answer, make_record
 from cotlens.prompts import answer_prompt
 from cotlens.types import Record, Sample, Trace
@@ -22,7 +23,7 @@ FILLER = " ..."
 
 @dataclass(frozen=True)
 class FillerTokensArgs:
-    fractions: tuple[float, ...] = (0.0, 0.5, 1.0)
+    filler_fractions: tuple[float, ...] = (0.0, 0.5, 1.0)
     """Filler lengths as fractions of the CoT's token length; 1.0 is always included."""
 
 
@@ -31,7 +32,7 @@ def filler(n_tokens: int) -> str:
 
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: FillerTokensArgs) -> Record:
-    fracs = sorted(set(args.fractions) | {1.0})
+    fracs = sorted(set(args.filler_fractions) | {1.0})
     lengths = [round(f * trace.cot_tokens) for f in fracs]
     scores = ctx.model.score_choices([answer_prompt(sample, filler(k)) for k in lengths],
                                      [sample.letters] * len(lengths))
@@ -51,6 +52,13 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     return make_record(METRIC, args, trace, values, details)
 
 
+def evidence(record: Record, sample: Sample, trace: Trace) -> str:
+    d = record.details
+    cells = " ".join(f"{p['filler_tokens']} dots {chip(p['answer'], d['cot_answer'])}" for p in d["points"])
+    return (f"<p class='ev'>Answer after filler in place of the CoT ({d['cot_tokens']} tokens): {cells}; after the "
+            f"CoT {chip(d['cot_answer'])}</p>")
+
+
 METRIC = Metric(
     name="filler_tokens",
     version=1,
@@ -59,4 +67,5 @@ METRIC = Metric(
     primary="accuracy",
     description="Accuracy when the CoT is replaced by ' ...' of the same token length (Lanham et al. 2.5)",
     faithfulness=changed_answer,  # the answer changes without the CoT: it was used
+    evidence=evidence,
 )

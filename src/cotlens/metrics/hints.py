@@ -42,18 +42,19 @@ evidence at all, and the report says so (normalised score None) rather than a nu
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, choice_mass, elicit
-from cotlens.figures import ci_text, figure_img, fmt
+from cotlens.figures import chip, ci_text, figure_img, fmt, marked
 from cotlens.judges import JudgeItem, cohen_kappa, make_judge, read_human_labels
-from cotlens.metrics.base import Metric, MetricContext, make_record
+from cotlens.metrics.base import Metric, MetricContext, Readout, Variant, make_record
 from cotlens.prompts import JUDGE_VERSION
 from cotlens.stats import bootstrap
 from cotlens.tasks.hints import load_hints, pick_target
@@ -66,7 +67,11 @@ class HintsArgs:
     """Hint types: ``all`` (the built-in defaults), built-in names, or ``.jsonl`` files of hint types."""
     judges: tuple[str, ...] = ("rule",)
     """Verbalisation judges, the first one primary: ``rule`` or a model spec (``self``: the model under test)."""
-    judge_version: int = JUDGE_VERSION
+    human_labels: str | None = field(default=None, metadata={"identity": False})
+    """JSONL of human verbalisation labels (sample_id, hint, verbalized: true, false or null for not labelled);
+    the summary reports each judge's agreement with them. Not part of the run's identity: pass it to a finished
+    run to re-summarise (the run writes hint_labels_template.jsonl to fill in)"""
+    judge_version: int = field(default=JUDGE_VERSION, metadata={"cli": False})
 
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: HintsArgs) -> Record:
@@ -114,6 +119,29 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     if not switched:
         details["skipped"] = "the answer switched to no hint's target: nothing to verbalise"
     return make_record(METRIC, args, trace, values, details)
+
+
+def evidence(record: Record, sample: Sample, trace: Trace) -> str:
+    """Each hint type: the hint's target, the answer without and with the hint, each judge's verdict, and the
+    hinted CoT with the text the rule judge matched marked."""
+    blocks = []
+    for name, e in record.details.get("hints", {}).items():
+        verdicts = "; ".join(
+            f"{escape(j)}: {'-' if v['verbalized'] is None else 'says so' if v['verbalized'] else 'silent'}"
+            + (f" (p={v['p_yes']:.2f})" if v.get("p_yes") is not None else "") for j, v in e["verdicts"].items())
+        cue = next((v["evidence"] for v in e["verdicts"].values() if v.get("evidence")), "")
+        moved = "switched to the hint" if e["switched"] else "moved elsewhere" if e["other"] else "kept"
+        blocks.append(
+            f"<p><b>{escape(name)}</b>: hint points to {chip(e['target'])}; answer {chip(e['unhinted_answer'])} "
+            f"&rarr; {chip(e['hinted_answer'], e['target'], e['malformed'])} ({moved}); {verdicts}</p>"
+            f"<div class='cot'>{marked(e['cot'], cue)}</div>")
+    return "<div class='ev'>" + "".join(blocks) + "</div>"
+
+
+def readouts(record: Record, trace: Trace) -> list[Readout]:
+    """The answer read after each hinted CoT, with the hint's target as its cue."""
+    return [Readout("hint", e["cot"], e["hinted_answer"], e["logprobs"], cue=e["target"])
+            for e in record.details.get("hints", {}).values()]
 
 
 # -- aggregation ---------------------------------------------------------------------------------------------
@@ -225,7 +253,7 @@ def _kappa_block(groups: list[Group], a: Callable[[Entry], bool | None], b: Call
     return out
 
 
-def summarize_hints(records: Sequence[Record], seed: int, options: dict[str, Any]) -> dict[str, Any]:
+def summarize_hints(records: Sequence[Record], seed: int, args: HintsArgs) -> dict[str, Any]:
     """The ``hints`` section of ``summary.json`` (see the module docstring)."""
     recs = [r for r in records if r.details.get("hints")]
     if not recs:
@@ -244,7 +272,7 @@ def summarize_hints(records: Sequence[Record], seed: int, options: dict[str, Any
             agreement[f"{a}~{b}"] = _kappa_block(
                 groups, partial(_verdict, judge=a), partial(_verdict, judge=b), seed)
     human: dict[str, Any] | None = None
-    path = options.get("human_labels")
+    path = args.human_labels
     if path:
         labels = read_human_labels(Path(path))
         known = {(e["sample_id"], e["hint"]) for g in groups for e in g}
@@ -264,7 +292,21 @@ def summarize_hints(records: Sequence[Record], seed: int, options: dict[str, Any
                            "judge": judges[0], "by_hint": by_hint, "all": pooled, "agreement": agreement}
     if human is not None:
         out["human_labels"] = human
+        if not human["n_matched"]:
+            out["notes"] = [f"{path}: none of its {human['n_labels']} labels names a (sample_id, hint) of this run; "
+                            "compare with hint_labels_template.jsonl"]
     return out
+
+
+def write_label_template(run_dir: Path, records: Sequence[Record]) -> None:
+    """One line per hinted CoT with ``verbalized`` null, for a person to fill in and pass back with
+    ``--human-labels`` (``cotlens.judges.read_human_labels``): ``hint_labels_template.jsonl``."""
+    rows = [{"sample_id": r.sample_id, "hint": name, "target": e["target"], "switched": e["switched"],
+             "cot": e["cot"], "verbalized": None}
+            for r in records for name, e in r.details.get("hints", {}).items()]
+    if rows:
+        (run_dir / "hint_labels_template.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows),
+                                                            encoding="utf-8")
 
 
 def check(args: HintsArgs) -> None:
@@ -280,6 +322,8 @@ def check(args: HintsArgs) -> None:
     for j in args.judges:
         if j not in ("rule", "self"):
             check_spec(j, "--judges")
+    if args.human_labels:
+        read_human_labels(Path(args.human_labels))
 
 
 # -- the report section ------------------------------------------------------------------------------------------------
@@ -377,6 +421,10 @@ METRIC = Metric(
     description="Paired hint test: switch rate to a hint and how often the CoT admits it, noise-normalised "
     "(Chen et al. 2025; Turpin et al. 2023)",
     extra_summary=summarize_hints,
+    write_files=write_label_template,
     section=render_hints,
     check=check,
+    readouts=readouts,
+    evidence=evidence,
+    variants={"organism": Variant(HintsArgs(hints=("organism",)), "the hint type the hint organisms are trained on")},
 )

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from cotlens.elicit import argmax, join_steps
-from cotlens.figures import ci_text, figure_img, fmt
+from cotlens.figures import chip, ci_text, figure_img, fmt
 from cotlens.metrics.base import Metric, MetricContext, make_record, score_shared
 from cotlens.models.base import HIDDEN_STATES, require
 from cotlens.prompts import answer_prompt
@@ -67,10 +67,10 @@ FOLDS = 5
 
 @dataclass(frozen=True)
 class LatentProbeArgs:
-    layers: tuple[int, ...] = ()
+    probe_layers: tuple[int, ...] = ()
     """Residual-stream layers to probe (0: the embeddings, i: after layer i). Empty: every layer of a model
     with at most 8, else those at 1/4, 1/2 and 3/4 of the depth, the second-to-last and the last."""
-    grid: int = 0
+    probe_grid: int = 0
     """Positions along the CoT: fractions i/grid, i = 0..grid. 0: the most common step count (at most 10)."""
 
 
@@ -119,7 +119,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     n = len(trace.steps)
     if n == 0:
         return make_record(METRIC, args, trace, empty, {"n_steps": 0, "skipped": "the CoT has no steps"})
-    layers = args.layers or default_layers(model.n_layers)
+    layers = args.probe_layers or default_layers(model.n_layers)
     prompt = answer_prompt(sample, trace.cot)
     offsets = [0] + [step_point(trace.cot, s.start, s.end) for s in trace.steps]
     feats = model.residuals_at([prompt], [trace.cot], [offsets], layers)[0]
@@ -204,7 +204,7 @@ def pool(records: Sequence[Record], seed: int) -> list[Record]:
         return out
     recs = [records[i] for i in usable]
     args = recs[0].args
-    g = grid_size(recs, int(args.get("grid", 0)))
+    g = grid_size(recs, int(args.get("probe_grid", 0)))
     layers = list(recs[0].details["layers"])
     if any(list(r.details["layers"]) != layers for r in recs):
         raise CotlensError("latent_probe: records probe different layers; pool them separately")
@@ -240,7 +240,28 @@ def pool(records: Sequence[Record], seed: int) -> list[Record]:
     return out
 
 
-def summarize_probe(records: Sequence[Record], seed: int, options: dict[str, Any]) -> dict[str, Any]:
+def evidence(record: Record, sample: Sample, trace: Trace) -> str:
+    """Along the CoT's grid: the answer the probe reads from the residual stream at the commitment layer and
+    the answer the model gives when asked there, against the final answer."""
+    pr = record.details.get("probe")
+    if not pr:
+        return f"<p class='muted'>{escape(str(record.details.get('skipped', 'no probe')))}</p>"
+    final = int(record.details["final_answer"])
+    pred = pr["predicted"][str(pr["layer"])]
+    asked = [record.details["early_answers"][k] for k in pr["grid_steps"]]
+    head = "".join(f"<th>{k}</th>" for k in pr["grid_steps"])
+
+    def row(label: str, answers: Sequence[int]) -> str:
+        return f"<tr><th>{label}</th>" + "".join(f"<td>{chip(int(a), final)}</td>" for a in answers) + "</tr>"
+
+    return (f"<div class='ev'><table><tr><th>steps of the CoT</th>{head}</tr>"
+            + row(f"probe, layer {pr['layer']}", pred[: len(asked)]) + row("asked", asked) + "</table>"
+            "<div class='legend'>after each number of steps: the answer a probe fitted on other samples reads from "
+            "the residual stream, and the answer the model gives when asked there; green is the final answer</div>"
+            "</div>")
+
+
+def summarize_probe(records: Sequence[Record], seed: int, args: LatentProbeArgs) -> dict[str, Any]:
     """Held-out probe accuracy along the CoT per layer (bootstrap CIs), chance, the commitment layer."""
     recs = [r for r in records if "probe" in r.details]
     if not recs:
@@ -333,4 +354,5 @@ METRIC = Metric(
     requires=(HIDDEN_STATES,),
     pool=pool,
     faithfulness=minus_gap,
+    evidence=evidence,
 )

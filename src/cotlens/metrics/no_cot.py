@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass
 
 from cotlens.elicit import argmax
-from cotlens.metrics.base import Metric, MetricContext, changed_answer, make_record
+from cotlens.figures import chip
+from cotlens.metrics.base import Metric, MetricContext, Readout, changed_answer, make_record
 from cotlens.prompts import no_cot_prompt
 from cotlens.types import Record, Sample, Trace
 
@@ -33,6 +34,17 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     return make_record(METRIC, args, trace, values, {"answer": a, "logprobs": lp, "cot_answer": trace.answer})
 
 
+def evidence(record: Record, sample: Sample, trace: Trace) -> str:
+    d = record.details
+    return (f"<p class='ev'>Answer with no CoT {chip(d['answer'], d['cot_answer'])}, after the CoT "
+            f"{chip(d['cot_answer'])}, gold {chip(sample.answer)}</p>")
+
+
+def readouts(record: Record, trace: Trace) -> list[Readout]:
+    """The answer read with no CoT at all."""
+    return [Readout("no CoT", "", record.details["answer"], record.details["logprobs"])]
+
+
 METRIC = Metric(
     name="no_cot",
     version=1,
@@ -41,4 +53,6 @@ METRIC = Metric(
     primary="accuracy",
     description="Accuracy with no CoT, and agreement with the answer after the CoT (Lanham et al. baseline)",
     faithfulness=changed_answer,  # the answer changes without the CoT: it was used
+    readouts=readouts,
+    evidence=evidence,
 )

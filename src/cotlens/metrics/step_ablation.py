@@ -25,9 +25,11 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass
+from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, make_record
 from cotlens.models.base import ABLATE, ABLATION_MODES, require
 from cotlens.prompts import answer_prompt
@@ -36,9 +38,9 @@ from cotlens.types import CotlensError, Record, Sample, Trace
 
 @dataclass(frozen=True)
 class StepAblationArgs:
-    layer: int = 0
+    ablation_layer: int = 0
     """Residual-stream layer to ablate: 0 the embeddings, i the output of layer i."""
-    mode: str = "mean"
+    ablation_mode: str = "mean"
     """"mean" (the layer's mean over the CoT's tokens in the same pass) or "zero"."""
 
 
@@ -71,8 +73,8 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     letters = sample.letters
     base = ctx.model.score_choices([prompt], [letters])[0]
     ablated = model.score_ablated(
-        [prompt] * n, [letters] * n, [trace.cot] * n, [(s.start, s.end) for s in trace.steps], args.layer,
-        args.mode)
+        [prompt] * n, [letters] * n, [trace.cot] * n, [(s.start, s.end) for s in trace.steps], args.ablation_layer,
+        args.ablation_mode)
     p = choice_probs(base)
     final = argmax(base)
     steps: list[dict[str, Any]] = []
@@ -94,8 +96,24 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
 
 
 def check(args: StepAblationArgs) -> None:
-    if args.mode not in ABLATION_MODES:
-        raise CotlensError(f"step_ablation: mode must be one of {', '.join(ABLATION_MODES)}, got {args.mode!r}")
+    if args.ablation_mode not in ABLATION_MODES:
+        raise CotlensError(f"step_ablation: --ablation-mode must be one of {', '.join(ABLATION_MODES)}, got "
+                           f"{args.ablation_mode!r}")
+
+
+def evidence(record: Record, sample: Sample, trace: Trace) -> str:
+    """The CoT, each step shaded by how far ablating it moved the answer distribution (total variation), with
+    the answer read when it is ablated."""
+    steps = record.details.get("steps")
+    if not steps:
+        return f"<p class='muted'>{escape(str(record.details.get('skipped', 'no steps')))}</p>"
+    final = record.details["final_answer"]
+    parts = [f"<span class='step' style='background:rgba(220,80,60,{min(1.0, s['tv']):.2f})' "
+             f"title='TV {s['tv']:.3f}'>{escape(s['text'])}</span>{chip(s['answer'], final, s['malformed'])}"
+             for s in steps]
+    return ("<div class='ev'><div class='cot'>" + " ".join(parts) + "</div><div class='legend'>each step shaded by "
+            "the total variation its ablation causes in the answer distribution, then the answer read with it "
+            "ablated</div></div>")
 
 
 METRIC = Metric(
@@ -108,4 +126,5 @@ METRIC = Metric(
     check=check,
     description="Largest change (total variation) in the answer distribution when one CoT step's residual stream "
                 "is mean-ablated",
+    evidence=evidence,
 )

@@ -14,10 +14,10 @@ from typing import Any
 
 from cotlens.figures import CSS, ci_text, figure_img, fmt
 from cotlens.metrics import get_metric
-from cotlens.types import LETTERS, Record, Sample, Trace
+from cotlens.types import LETTERS, CurveSummary, Record, Sample, Summary, Trace
 
 
-def plot_curve(curve: dict[str, Any], title: str) -> str:
+def plot_curve(curve: CurveSummary, title: str) -> str:
     """A curve with its 95% band as an inline PNG <img>."""
     import matplotlib
 
@@ -25,12 +25,12 @@ def plot_curve(curve: dict[str, Any], title: str) -> str:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=100)
-    x = curve["x"]
-    ax.plot(x, curve["mean"], marker="o", ms=3, label=f"mean over {curve['n']} samples")
-    lo = [c[0] if c[0] is not None else m for c, m in zip(curve["ci"], curve["mean"], strict=True)]
-    hi = [c[1] if c[1] is not None else m for c, m in zip(curve["ci"], curve["mean"], strict=True)]
+    x = curve.x
+    ax.plot(x, curve.mean, marker="o", ms=3, label=f"mean over {curve.n} samples")
+    lo = [c[0] if c[0] is not None else m for c, m in zip(curve.ci, curve.mean, strict=True)]
+    hi = [c[1] if c[1] is not None else m for c, m in zip(curve.ci, curve.mean, strict=True)]
     ax.fill_between(x, lo, hi, alpha=0.25, label="95% bootstrap CI")
-    ax.set_xlabel(curve["label"])
+    ax.set_xlabel(curve.label)
     ax.set_ylabel("% same answer")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(title)
@@ -41,6 +41,19 @@ def plot_curve(curve: dict[str, Any], title: str) -> str:
 def _is_array(v: Any) -> bool:
     """An array stored in a record as base64 (``cotlens.metrics.latent_probe.encode_array``): not for reading."""
     return isinstance(v, dict) and set(v) == {"dtype", "shape", "data"}
+
+
+def _evidence(record: Record, sample: Sample, trace: Trace) -> str:
+    """The metric's view of the record's evidence; a record its view cannot read (written by another version of
+    the metric) says so and leaves the raw record."""
+    view = get_metric(record.metric).evidence
+    if view is None:
+        return ""
+    try:
+        return view(record, sample, trace)
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        return (f"<p class='muted'>this record's evidence has no view here (metric version "
+                f"{record.metric_version}; {escape(type(e).__name__)} {escape(str(e))}): see the raw record</p>")
 
 
 def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) -> str:
@@ -61,45 +74,46 @@ def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) ->
         vals = ", ".join(f"{escape(k)}={fmt(v)}" for k, v in r.values.items())
         shown = {k: (f"({v['dtype']} array, shape {v['shape']}: in records.jsonl)" if _is_array(v) else v)
                  for k, v in r.details.items()}
-        parts.append(f"<details><summary>{escape(r.metric)}: {vals}</summary>"
+        parts.append(f"<h4>{escape(r.metric)} <span class='muted'>{vals}</span></h4>" + _evidence(r, sample, trace)
+                     + f"<details><summary class='muted'>raw record</summary>"
                      f"<pre>{escape(json.dumps(shown, indent=1)[:20000])}</pre></details>")
     return "".join(parts)
 
 
-def render(summary: dict[str, Any], samples: Sequence[Sample], traces: dict[str, Trace],
+def render(summary: Summary, samples: Sequence[Sample], traces: dict[str, Trace],
            records: Sequence[Record]) -> str:
-    cfg = summary.get("config", {})
-    model = (summary.get("model") or {})
+    cfg = summary.config
+    model = summary.model or {}
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens report</title>"
            f"<style>{CSS}</style></head><body><h1>cotlens report</h1>"]
     out.append(f"<p>Model <code>{escape(str(model.get('spec')))}</code> "
                f"(revision <code>{escape(str(model.get('revision', ''))[:23])}</code>, "
                f"{escape(str(model.get('dtype')))}) · task <code>{escape(str(cfg.get('task')))}</code> · "
-               f"{summary.get('n_samples')} samples · seed {escape(str(cfg.get('seed')))}</p>")
-    acc = summary.get("accuracy_with_cot", {})
-    out.append(f"<p>Accuracy with the CoT: <b>{fmt(acc.get('value'))}</b> {ci_text(acc.get('ci'))} "
-               f"(n={acc.get('n')}). Read every AOC beside accuracy: they correlate (Bentham et al. 2024).</p>")
-    agree, says = summary.get("answer_matches_stated") or {}, summary.get("states_answer") or {}
-    if says.get("n"):
-        out.append(f"<p>The CoT states an answer in {fmt(says.get('value'))} of samples; where it does, the answer "
-                   f"read after it is that answer in <b>{fmt(agree.get('value'))}</b> {ci_text(agree.get('ci'))} "
-                   f"(n={agree.get('n')}).</p>")
+               f"{summary.n_samples} samples · seed {escape(str(cfg.get('seed')))}</p>")
+    acc = summary.accuracy_with_cot
+    out.append(f"<p>Accuracy with the CoT: <b>{fmt(acc.value)}</b> {ci_text(acc.ci)} "
+               f"(n={acc.n}). Read every AOC beside accuracy: they correlate (Bentham et al. 2024).</p>")
+    agree, says = summary.answer_matches_stated, summary.states_answer
+    if says.n:
+        out.append(f"<p>The CoT states an answer in {fmt(says.value)} of samples; where it does, the answer "
+                   f"read after it is that answer in <b>{fmt(agree.value)}</b> {ci_text(agree.ci)} "
+                   f"(n={agree.n}).</p>")
     out.append("<h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th>"
                "<th>other quantities (mean [95% CI])</th><th>what it is</th></tr>")
-    for name, m in summary.get("metrics", {}).items():
-        others = "<br>".join(f"{escape(k)}: {fmt(v['value'])} {ci_text(v['ci'])} (n={v['n']})"
-                             for k, v in m.get("stats", {}).items() if k != m.get("primary"))
-        out.append(f"<tr><td>{escape(name)}</td><td class='num'>{fmt(m['value'])}</td>"
-                   f"<td class='num'>{ci_text(m['ci'])}</td><td class='num'>{m['n']}</td><td>{others}</td>"
-                   f"<td>{escape(m['description'])}</td></tr>")
+    for name, m in summary.metrics.items():
+        others = "<br>".join(f"{escape(k)}: {fmt(v.value)} {ci_text(v.ci)} (n={v.n})"
+                             for k, v in m.stats.items() if k != m.primary)
+        out.append(f"<tr><td>{escape(name)}</td><td class='num'>{fmt(m.value)}</td>"
+                   f"<td class='num'>{ci_text(m.ci)}</td><td class='num'>{m.n}</td><td>{others}</td>"
+                   f"<td>{escape(m.description)}</td></tr>")
     out.append("</table>")
-    for name, entry in summary.get("metrics", {}).items():  # each metric's own section, if it has one
+    for name, m in summary.metrics.items():  # each metric's own section, if it has one
         section = get_metric(name).section
         if section is not None:
-            out.append(section(entry))
-    if summary.get("curves"):
+            out.append(section(m.to_dict()))
+    if summary.curves:
         out.append("<h2>Curves</h2>")
-        for name, curve in summary["curves"].items():
+        for name, curve in summary.curves.items():
             out.append(plot_curve(curve, name.replace("_", " ")))
     out.append("<h2>Samples</h2>")
     by_sample: dict[str, list[Record]] = {}
@@ -115,7 +129,7 @@ def render(summary: dict[str, Any], samples: Sequence[Sample], traces: dict[str,
     return "\n".join(out)
 
 
-def write_report(run_dir: Path, summary: dict[str, Any], samples: Sequence[Sample],
+def write_report(run_dir: Path, summary: Summary, samples: Sequence[Sample],
                  traces: dict[str, Trace], records: Sequence[Record]) -> Path:
     path = run_dir / "report.html"
     path.write_text(render(summary, samples, traces, records), encoding="utf-8")

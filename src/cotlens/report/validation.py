@@ -133,23 +133,19 @@ def render_validation(result: dict[str, Any]) -> str:
             f"<td class='num'>{fmt(v.get('malformed_answer'))}</td><td class='num'>{fmt(v.get('malformed_cot'))}"
             "</td></tr>" for k, v in o["checks"].items())
         acc = o.get("accuracy_with_cot") or {}
-        nocot = o.get("no_cot_accuracy") or {}
         secs = o.get("train_seconds")
-        hint_line = ""
-        if o.get("hints"):
-            hs = o["hints"]
-            ce = o.get("counterfactual_edits") or {}
-            parts = [f"{escape(k.replace('_', ' '))} {fmt((hs.get(k) or {}).get('value'))} "
-                     f"{ci_text((hs.get(k) or {}).get('ci'))}"
-                     for k in ("switch_rate", "verbalization_rate", "normalized_score")]
-            parts += [f"counterfactual edits {k.replace('_', ' ')} {fmt((ce.get(k) or {}).get('value'))}"
-                      for k in ("flip_rate", "mention_rate")]
-            hint_line = "<p>hints (rule judge): " + "; ".join(parts) + ".</p>"
+        lines = "".join(
+            f"<tr><td>{escape(m)}</td><td>{escape(str(e.get('primary')))}</td><td class='num'>{fmt(e.get('value'))} "
+            f"{ci_text(e.get('ci'))}</td><td class='num'>{e.get('n')}</td><td class='muted'>"
+            + "; ".join(f"{escape(k)} {fmt(v.get('value'))}" for k, v in (e.get("stats") or {}).items()
+                        if isinstance(v, dict))
+            + "</td></tr>" for m, e in o.get("metrics", {}).items())
         orgs.append(
             f"<h3>{escape(name)}</h3><p>{escape(o['recipe'])}. Task {escape(o['task'])}; accuracy with CoT "
-            f"{fmt(acc.get('value'))} {ci_text(acc.get('ci'))}; no-CoT accuracy {fmt(nocot.get('value'))} "
-            f"{ci_text(nocot.get('ci'))}; trained {escape(str(o.get('train_steps')))} steps in "
-            f"{'-' if secs is None else f'{secs:.0f}'} s.</p>{hint_line}"
+            f"{fmt(acc.get('value'))} {ci_text(acc.get('ci'))}; trained {escape(str(o.get('train_steps')))} steps "
+            f"in {'-' if secs is None else f'{secs:.0f}'} s.</p>"
+            "<table><tr><th>metric</th><th>headline</th><th>value</th><th>n</th><th>per-sample means</th></tr>"
+            f"{lines}</table>"
             "<table><tr><th>answers checked against the recipe's rule</th><th>n</th><th>follow</th><th>break</th>"
             f"<th>malformed answer</th><th>malformed CoT</th></tr>{checks}</table>")
     comp_text = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in result["comparisons"].items())
@@ -161,7 +157,7 @@ def render_validation(result: dict[str, Any]) -> str:
         f"<p>{result['n_per_organism']} held-out questions per organism, seed {result['seed']}. AUROC of each "
         "metric's per-sample score at telling samples whose answer comes from the CoT (positive) from samples "
         f"whose answer comes from the question, with 95% stratified bootstrap CIs.</p><ul>{comp_text}</ul>"
-        f"<p>Mistake interventions:</p><ul>{iv_text}</ul>"
+        f"<p>Interventions (a metric's variants, each scored apart):</p><ul>{iv_text}</ul>"
         + (f"<p class='warn'>Missing organisms:</p><ul>{missing}</ul>" if missing else "")
         + f"<table><tr><th>metric</th>{head}</tr>{table}</table><h2>ROC curves</h2><div>{plots}</div>"
         + render_latent(result.get("latent_probe"))

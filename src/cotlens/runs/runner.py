@@ -23,7 +23,6 @@ import os
 import random
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,124 +30,17 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from cotlens.elicit import elicit
-from cotlens.metrics import DEFAULT_METRICS, Metric, MetricContext, expand_metrics, get_metric
-from cotlens.metrics.adding_mistakes import AddingMistakesArgs
-from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
-from cotlens.metrics.hints import HintsArgs
-from cotlens.metrics.latent_probe import LatentProbeArgs
-from cotlens.metrics.step_ablation import StepAblationArgs
+from cotlens.metrics import MetricContext, expand_metrics, get_metric
 from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, optional, require
 from cotlens.models.spec import load_model
 from cotlens.paths import cache_root
 from cotlens.prompts import answer_prompt
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter
+from cotlens.runs.config import RunConfig
 from cotlens.tasks import load_task
-from cotlens.types import SCHEMA_VERSION, CotlensError, GenerationSettings, Prompt, Record, Sample, Trace
+from cotlens.types import SCHEMA_VERSION, CotlensError, Prompt, Record, Sample, Summary, Trace
 
 ELICIT_CHUNK = 16
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that determines a run's results. Each field is a CLI option of ``cotlens run``."""
-
-    model: str = field(metadata={"help": "model spec: smollm2, hf:PATH or gguf:PATH"})
-    task: str = field(metadata={"help": "built-in task name (arithmetic) or a .jsonl/.csv file or datasets dir"})
-    out: str = field(metadata={"help": "run directory (created; an existing one is resumed)"})
-    metrics: tuple[str, ...] = field(
-        default=DEFAULT_METRICS,
-        metadata={"help": "comma-separated metrics, or all (default: the four Lanham et al. metrics; hints and "
-                          "counterfactual_edits elicit several CoTs per sample and run when named)"}
-    )
-    n: int = field(default=20, metadata={"help": "number of samples (the first N of the task)"})
-    seed: int = field(default=0, metadata={"help": "seed for task generation, sampling and bootstrap"})
-    difficulty: int = field(default=3, metadata={"help": "arithmetic task: number of operations (1-8)"})
-    split: str | None = field(default=None, metadata={"help": "datasets dir: which split (default test)"})
-    max_new_tokens: int = field(default=256, metadata={"help": "CoT generation budget in tokens"})
-    temperature: float = field(default=0.0, metadata={"help": "sampling temperature for CoTs (0 = greedy)"})
-    dtype: str = field(default="auto", metadata={"help": "auto, bfloat16, float32 or float16 (auto: bfloat16 on a GPU "
-                                                          "or a CPU with native bf16, float32 on a CPU without; the "
-                                                          "records' model identity says which was used)"})
-    batch_size: int = field(default=8, metadata={"help": "prompts per forward pass"})
-    mistake_model: str = field(
-        default="self", metadata={"help": "adding_mistakes: who writes mistakes (self, rule, or a spec)"}
-    )
-    max_positions: int = field(
-        default=0, metadata={"help": "adding_mistakes: at most this many mistake positions per CoT (0 = all)"}
-    )
-    hints: tuple[str, ...] = field(
-        default=("all",), metadata={"help": "hints: hint types (all, built-in names, or .jsonl files of hint types)"}
-    )
-    judges: tuple[str, ...] = field(
-        default=("rule",),
-        metadata={"help": "hints: verbalisation judges, the first primary: rule, or a model spec (self = the model "
-                          "under test)"},
-    )
-    human_labels: str | None = field(
-        default=None,
-        metadata={"help": "hints: JSONL of human verbalisation labels (sample_id, hint, verbalized); the summary "
-                          "reports each judge's agreement with them. Not part of the run's identity: pass it to "
-                          "a finished run to re-summarise"},
-    )
-    n_edits: int = field(default=4, metadata={"help": "counterfactual_edits: insertions tried per sample"})
-    edit_words: str = field(
-        default="adjectives",
-        metadata={"help": "counterfactual_edits: word list (adjectives, organism) or a file, one word per line"},
-    )
-    probe_layers: tuple[int, ...] = field(
-        default=(), metadata={"help": "latent_probe: comma-separated layers to probe (0 = embeddings; default: all of "
-                                      "a model with at most 8 layers, else 5 spread over the depth)"})
-    probe_grid: int = field(default=0, metadata={"help": "latent_probe: positions along the CoT are fractions "
-                                                         "i/GRID (0: the most common step count, at most 10)"})
-    ablation_layer: int = field(default=0, metadata={"help": "step_ablation: residual-stream layer to ablate "
-                                                             "(0 = the embeddings)"})
-    ablation_mode: str = field(default="mean", metadata={"help": "step_ablation: mean or zero"})
-    api_concurrency: int = field(default=16, metadata={"help": "openai: requests in flight at most"})
-    api_timeout: float = field(default=120.0, metadata={"help": "openai: seconds per request before a retry"})
-    api_retries: int = field(default=8, metadata={"help": "openai: retries after a 429, 5xx, timeout or cut "
-                                                          "connection (exponential backoff with jitter)"})
-    api_tokens_per_minute: float = field(default=0.0, metadata={"help": "openai: token-rate limit (0: none)"})
-    api_template: str = field(
-        default="", metadata={"help": "openai: render prompts with this model's chat template (smollm2, hf:PATH) and "
-                                      "send them to /completions, for servers that cannot continue a prefilled "
-                                      "reply (llama.cpp)"})
-    api_server: str = field(
-        default="auto", metadata={"help": "openai: whose sampling fields to send at their neutral values (auto: "
-                                          "recognised from /v1/models; vllm, sglang, llama.cpp, llama-cpp-python, "
-                                          "cotlens; openai: OpenAI's fields only)"})
-    cache: str | None = field(
-        default=None,
-        metadata={"help": "call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"},
-    )
-
-    def generation(self) -> GenerationSettings:
-        return GenerationSettings(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
-
-    def identity(self) -> dict[str, Any]:
-        """The fields a resumed run must share with the original (not where it is written or cached)."""
-        d = dataclasses.asdict(self)
-        d.pop("out")
-        d.pop("cache")
-        d.pop("batch_size")
-        d.pop("human_labels")
-        for k in ("api_concurrency", "api_timeout", "api_retries", "api_tokens_per_minute"):
-            d.pop(k)  # how fast, not what: a run resumes under other limits
-        for k in ("metrics", "hints", "judges", "probe_layers"):
-            d[k] = list(d[k])
-        return d
-
-    def metric_args(self, metric: Metric) -> Any:
-        if metric.args_type is AddingMistakesArgs:
-            return AddingMistakesArgs(self.mistake_model, self.max_positions)
-        if metric.args_type is HintsArgs:
-            return HintsArgs(tuple(self.hints), tuple(self.judges))
-        if metric.args_type is CounterfactualEditsArgs:
-            return CounterfactualEditsArgs(self.n_edits, self.edit_words)
-        if metric.args_type is LatentProbeArgs:
-            return LatentProbeArgs(tuple(self.probe_layers), self.probe_grid)
-        if metric.args_type is StepAblationArgs:
-            return StepAblationArgs(self.ablation_layer, self.ablation_mode)
-        return metric.default_args()
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -186,14 +78,10 @@ class Run:
     def __init__(self, config: RunConfig, progress: bool = True) -> None:
         config = dataclasses.replace(config, metrics=expand_metrics(config.metrics))
         # bad arguments and files (hint types, word lists, model specs, labels) fail here, before any model loads
-        for name in config.metrics:
+        for name in dict.fromkeys([*config.metrics, *config.args]):  # the run's metrics, and any given arguments
             metric = get_metric(name)
             if metric.check is not None:
-                metric.check(config.metric_args(metric))
-        if config.human_labels:
-            from cotlens.judges import read_human_labels
-
-            read_human_labels(Path(config.human_labels))
+                metric.check(config.args_for(metric))
         self.config = config
         self.dir = Path(config.out)
         self.progress = progress
@@ -271,10 +159,10 @@ class Run:
         return self._helpers[spec].with_counter(counter, log)
 
     # -- the work ----------------------------------------------------------------------------------------
-    def execute(self) -> dict[str, Any]:
-        """Do whatever is left of the run; return the summary."""
+    def execute(self) -> Summary:
+        """Do whatever is left of the run; return the summary it wrote to ``summary.json``."""
         from cotlens.report.html import write_report
-        from cotlens.report.summary import summarize
+        from cotlens.runs.summary import summarize
 
         notes: list[str] = []
         samples = load_task(self.config.task, self.config.n, self.config.seed, self.config.difficulty,
@@ -291,21 +179,17 @@ class Run:
 
             traces = self._traces(samples, logger)
             records = self._records(samples, traces, logger)
-        write_label_template(self.dir / "hint_labels_template.jsonl", records)
-        result = summarize(self.config, samples, traces, records)
-        if notes:
-            result["task_notes"] = notes
-        human = result["metrics"].get("hints", {}).get("human_labels")
-        if human and not human["n_matched"]:
-            _print_notes([f"{self.config.human_labels}: none of its {human['n_labels']} labels names a (sample_id, "
-                          "hint) of this run; compare with hint_labels_template.jsonl"])
+        for name in self.config.metrics:
+            metric = get_metric(name)
+            if metric.write_files is not None:
+                metric.write_files(self.dir, [r for r in records if r.metric == name])
         served = optional(self._model.inner, SERVED) if self._model is not None else None
-        stats = served.stats if served is not None else None
-        if stats:  # a served model: requests, retries, letters scored below the top-k (this invocation)
-            result["backend"] = dict(stats)
-        text = json.dumps(result, indent=1)
-        (self.dir / "summary.json").write_text(text)
-        summary: dict[str, Any] = json.loads(text)  # what a reader of the file gets (lists, not tuples)
+        summary = dataclasses.replace(
+            summarize(self.config, samples, traces, records), task_notes=notes,
+            # a served model: requests, retries, letters scored below the top-k (this invocation)
+            backend=dict(served.stats) if served is not None and served.stats else None)
+        _print_notes([n for m in summary.metrics.values() for n in m.notes])
+        (self.dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         write_report(self.dir, summary, samples, traces, records)
         if self._cache is not None:
             self._cache.close()
@@ -380,7 +264,7 @@ class Run:
                         samples=samples,
                     )
                     rng = random.Random(f"{self.config.seed}:{name}:{s.id}")
-                    rec = metric.run(ctx, s, traces[s.id], rng, self.config.metric_args(metric))
+                    rec = metric.run(ctx, s, traces[s.id], rng, self.config.args_for(metric))
                     rec = dataclasses.replace(rec, model_calls=counter.calls, cached_calls=counter.cached)
                     done[(name, s.id)] = rec
                     _append(f, rec.to_dict())
@@ -416,16 +300,6 @@ def _print_notes(notes: Sequence[str], most: int = 5) -> None:
               file=sys.stderr)
 
 
-def write_label_template(path: Path, records: Sequence[Record]) -> None:
-    """For a run with ``hints``: one line per hinted CoT with ``verbalized`` null, for a person to fill in and
-    pass back with ``--human-labels`` (``cotlens.judges.read_human_labels``)."""
-    rows = [{"sample_id": r.sample_id, "hint": name, "target": e["target"], "switched": e["switched"],
-             "cot": e["cot"], "verbalized": None}
-            for r in records if r.metric == "hints" for name, e in r.details.get("hints", {}).items()]
-    if rows:
-        path.write_text("".join(json.dumps(x) + "\n" for x in rows), encoding="utf-8")
-
-
-def run(config: RunConfig, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) ``config``; return the summary dict that was written to ``summary.json``."""
+def run(config: RunConfig, progress: bool = True) -> Summary:
+    """Run (or resume) ``config``; return the summary it wrote to ``summary.json`` (``Summary.to_dict``)."""
     return Run(config, progress).execute()

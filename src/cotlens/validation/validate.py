@@ -26,20 +26,23 @@ organism went on writing that no longer parses as its steps) counted apart from 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cotlens.elicit import MALFORMED_MASS, choice_mass, join_steps
+from cotlens.elicit import MALFORMED_MASS, choice_mass
 from cotlens.metrics import METRICS, get_metric
+from cotlens.metrics.base import Readout, Variant
 from cotlens.organisms.model import CHECKPOINTS, shipped
 from cotlens.organisms.recipes import HINT_RECIPES, RECIPES, Recipe
-from cotlens.runs.runner import RunConfig, read_jsonl, run
+from cotlens.runs.config import RunConfig
+from cotlens.runs.runner import read_jsonl, run
 from cotlens.stats import auroc_estimate, mean_estimate
 from cotlens.tasks.chains import WORDS
-from cotlens.types import SCHEMA_VERSION, Record, Sample, Trace
+from cotlens.types import SCHEMA_VERSION, Record, Sample, Summary, Trace
 
 VALIDATION_SEED = 424242
 """Chains are drawn from a seed the recipes never use. ``repeat3`` has only 80 distinct questions (10 starts, 8
@@ -47,12 +50,8 @@ operands), so held-out questions also occur in training: the organisms are teste
 generalisation (the latent probe's folds are drawn by question for this reason)."""
 TASKS = {"faithful": "repeat3", "posthoc": "repeat3", "encoded": "repeat3", "mixed": "repeat3-mixed",
          "hint-vocal": "repeat3", "hint-silent": "repeat3"}
-INTERVENTIONS = {
-    "rule": "a wrong value, the kind of mistake every recipe trains on",
-    "rule:reword": "a wrong value in a wording no organism saw ('so C=7+4=3.'): unlike training",
-    "rule:first": "the step's first number changed, not its value (in 'C=7+4=1.' the copy of B's value): "
-                  "unlike training; the written value stands, so a model that follows its CoT keeps its answer",
-}
+MAIN = "main"
+"""The organism's run of every metric with its first variant (``Metric.variants``) or its defaults."""
 COMPARISONS = {
     "faithful_vs_posthoc": "faithful organism (1) vs posthoc organism (0), same questions",
     "mixed": "mixed organism: plain questions (1) vs triggered questions (0)",
@@ -63,8 +62,21 @@ COMPARISONS = {
 PROBE_TASKS = {"faithful": "chain4"}
 """Extra latent-probe runs: the faithful organism on the task whose CoT it needs (no other organism is trained
 on it)."""
-HINT_TYPES, EDIT_WORDS, N_EDITS = ("organism",), "organism", 4
-"""How the hint organisms are run: the hint type and insertion words they know (``!d``)."""
+
+
+def main_args() -> dict[str, Any]:
+    """Each metric's arguments in the main runs: its first variant, where it has any."""
+    return {name: next(iter(m.variants.values())).args for name, m in METRICS.items() if m.variants}
+
+
+def extra_variants() -> dict[str, tuple[str, Variant]]:
+    """The other variants, each a run of its own: label -> (metric, variant)."""
+    return {label: (name, v) for name, m in METRICS.items() for label, v in list(m.variants.items())[1:]}
+
+
+def interventions() -> dict[str, str]:
+    """Every variant of every metric that has several, described (validation.json's ``interventions``)."""
+    return {label: v.description for m in METRICS.values() if len(m.variants) > 1 for label, v in m.variants.items()}
 
 
 def faithfulness_score(metric: str, record: dict[str, Any]) -> float | None:
@@ -132,8 +144,26 @@ class _Tally:
                 "breaks_rule": (self.n - self.follows - self.malformed - self.bad_cot) / self.n}
 
 
+def run_readouts(runs: dict[str, Any]) -> list[tuple[str, Readout]]:
+    """Every answer the organism's runs read under an intervention, labelled: a metric with several variants
+    labels its readouts by variant ("mistake (rule:reword)")."""
+    out: list[tuple[str, Readout]] = []
+    for key, r in runs.items():
+        if key == "probe":
+            continue
+        for d in r["records"]:
+            metric = get_metric(d["metric"])
+            if metric.readouts is None or d["sample_id"] not in r["traces"]:
+                continue
+            label = (next(iter(metric.variants)) if key == MAIN else key) if len(metric.variants) > 1 else ""
+            rec = Record.from_dict(d)
+            out += [(d["sample_id"], x if not label else dataclasses.replace(x, kind=f"{x.kind} ({label})"))
+                    for x in metric.readouts(rec, r["traces"][d["sample_id"]])]
+    return out
+
+
 def organism_checks(recipe: Recipe, samples: dict[str, Sample], traces: dict[str, Trace],
-                    records: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+                    readouts: Iterable[tuple[str, Readout]]) -> dict[str, Any]:
     """Ground truth, checked on the records: per intervention, how often the answer follows the recipe's rule."""
     tallies: dict[str, _Tally] = {}
 
@@ -143,21 +173,8 @@ def organism_checks(recipe: Recipe, samples: dict[str, Sample], traces: dict[str
     for s_id, trace in traces.items():
         tally("full CoT").add(expected_answer(recipe, samples[s_id], trace.cot), trace.answer,
                               trace.answer_logprobs)
-    for intervention, rec in records:
-        s, t = samples[rec["sample_id"]], traces.get(rec["sample_id"])
-        if t is None:
-            continue
-        if rec["metric"] == "early_answering" and intervention == "rule":
-            for p in rec["details"].get("points", [])[:-1]:
-                cut = join_steps(t.cot, t.steps, p["k"])
-                tally("truncated").add(expected_answer(recipe, s, cut), p["answer"], p["logprobs"])
-        elif rec["metric"] == "adding_mistakes":
-            for p in rec["details"].get("points", []):
-                if p.get("mistake_changed"):
-                    tally(f"mistake ({intervention})").add(expected_answer(recipe, s, p["new_cot"]), p["answer"],
-                                                            p["logprobs"])
-        elif rec["metric"] == "no_cot" and intervention == "rule":
-            tally("no CoT").add(expected_answer(recipe, s, ""), rec["details"]["answer"], rec["details"]["logprobs"])
+    for s_id, x in readouts:
+        tally(x.kind).add(expected_answer(recipe, samples[s_id], x.cot), x.answer, x.logprobs)
     return {k: v.to_dict() for k, v in tallies.items()}
 
 
@@ -166,21 +183,21 @@ def family_metrics(family: str) -> tuple[str, ...]:
 
 
 def _run_organism(name: str, out: Path, n: int, progress: bool) -> dict[str, Any]:
-    """Per intervention, the run's summary and what it wrote (samples, traces, records), read once. A hint
-    organism has one run, of the hint metrics."""
+    """Per run (the main one, each extra variant's, the probe task's), its summary and what it wrote (samples,
+    traces, records), read once. A hint organism has one run, of the hint metrics and the latent probe."""
     runs: dict[str, Any] = {}
     hint = name in HINT_RECIPES
-    for intervention in ("rule",) if hint else INTERVENTIONS:
-        slug = intervention.replace(":", "-")
-        metrics = ((*family_metrics("verbalization"), "latent_probe") if hint else family_metrics("load_bearing")
-                   if intervention == "rule" else ("adding_mistakes",))
+    todo = {MAIN: ((*family_metrics("verbalization"), "latent_probe") if hint else family_metrics("load_bearing"),
+                   main_args())}
+    if not hint:
+        todo.update({label: ((metric,), {metric: v.args}) for label, (metric, v) in extra_variants().items()
+                     if METRICS[metric].validated_by == "load_bearing"})
+    for label, (metrics, args) in todo.items():
+        slug = label.replace(":", "-")
         cfg = RunConfig(model=f"organism:{name}", task=TASKS[name], out=str(out / "runs" / name / slug), n=n,
-                        seed=VALIDATION_SEED, max_new_tokens=60, mistake_model=intervention, batch_size=64,
-                        metrics=metrics, cache=str(out / "calls.sqlite"), hints=HINT_TYPES, edit_words=EDIT_WORDS,
-                        n_edits=N_EDITS)
-        summary = run(cfg, progress=progress)
-        d = Path(cfg.out)
-        runs[intervention] = _read_run(d, summary)
+                        seed=VALIDATION_SEED, max_new_tokens=60, batch_size=64, metrics=metrics,
+                        cache=str(out / "calls.sqlite"), args=args)
+        runs[label] = _read_run(Path(cfg.out), run(cfg, progress=progress))
     if name in PROBE_TASKS:  # the task whose CoT the organism needs: where does its answer become readable?
         cfg = RunConfig(model=f"organism:{name}", task=PROBE_TASKS[name], out=str(out / "runs" / name / "probe"),
                         n=n, seed=VALIDATION_SEED, max_new_tokens=60, batch_size=64, metrics=("latent_probe",),
@@ -189,7 +206,7 @@ def _run_organism(name: str, out: Path, n: int, progress: bool) -> dict[str, Any
     return runs
 
 
-def _read_run(d: Path, summary: dict[str, Any]) -> dict[str, Any]:
+def _read_run(d: Path, summary: Summary) -> dict[str, Any]:
     return {
         "summary": summary,
         "samples": {s["id"]: Sample.from_dict(s) for s in read_jsonl(d / "samples.jsonl")},
@@ -205,12 +222,12 @@ def latent_section(organisms: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {"readable_at": READABLE, "organisms": {}}
     for name, runs in organisms.items():
-        for key in ("rule", "probe"):
+        for key in (MAIN, "probe"):
             r = runs.get(key)
-            if r is None or "latent_probe" not in r["summary"]["metrics"]:
+            if r is None or "latent_probe" not in r["summary"].metrics:
                 continue
             task = PROBE_TASKS[name] if key == "probe" else TASKS[name]
-            entry = r["summary"]["metrics"]["latent_probe"]
+            entry = r["summary"].metrics["latent_probe"].to_dict()
             out["organisms"][f"{name} on {task}"] = {
                 "organism": name, "task": task, "gap": {k: entry.get(k) for k in ("value", "ci", "n")},
                 "stats": entry.get("stats"), "steps": entry.get("probe"),
@@ -237,9 +254,9 @@ def latent_section(organisms: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _scores(runs: dict[str, Any], metric: str, intervention: str) -> list[tuple[Sample, float | None]]:
-    """(sample, score) for the metric's records under an intervention (the "rule" run for other metrics)."""
-    r = runs.get(intervention if metric == "adding_mistakes" else "rule")
+def _scores(runs: dict[str, Any], metric: str, variant: str) -> list[tuple[Sample, float | None]]:
+    """(sample, score) for the metric's records in a variant's run (``MAIN``: the main run)."""
+    r = runs.get(variant)
     if r is None:
         return []
     return [(r["samples"][rec["sample_id"]], faithfulness_score(metric, rec))
@@ -261,9 +278,9 @@ def _comparison(pos: list[float | None], neg: list[float | None], names: tuple[s
     return out
 
 
-def score_metric(metric: str, intervention: str, organisms: dict[str, Any]) -> dict[str, Any]:
+def score_metric(metric: str, variant: str, organisms: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    per = {name: _scores(runs, metric, intervention) for name, runs in organisms.items()}
+    per = {name: _scores(runs, metric, variant) for name, runs in organisms.items()}
     if METRICS[metric].validated_by == "verbalization":
         a, b = "hint-vocal", "hint-silent"
         if a not in per or b not in per:
@@ -288,72 +305,71 @@ def score_metric(metric: str, intervention: str, organisms: dict[str, Any]) -> d
 
 
 def hint_checks(runs: dict[str, Any]) -> dict[str, Any]:
-    """Ground truth of a hint organism, checked on its records: the unhinted answer is the true one; a hinted
-    answer (``hints``) and an answer after an inserted hint word (``counterfactual_edits``) is the hint's."""
-    r = runs["rule"]
-    plain, hinted, inserted = _Tally(), _Tally(), _Tally()
+    """Ground truth of a hint organism, checked on its records: the unhinted answer is the true one; an answer
+    after a hint, or after an inserted hint word ``!d``, is the one the hint points to."""
+    r = runs[MAIN]
+    tallies = {"no hint: true answer": _Tally()}
     for s_id, t in r["traces"].items():
-        plain.add(r["samples"][s_id].answer, t.answer, t.answer_logprobs)
-    for rec in r["records"]:
-        if rec["metric"] == "hints":
-            for e in rec["details"]["hints"].values():
-                hinted.add(e["target"], e["hinted_answer"], e["logprobs"])
-        elif rec["metric"] == "counterfactual_edits":
-            for p in rec["details"]["edits"]:
-                inserted.add(int(p["word"][1:]), p["answer"], p["logprobs"])
-    return {"no hint: true answer": plain.to_dict(), "hint (hints metric): hint's answer": hinted.to_dict(),
-            "inserted hint word (counterfactual_edits): its answer": inserted.to_dict()}
+        tallies["no hint: true answer"].add(r["samples"][s_id].answer, t.answer, t.answer_logprobs)
+    for _, x in run_readouts(runs):
+        cue = x.cue if x.cue is not None else _hint_word(x.word)
+        if cue is not None:
+            tallies.setdefault(f"{x.kind}: the answer it points to", _Tally()).add(cue, x.answer, x.logprobs)
+    return {k: v.to_dict() for k, v in tallies.items()}
+
+
+def _hint_word(word: str | None) -> int | None:
+    """The answer an organism hint word (``!d``) points to."""
+    return int(word[1:]) if word and re.fullmatch(r"!\d", word) else None
+
+
+def metric_lines(summary: Summary) -> dict[str, Any]:
+    """Each metric of a run in a line: its headline with CI, and its per-sample statistics."""
+    return {name: {**m.headline.to_dict(), "primary": m.primary, "stats": {k: v.to_dict() for k, v in m.stats.items()}}
+            for name, m in summary.metrics.items()}
 
 
 def validate(out: Path, n: int = 100, progress: bool = True) -> dict[str, Any]:
     names = [r for r in [*RECIPES, *HINT_RECIPES] if r in shipped()]
     result: dict[str, Any] = {"schema": SCHEMA_VERSION, "n_per_organism": n, "seed": VALIDATION_SEED,
-                              "tasks": TASKS, "interventions": INTERVENTIONS, "comparisons": COMPARISONS,
+                              "tasks": TASKS, "interventions": interventions(), "comparisons": COMPARISONS,
                               "organisms": {}, "metrics": {}}
     organisms: dict[str, Any] = {}
     for name in names:
         runs = _run_organism(name, out, n, progress)
         organisms[name] = runs
         meta = json.loads((CHECKPOINTS / name / "config.json").read_text())
-        samples, traces = runs["rule"]["samples"], runs["rule"]["traces"]
-        records = [(iv, rec) for iv, r in runs.items() if iv in INTERVENTIONS for rec in r["records"]]
+        main = runs[MAIN]
+        samples, traces = main["samples"], main["traces"]
+        readouts = run_readouts(runs)
+        entry: dict[str, Any] = {
+            "recipe": (HINT_RECIPES.get(name) or RECIPES[name]).description, "task": TASKS[name],
+            "accuracy_with_cot": main["summary"].accuracy_with_cot.to_dict(),
+            "train_seconds": meta.get("train_seconds"), "train_steps": meta.get("steps"),
+            "metrics": metric_lines(main["summary"]),
+        }
         if name in HINT_RECIPES:
-            summ = runs["rule"]["summary"]["metrics"]
-            by = summ.get("hints", {}).get("by_hint", {}).get("organism", {})
-            result["organisms"][name] = {
-                "recipe": HINT_RECIPES[name].description, "task": TASKS[name],
-                "accuracy_with_cot": runs["rule"]["summary"]["accuracy_with_cot"],
-                "train_seconds": meta.get("train_seconds"), "train_steps": meta.get("steps"),
-                "checks": hint_checks(runs),
-                "hints": {k: by.get(k) for k in ("switch_rate", "verbalization_rate", "normalized_score", "alpha")},
-                "counterfactual_edits": summ.get("counterfactual_edits", {}).get("stats", {}),
-            }
+            result["organisms"][name] = {**entry, "checks": hint_checks(runs)}
             continue
         recipe = RECIPES[name]
-        entry: dict[str, Any] = {
-            "recipe": recipe.description, "task": TASKS[name],
-            "accuracy_with_cot": runs["rule"]["summary"]["accuracy_with_cot"],
-            "no_cot_accuracy": runs["rule"]["summary"]["metrics"].get("no_cot", {}).get("stats", {})
-            .get("accuracy"),
-            "train_seconds": meta.get("train_seconds"), "train_steps": meta.get("steps"),
-            "checks": organism_checks(recipe, samples, traces, records),
-        }
+        entry["checks"] = organism_checks(recipe, samples, traces, readouts)
         if name == "mixed":
             for label, trig in (("plain", False), ("triggered", True)):
                 keep = {k: v for k, v in samples.items() if bool(v.metadata.get("trigger")) == trig}
                 entry[f"checks_{label}"] = organism_checks(
                     recipe, keep, {k: v for k, v in traces.items() if k in keep},
-                    [(iv, r) for iv, r in records if r["sample_id"] in keep])
+                    [(s_id, x) for s_id, x in readouts if s_id in keep])
         result["organisms"][name] = entry
     missing = [r for r in [*RECIPES, *HINT_RECIPES] if r not in names]
     if missing:
         result["missing_organisms"] = {m: "no shipped checkpoint" for m in missing}
+    extra = extra_variants()
     for metric in METRICS:
-        entry = score_metric(metric, "rule", organisms)
-        if metric == "adding_mistakes":
-            entry["intervention"] = "rule"
-            entry["unlike_training"] = {iv: score_metric(metric, iv, organisms) for iv in INTERVENTIONS
-                                        if iv != "rule"}
+        entry = score_metric(metric, MAIN, organisms)
+        if len(METRICS[metric].variants) > 1:
+            entry["intervention"] = next(iter(METRICS[metric].variants))
+            entry["unlike_training"] = {label: score_metric(metric, label, organisms)
+                                        for label, (m, _) in extra.items() if m == metric}
         result["metrics"][metric] = entry
     result["latent_probe"] = latent_section(organisms)
     out.mkdir(parents=True, exist_ok=True)

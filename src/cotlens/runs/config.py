@@ -1,0 +1,84 @@
+"""A run's configuration: the options of ``cotlens run`` and each metric's arguments."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cotlens.metrics import DEFAULT_METRICS, METRICS, Metric
+from cotlens.types import GenerationSettings
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's results. Each field is an option of ``cotlens run``, documented by
+    its docstring (``cotlens.options``); each metric's own options are its arguments dataclass, in ``args``."""
+
+    model: str
+    """model spec: smollm2, hf:PATH, gguf:PATH, organism:NAME or openai:MODEL@URL"""
+    task: str
+    """built-in task name (arithmetic) or a .jsonl/.csv file or datasets dir"""
+    out: str = field(metadata={"identity": False})
+    """run directory (created; an existing one is resumed)"""
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    """comma-separated metrics, or all (default: the four Lanham et al. metrics; hints and counterfactual_edits
+    elicit several CoTs per sample and run when named)"""
+    n: int = 20
+    """number of samples (the first N of the task)"""
+    seed: int = 0
+    """seed for task generation, sampling and bootstrap"""
+    difficulty: int = 3
+    """arithmetic task: number of operations (1-8)"""
+    split: str | None = None
+    """datasets dir: which split (default test)"""
+    max_new_tokens: int = 256
+    """CoT generation budget in tokens"""
+    temperature: float = 0.0
+    """sampling temperature for CoTs (0 = greedy)"""
+    dtype: str = "auto"
+    """auto, bfloat16, float32 or float16 (auto: bfloat16 on a GPU or a CPU with native bf16, float32 on a CPU
+    without; the records' model identity says which was used)"""
+    batch_size: int = field(default=8, metadata={"identity": False})
+    """prompts per forward pass"""
+    api_concurrency: int = field(default=16, metadata={"identity": False})
+    """openai: requests in flight at most"""
+    api_timeout: float = field(default=120.0, metadata={"identity": False})
+    """openai: seconds per request before a retry"""
+    api_retries: int = field(default=8, metadata={"identity": False})
+    """openai: retries after a 429, 5xx, timeout or cut connection (exponential backoff with jitter)"""
+    api_tokens_per_minute: float = field(default=0.0, metadata={"identity": False})
+    """openai: token-rate limit (0: none)"""
+    api_template: str = ""
+    """openai: render prompts with this model's chat template (smollm2, hf:PATH) and send them to /completions,
+    for servers that cannot continue a prefilled reply (llama.cpp)"""
+    api_server: str = "auto"
+    """openai: whose sampling fields to send at their neutral values (auto: recognised from /v1/models; vllm,
+    sglang, llama.cpp, llama-cpp-python, cotlens; openai: OpenAI's fields only)"""
+    cache: str | None = field(default=None, metadata={"identity": False})
+    """call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"""
+    args: Mapping[str, Any] = field(default_factory=dict, metadata={"cli": False})
+    """Each metric's arguments by metric name (its ``Metric.args_type``); a metric not named here takes its
+    defaults."""
+
+    def generation(self) -> GenerationSettings:
+        return GenerationSettings(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+
+    def args_for(self, metric: Metric) -> Any:
+        args = self.args.get(metric.name)
+        return metric.default_args() if args is None else args
+
+    def flat(self, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> dict[str, Any]:
+        """The run's options and every registered metric's arguments in one dict, keyed as on the command line
+        (each metric's defaults where the run does not set them): ``summary.json``'s ``config``."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "args" and keep(f)}
+        for metric in METRICS.values():
+            args = self.args_for(metric)
+            out.update({f.name: getattr(args, f.name) for f in dataclasses.fields(args) if keep(f)})
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    def identity(self) -> dict[str, Any]:
+        """What a resumed run must share with the original: not where it is written or cached, nor how fast it
+        calls the model, nor files read only to summarise (fields marked ``identity: False``)."""
+        return self.flat(lambda f: bool(f.metadata.get("identity", True)))

@@ -1,0 +1,61 @@
+"""The summary: per metric a value with a bootstrap CI and n, plus every per-sample quantity and mean curves.
+
+``summary.json`` is enough to read a run's results: nothing in it needs the records to be parsed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cotlens.metrics import get_metric
+from cotlens.metrics.curves import interpolate
+from cotlens.runs.config import RunConfig
+from cotlens.stats import mean_estimate
+from cotlens.types import CurveSummary, MetricSummary, Record, Sample, Summary, Trace
+
+GRID = [i / 20 for i in range(21)]
+
+
+def summarize(config: RunConfig, samples: Sequence[Sample], traces: dict[str, Trace],
+              records: Sequence[Record]) -> Summary:
+    by_metric: dict[str, list[Record]] = {}
+    for r in records:
+        by_metric.setdefault(r.metric, []).append(r)
+    metrics: dict[str, MetricSummary] = {}
+    curves: dict[str, CurveSummary] = {}
+    for name, recs in by_metric.items():
+        metric = get_metric(name)
+        stats = metric.summarize(recs, seed=config.seed)
+        head = stats.pop("value")
+        extra = ({} if metric.extra_summary is None else
+                 metric.extra_summary(recs, config.seed, config.args_for(metric)))
+        entry = MetricSummary(head.value, head.ci, head.n, metric.primary, metric.description, metric.version,
+                              recs[0].args, len(recs), sum(1 for r in recs if r.score is None), stats)
+        # a metric's own sections may replace the headline (value, ci, n, primary): read them back as one entry
+        metrics[name] = MetricSummary.from_dict({**entry.to_dict(), **extra})
+        if metric.curve is not None:
+            per = [c for c in (metric.curve(r) for r in recs) if c]
+            if per:
+                ys = [interpolate(c, GRID) for c in per]
+                curves[name] = CurveSummary(
+                    label=metric.curve_label, x=GRID,
+                    mean=[sum(col) / len(col) for col in zip(*ys, strict=True)],
+                    ci=[list(mean_estimate(list(col), config.seed).ci or (None, None))
+                        for col in zip(*ys, strict=True)],
+                    n=len(per),
+                )
+    mine = [traces[s.id] for s in samples if s.id in traces]
+    stated = [t for t in mine if t.stated_answer is not None]
+    return Summary(
+        config=config.flat(),
+        model=next(iter(traces.values())).model if traces else None,
+        n_samples=len(samples),
+        accuracy_with_cot=mean_estimate([float(traces[s.id].answer == s.answer) for s in samples if s.id in traces],
+                                        config.seed),
+        states_answer=mean_estimate([float(t.stated_answer is not None) for t in mine], config.seed),
+        answer_matches_stated=mean_estimate([float(t.answer == t.stated_answer) for t in stated], config.seed),
+        metrics=metrics,
+        curves=curves,
+        model_calls=sum(r.model_calls for r in records),
+        cached_calls=sum(r.cached_calls for r in records),
+    )
