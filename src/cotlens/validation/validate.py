@@ -70,8 +70,15 @@ def main_args() -> dict[str, Any]:
 
 
 def extra_variants() -> dict[str, tuple[str, Variant]]:
-    """The other variants, each a run of its own: label -> (metric, variant)."""
-    return {label: (name, v) for name, m in METRICS.items() for label, v in list(m.variants.items())[1:]}
+    """The other variants, each a run of its own: label -> (metric, variant). Labels name run directories, so
+    two metrics may not share one."""
+    out: dict[str, tuple[str, Variant]] = {}
+    for name, m in METRICS.items():
+        for label, v in list(m.variants.items())[1:]:
+            if label in out:  # a developer's error, in the registry
+                raise RuntimeError(f"validation variant {label!r} of {name} is also one of {out[label][0]}")
+            out[label] = (name, v)
+    return out
 
 
 def interventions() -> dict[str, str]:
