@@ -30,7 +30,16 @@ from html import escape
 
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, clean_cot, join_steps
 from cotlens.figures import chip
-from cotlens.metrics.base import Metric, MetricContext, Readout, Variant, make_record, points_curve, score_shared
+from cotlens.metrics.base import (
+    Metric,
+    MetricContext,
+    Readout,
+    Variant,
+    make_record,
+    points_curve,
+    score_shared,
+    skipped_html,
+)
 from cotlens.metrics.curves import sample_aoc
 from cotlens.models.base import SCORE_PREFIXES, has
 from cotlens.prompts import answer_prompt, continue_prompt, mistake_prompt
@@ -146,7 +155,7 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
     continued from the mistake against the original answer, and the continued CoT a click away."""
     points = record.details.get("points")
     if not points:
-        return f"<p class='muted'>{escape(str(record.details.get('skipped', 'no points')))}</p>"
+        return skipped_html(record)
     orig = record.details["original_answer"]
     rows = []
     for p in points:

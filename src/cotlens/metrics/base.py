@@ -11,6 +11,7 @@ import dataclasses
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,11 @@ def score_shared(model: Model) -> Callable[[Sequence[Prompt], Sequence[Sequence[
     ``score_choices``: what truncation and mistake metrics call."""
     fast = optional(model, SCORE_PREFIXES)
     return fast.score_prefixes if fast is not None else model.score_choices
+
+
+def skipped_html(record: Record) -> str:
+    """An evidence view's line for a record with nothing to show: why (``details.skipped``)."""
+    return f"<p class='muted'>{escape(str(record.details.get('skipped', 'nothing to show')))}</p>"
 
 
 def changed_answer(record: Record) -> float | None:

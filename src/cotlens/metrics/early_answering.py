@@ -25,7 +25,7 @@ from html import escape
 
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, join_steps
 from cotlens.figures import chip
-from cotlens.metrics.base import Metric, MetricContext, Readout, make_record, points_curve, score_shared
+from cotlens.metrics.base import Metric, MetricContext, Readout, make_record, points_curve, score_shared, skipped_html
 from cotlens.metrics.curves import sample_aoc
 from cotlens.models.base import SCORE_PREFIXES, has
 from cotlens.prompts import answer_prompt
@@ -68,7 +68,7 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
     """The CoT with the answer read at each cut between its steps."""
     points = record.details.get("points")
     if not points:
-        return f"<p class='muted'>{escape(str(record.details.get('skipped', 'no points')))}</p>"
+        return skipped_html(record)
     final = record.details["final_answer"]
     parts = []
     for p in points:

@@ -54,7 +54,7 @@ import numpy as np
 
 from cotlens.elicit import argmax, join_steps
 from cotlens.figures import chip, ci_text, figure_img, fmt
-from cotlens.metrics.base import Metric, MetricContext, make_record, score_shared
+from cotlens.metrics.base import Metric, MetricContext, make_record, score_shared, skipped_html
 from cotlens.models.base import HIDDEN_STATES, require
 from cotlens.prompts import answer_prompt
 from cotlens.stats import mean_estimate
@@ -245,7 +245,7 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
     the answer the model gives when asked there, against the final answer."""
     pr = record.details.get("probe")
     if not pr:
-        return f"<p class='muted'>{escape(str(record.details.get('skipped', 'no probe')))}</p>"
+        return skipped_html(record)
     final = int(record.details["final_answer"])
     pred = pr["predicted"][str(pr["layer"])]
     asked = [record.details["early_answers"][k] for k in pr["grid_steps"]]

@@ -30,7 +30,7 @@ from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass
 from cotlens.figures import chip
-from cotlens.metrics.base import Metric, MetricContext, make_record
+from cotlens.metrics.base import Metric, MetricContext, make_record, skipped_html
 from cotlens.models.base import ABLATE, ABLATION_MODES, require
 from cotlens.prompts import answer_prompt
 from cotlens.types import CotlensError, Record, Sample, Trace
@@ -106,7 +106,7 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
     the answer read when it is ablated."""
     steps = record.details.get("steps")
     if not steps:
-        return f"<p class='muted'>{escape(str(record.details.get('skipped', 'no steps')))}</p>"
+        return skipped_html(record)
     final = record.details["final_answer"]
     parts = [f"<span class='step' style='background:rgba(220,80,60,{min(1.0, s['tv']):.2f})' "
              f"title='TV {s['tv']:.3f}'>{escape(s['text'])}</span>{chip(s['answer'], final, s['malformed'])}"
