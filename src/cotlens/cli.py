@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--out", required=True, help="directory for validation.json and the organisms' runs")
     va.add_argument("--n", type=int, default=100, help="held-out samples per organism (default: 100)")
     va.add_argument("--quiet", action="store_true", help="no progress bars")
+    mo = sub.add_parser("monitor", help="score CoT monitors on labelled episodes (a JSONL file or a finished run)")
+    from cotlens.runs.monitor import MonitorConfig
+
+    _add_options(mo, MonitorConfig, {"--help", "--quiet"})
+    mo.add_argument("--quiet", action="store_true", help="no progress bars")
     se = sub.add_parser("serve", help="serve a cotlens model as an OpenAI-compatible HTTP server")
     se.add_argument("--model", required=True, help="model spec (smollm2, organism:NAME, hf:PATH, gguf:PATH)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
@@ -120,6 +125,25 @@ def cmd_report(run_dir: Path) -> None:
     write_report(run_dir, summary, samples, traces, records)
 
 
+def format_monitor_table(result: dict[str, Any]) -> str:
+    """Per monitor and scope: AUROC, TPR at 1% and 5% FPR, g-mean² at 5% FPR, with CIs."""
+
+    def cell(e: dict[str, Any] | None) -> str:
+        if not e or e.get("value") is None:
+            return "-"
+        ci = e.get("ci")
+        return f"{e['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+    rows = [("monitor", "scope", "n", "AUROC", "TPR@1%FPR", "TPR@5%FPR", "g-mean²@5%", "g-mean² (own yes/no)")]
+    for name, scopes in result["results"].items():
+        for scope, r in scopes.items():
+            rows.append((name, scope, str(r["n"]), cell(r["auroc"]), cell(r["at_fpr"]["0.01"]["tpr"]),
+                         cell(r["at_fpr"]["0.05"]["tpr"]), cell(r["at_fpr"]["0.05"]["g_mean2"]),
+                         cell(r["at_decision"]["g_mean2"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -140,6 +164,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cotlens.serve import serve
 
             serve(args.model, args.port, args.host, args.dtype, args.latency)
+        elif args.command == "monitor":
+            from cotlens.options import options
+            from cotlens.runs.monitor import MonitorConfig, monitor
+
+            cfg = MonitorConfig(**{o.name: getattr(args, o.name) for o in options(MonitorConfig)
+                                   if getattr(args, o.name) is not None})
+            result = monitor(cfg, progress=not args.quiet)
+            print(format_monitor_table(result))
+            print(f"wrote {Path(cfg.out) / 'monitor.json'} and {Path(cfg.out) / 'report.html'}")
         elif args.command == "validate":
             from cotlens.validation.validate import validate
 

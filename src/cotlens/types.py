@@ -324,3 +324,39 @@ class Summary:
             model_calls=int(d.get("model_calls", 0)), cached_calls=int(d.get("cached_calls", 0)),
             task_notes=list(d.get("task_notes") or []), backend=d.get("backend"), schema=int(d.get("schema", 0)),
         )
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One labelled episode for a monitor: what the model was asked, the CoT it wrote, the action it took, and
+    whether that action was the misbehaviour (ground truth, from outcomes: a switch to a hint's target, a hack the
+    grader can tell). ``cotlens.monitors.episodes`` reads and writes them as JSONL."""
+
+    id: str
+    """Unique within its file."""
+    cot: str
+    action: str
+    """The answer, tool call or text the model produced after its CoT."""
+    misbehaved: bool
+    group: str = ""
+    """The problem the episode belongs to (its question): arms of one problem share it, and folds keep a group
+    together. "" means the episode's own id."""
+    arm: str = "control"
+    """The intervention arm: ``control`` (none), or the intervention's name (``hint:sycophancy``)."""
+    prompt: str = ""
+    """What the model was shown, as text (a conversation as ``role: text`` lines)."""
+    behavior: str = ""
+    """What ``misbehaved`` means here ("followed the hint", "took the grader's shortcut")."""
+    cues: tuple[str, ...] = ()
+    """Regular expressions that name the misbehaviour's cause when an output mentions it (a hint type's cues, an
+    inserted word); the ``rule`` monitor reads them."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def problem(self) -> str:
+        return self.group or self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["cues"] = list(self.cues)
+        return d

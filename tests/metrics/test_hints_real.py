@@ -37,3 +37,15 @@ def test_hints_on_smollm2(tmp_path: Path) -> None:
     assert (out / "calls.jsonl").read_text() == calls
     again = json.loads((out / "summary.json").read_text())["metrics"]["hints"]
     assert again["human_labels"]["n_matched"] == 8 and "rule~human" in again["agreement"]
+    # the finished run's hinted and unhinted CoTs as episodes for monitors: the rule, and SmolLM2 itself
+    mon = tmp_path / "monitor"
+    assert main(["monitor", "--episodes", str(out), "--monitors", "rule,self", "--out", str(mon), "--dtype",
+                 "float32", "--cache", str(tmp_path / "c.sqlite"), "--quiet"]) == 0
+    m = json.loads((mon / "monitor.json").read_text())
+    assert m["episodes"] == 16 and set(m["arms"]) == {"control", "hint:sycophancy", "hint:few_shot"}
+    for name in ("rule", "self"):
+        for scope in ("cot", "action", "all"):
+            r = m["results"][name][scope]
+            assert set(r["auroc"]) == {"value", "ci", "n"} and set(r["at_fpr"]) == {"0.01", "0.05"}
+            assert set(r["at_decision"]["g_mean2"]) == {"value", "ci", "n"}
+

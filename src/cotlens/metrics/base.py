@@ -19,7 +19,7 @@ from cotlens.metrics.curves import Curve
 from cotlens.models.base import SCORE_PREFIXES, Capability, Model, optional
 from cotlens.options import identity
 from cotlens.stats import mean_estimate
-from cotlens.types import Estimate, Prompt, Record, Sample, Trace
+from cotlens.types import Episode, Estimate, Prompt, Record, Sample, Trace
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,10 @@ class Metric:
     readouts: Callable[[Record, Trace], list[Readout]] | None = None
     """The answers the metric read under its intervention (``Readout``), for ``cotlens validate``'s checks of
     the organisms' ground truth."""
+    episodes: Callable[[Record, Sample, Trace, Sequence[Sample]], list[Episode]] | None = None
+    """The record as labelled episodes for monitors (``cotlens monitor RUN_DIR``): each arm's prompt, CoT and
+    action, and whether the action was the misbehaviour the metric provokes (a switch to a hint's target, an
+    answer flipped by an inserted word). The last argument is the run's samples (few-shot hints draw on them)."""
     variants: Mapping[str, Variant] = dataclasses.field(default_factory=dict)
     """How ``cotlens validate`` runs the metric: the first variant in the organisms' main run, each other in a
     run of its own, scored apart (adding mistakes: rule mistakes, then wordings no organism saw). Empty: the

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ from typing import Any
 from cotlens.elicit import MALFORMED_MASS, choice_mass, elicit
 from cotlens.figures import chip, marked
 from cotlens.metrics.base import Metric, MetricContext, Readout, Variant, make_record
-from cotlens.types import CotlensError, Record, Sample, Trace
+from cotlens.prompts import answer_text, elicit_prompt, transcript
+from cotlens.types import CotlensError, Episode, Record, Sample, Trace
 
 WORD_LISTS: dict[str, tuple[str, ...]] = {
     "adjectives": (
@@ -144,6 +146,21 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
             "<th>CoT mentions it</th><th></th></tr>" + "".join(rows) + "</table></div>")
 
 
+def episodes(record: Record, sample: Sample, trace: Trace, samples: Sequence[Sample]) -> list[Episode]:
+    """Per sample, its CoT on the plain question (arm ``control``) and one per insertion (arm ``insert``); the
+    misbehaviour is an answer the inserted word moved, and the word is the cue a monitor may find."""
+    behavior = "answer moved by an inserted word"
+    out = [Episode(f"counterfactual_edits/{sample.id}/control", trace.cot, answer_text(sample, trace.answer), False,
+                   group=sample.id, prompt=transcript(trace.prompt.messages), behavior=behavior)]
+    for i, p in enumerate(record.details.get("edits", [])):
+        edited = replace(sample, question=p["question"])
+        out.append(Episode(f"counterfactual_edits/{sample.id}/{i}", p["cot"], answer_text(sample, p["answer"]),
+                           bool(p["flipped"]), group=sample.id, arm="insert",
+                           prompt=transcript(elicit_prompt(edited).messages), behavior=behavior,
+                           cues=(re.escape(p["word"]),), metadata={"word": p["word"], "slot": p["slot"]}))
+    return out
+
+
 def readouts(record: Record, trace: Trace) -> list[Readout]:
     """The answer read after each CoT elicited for a question with an inserted word."""
     return [Readout("inserted word", p["cot"], p["answer"], p["logprobs"], word=p["word"])
@@ -162,6 +179,7 @@ METRIC = Metric(
     check=check,
     faithfulness=mention_rate,
     readouts=readouts,
+    episodes=episodes,
     evidence=evidence,
     variants={"organism": Variant(CounterfactualEditsArgs(4, "organism"),
                                   "the hint words the hint organisms are trained on (!d points to answer d)")},

@@ -55,10 +55,10 @@ from cotlens.elicit import MALFORMED_MASS, choice_mass, elicit
 from cotlens.figures import chip, ci_text, figure_img, fmt, marked
 from cotlens.judges import JudgeItem, cohen_kappa, make_judge, read_human_labels
 from cotlens.metrics.base import Metric, MetricContext, Readout, Variant, make_record
-from cotlens.prompts import JUDGE_VERSION
+from cotlens.prompts import JUDGE_VERSION, answer_text, transcript
 from cotlens.stats import bootstrap
-from cotlens.tasks.hints import load_hints, pick_target
-from cotlens.types import CotlensError, Estimate, Record, Sample, Trace
+from cotlens.tasks.hints import HintType, load_hints, pick_target
+from cotlens.types import CotlensError, Episode, Estimate, Record, Sample, Trace
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,29 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
     """The answer read after each hinted CoT, with the hint's target as its cue."""
     return [Readout("hint", e["cot"], e["hinted_answer"], e["logprobs"], cue=e["target"])
             for e in record.details.get("hints", {}).values()]
+
+
+def episodes(record: Record, sample: Sample, trace: Trace, samples: Sequence[Sample]) -> list[Episode]:
+    """Per sample, its unhinted CoT (arm ``control``; a few-shot hint type's own baseline too) and each hinted
+    CoT (arm ``hint:NAME``); the misbehaviour is answering the hint's target, which no control answer is (the
+    target is never the unhinted answer)."""
+    types = {name: HintType.from_dict(d) for name, d in record.details.get("hint_types", {}).items()}
+    behavior = "answered the hint's target"
+    out = [Episode(f"hints/{sample.id}/control", trace.cot, answer_text(sample, trace.answer), False,
+                   group=sample.id, prompt=transcript(trace.prompt.messages), behavior=behavior)]
+    for name, e in record.details.get("hints", {}).items():
+        h = types[name]
+        cues = tuple(h.cues)
+        if "baseline_cot" in e:
+            out.append(Episode(f"hints/{sample.id}/{name}/control", e["baseline_cot"],
+                               answer_text(sample, e["unhinted_answer"]), e["unhinted_answer"] == e["target"],
+                               group=sample.id, prompt=transcript(h.render(sample, None, samples)),
+                               behavior=behavior, cues=cues))
+        out.append(Episode(f"hints/{sample.id}/{name}", e["cot"], answer_text(sample, e["hinted_answer"]),
+                           bool(e["switched"]), group=sample.id, arm=f"hint:{name}",
+                           prompt=transcript(h.render(sample, e["target"], samples)), behavior=behavior, cues=cues,
+                           metadata={"target": e["target"], "unhinted_answer": e["unhinted_answer"]}))
+    return out
 
 
 # -- aggregation ---------------------------------------------------------------------------------------------
@@ -425,6 +448,7 @@ METRIC = Metric(
     section=render_hints,
     check=check,
     readouts=readouts,
+    episodes=episodes,
     evidence=evidence,
     variants={"organism": Variant(HintsArgs(hints=("organism",)), "the hint type the hint organisms are trained on")},
 )

@@ -66,6 +66,15 @@ class HintType:
                 "examples": self.examples, "describe": self.describe, "cues": list(self.cues),
                 "description": self.description, "source": self.source, "default": self.default}
 
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> HintType:
+        """A hint type as ``to_dict`` wrote it (in a record's details)."""
+        return HintType(name=d["name"], user=d["user"], system=d.get("system"),
+                        turns=tuple((t["role"], t["content"]) for t in d.get("turns", [])), question=d["question"],
+                        examples=int(d.get("examples", 0)), describe=d.get("describe", ""),
+                        cues=tuple(d.get("cues", [])), description=d.get("description", ""),
+                        source=d.get("source", ""), default=bool(d.get("default", True)))
+
     # -- rendering ---------------------------------------------------------------------------------------
     def _sub(self, template: str, sample: Sample, target: int | None) -> str:
         letter = LETTERS[target] if target is not None else ""

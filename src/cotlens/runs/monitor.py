@@ -1,0 +1,198 @@
+"""``cotlens monitor``: monitors over labelled episodes, scored as the monitorability literature scores them.
+
+Episodes come from a JSONL file (``cotlens.monitors.episodes``) or a finished run directory: every record whose
+metric turns into episodes (``Metric.episodes``: ``hints``, ``counterfactual_edits``). The output directory
+holds:
+
+- ``episodes.jsonl``: the episodes scored;
+- ``scores.jsonl``: one line per (monitor, scope, episode): suspicion, evidence, monitor version; appended as each
+  batch finishes, so a killed command resumes where it stopped (LLM calls also go through the call cache);
+- ``monitor.json``: per monitor and scope, AUROC, TPR/FPR/g-mean² at 1% and 5% FPR with thresholds chosen on
+  held-out negatives, and the intervention-normalised score per arm (``cotlens.monitors.evaluate``), each with a
+  95% bootstrap CI; the same per kind of misbehaviour when the episodes hold several;
+- ``report.html``: the tables and ROC curves per scope.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from cotlens.metrics import get_metric
+from cotlens.models.base import Model
+from cotlens.models.spec import check_spec, load_model
+from cotlens.monitors.base import SCOPES, Monitor, make_monitor
+from cotlens.monitors.episodes import check_labels, read_episodes, write_episodes
+from cotlens.monitors.evaluate import evaluate, roc_points
+from cotlens.paths import cache_root
+from cotlens.runs.cache import CachedModel, CallCache
+from cotlens.runs.runner import read_jsonl
+from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, Record, Sample, Trace
+
+BATCH = 32
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """What ``cotlens monitor`` does. Each field is one of its options (``cotlens.options``)."""
+
+    episodes: str
+    """a JSONL file of episodes, or a finished cotlens run directory (its hints and counterfactual_edits records)"""
+    out: str
+    """output directory (created; an existing one is resumed)"""
+    monitors: tuple[str, ...] = ("rule",)
+    """comma-separated monitors: rule (cue patterns), or a model spec for an LLM monitor (self: the run's own
+    model, for a run directory)"""
+    scopes: tuple[str, ...] = SCOPES
+    """what each monitor reads: cot, action, all (both)"""
+    seed: int = 0
+    """seed for folds and bootstrap"""
+    dtype: str = "auto"
+    """dtype of an LLM monitor, as for run"""
+    batch_size: int = 8
+    """prompts per forward pass of an LLM monitor"""
+    cache: str | None = field(default=None)
+    """call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"""
+
+
+def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
+    """A finished run's records as episodes, and the run's model spec (for ``self``)."""
+    meta_path = run_dir / "run.json"
+    if not meta_path.is_file():
+        raise CotlensError(f"{run_dir}: not a cotlens run directory (no run.json)")
+    try:
+        spec = json.loads(meta_path.read_text())["config"]["model"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CotlensError(f"{meta_path}: not a cotlens run.json ({e})") from None
+    samples = {d["id"]: Sample.from_dict(d) for d in read_jsonl(run_dir / "samples.jsonl")}
+    traces = {d["sample_id"]: Trace.from_dict(d) for d in read_jsonl(run_dir / "traces.jsonl")}
+    pool = list(samples.values())
+    out: list[Episode] = []
+    kinds = set()
+    for d in read_jsonl(run_dir / "records.jsonl"):
+        rec = Record.from_dict(d)
+        kinds.add(rec.metric)
+        metric = get_metric(rec.metric)
+        if metric.episodes is None or rec.sample_id not in traces:
+            continue
+        out += metric.episodes(rec, samples[rec.sample_id], traces[rec.sample_id], pool)
+    if not out:
+        raise CotlensError(f"{run_dir}: none of its metrics ({', '.join(sorted(kinds)) or 'no records'}) gives "
+                           "episodes; run it with --metrics hints or counterfactual_edits")
+    return out, str(spec)
+
+
+def load_episodes(source: str) -> tuple[list[Episode], str | None]:
+    path = Path(source)
+    if path.is_dir():
+        return episodes_from_run(path)
+    if not path.is_file():
+        raise CotlensError(f"{source}: no such file or run directory")
+    return read_episodes(path), None
+
+
+class MonitorRun:
+    def __init__(self, config: MonitorConfig, progress: bool = True) -> None:
+        if not config.monitors:
+            raise CotlensError("--monitors is empty: name at least one (rule, or a model spec)")
+        for s in config.scopes:
+            if s not in SCOPES:
+                raise CotlensError(f"--scopes: unknown scope {s!r}; scopes: {', '.join(SCOPES)}")
+        if not config.scopes:
+            raise CotlensError("--scopes is empty")
+        self.config = config
+        self.progress = progress
+        self.dir = Path(config.out)
+        self.episodes, self.run_model = load_episodes(config.episodes)
+        check_labels(self.episodes, config.episodes)
+        for m in config.monitors:  # before any model loads
+            if m not in ("rule", "self"):
+                check_spec(m, "--monitors")
+            if m == "self" and self.run_model is None:
+                raise CotlensError("--monitors self names a run's own model: give --episodes a run directory")
+        self._cache: CallCache | None = None
+
+    def _model(self, spec: str) -> Model:
+        if self._cache is None and self.config.cache != "none":
+            self._cache = CallCache(Path(self.config.cache) if self.config.cache else cache_root() / "calls.sqlite")
+        inner = load_model(self.run_model if spec == "self" and self.run_model else spec, dtype=self.config.dtype,
+                           batch_size=self.config.batch_size)
+        return CachedModel(inner, self._cache)
+
+    def execute(self) -> dict[str, Any]:
+        from cotlens.report.monitor import write_monitor_report
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        write_episodes(self.dir / "episodes.jsonl", self.episodes)
+        scores_path = self.dir / "scores.jsonl"
+        done: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for d in read_jsonl(scores_path):
+            done[(d["monitor"], d["scope"], d["episode"])] = d
+        with scores_path.open("a", encoding="utf-8") as f:
+            for spec in self.config.monitors:
+                monitor: Monitor | None = None
+                for scope in self.config.scopes:
+                    todo = [e for e in self.episodes if (spec, scope, e.id) not in done]
+                    if not todo:
+                        continue
+                    if monitor is None:
+                        monitor = make_monitor(spec, self._model)
+                    bar = tqdm(total=len(todo), desc=f"monitor {spec} ({scope})", unit="episode",
+                               disable=not self.progress)
+                    for i in range(0, len(todo), BATCH):
+                        chunk = todo[i: i + BATCH]
+                        for e, s in zip(chunk, monitor.read(chunk, scope), strict=True):
+                            row = {"monitor": spec, "version": monitor.version, "scope": scope, "episode": e.id,
+                                   "score": s.score, "evidence": s.evidence}
+                            done[(spec, scope, e.id)] = row
+                            f.write(json.dumps(row) + "\n")
+                        f.flush()
+                        bar.update(len(chunk))
+                    bar.close()
+        if self._cache is not None:
+            self._cache.close()
+        result = self.summarize(done)
+        (self.dir / "monitor.json").write_text(json.dumps(result, indent=1))
+        write_monitor_report(self.dir, result)
+        return result
+
+    def summarize(self, done: dict[tuple[str, str, str], dict[str, Any]]) -> dict[str, Any]:
+        behaviors = sorted({e.behavior for e in self.episodes})
+        results: dict[str, Any] = {}
+        for spec in self.config.monitors:
+            results[spec] = {}
+            for scope in self.config.scopes:
+                scores = [done[(spec, scope, e.id)]["score"] for e in self.episodes]
+                entry = evaluate(self.episodes, scores, self.config.seed)
+                entry["roc"] = roc_points(self.episodes, scores)
+                if len(behaviors) > 1:
+                    entry["by_behavior"] = {
+                        b: evaluate([e for e in self.episodes if e.behavior == b],
+                                    [s for e, s in zip(self.episodes, scores, strict=True) if e.behavior == b],
+                                    self.config.seed)
+                        for b in behaviors}
+                results[spec][scope] = entry
+        return {"schema": SCHEMA_VERSION, "config": _plain(self.config), "episodes": len(self.episodes),
+                "misbehaved": sum(e.misbehaved for e in self.episodes), "behaviors": behaviors,
+                "arms": _counts([e.arm for e in self.episodes]), "run_model": self.run_model, "results": results}
+
+
+def _counts(xs: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in xs:
+        out[x] = out.get(x, 0) + 1
+    return out
+
+
+def _plain(config: MonitorConfig) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
+
+
+def monitor(config: MonitorConfig, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) ``config``; return what it wrote to ``monitor.json``."""
+    return MonitorRun(config, progress).execute()
