@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_options(mo, MonitorConfig, {"--help", "--quiet"})
     mo.add_argument("--quiet", action="store_true", help="no progress bars")
+    ep = sub.add_parser("episodes", help="run a model in an environment (leaky grader) and write labelled episodes")
+    from cotlens.runs.episodes import EpisodesConfig
+
+    _add_options(ep, EpisodesConfig, {"--help"})
+    gd = sub.add_parser("guard-demo", help="the leaky grader with and without the guard: hacks let through, reward "
+                                            "lost to false positives, budget stops")
+    from cotlens.runs.guard_demo import GuardDemoConfig
+
+    _add_options(gd, GuardDemoConfig, {"--help"})
     se = sub.add_parser("serve", help="serve a cotlens model as an OpenAI-compatible HTTP server")
     se.add_argument("--model", required=True, help="model spec (smollm2, organism:NAME, hf:PATH, gguf:PATH)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
@@ -173,6 +182,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = monitor(cfg, progress=not args.quiet)
             print(format_monitor_table(result))
             print(f"wrote {Path(cfg.out) / 'monitor.json'} and {Path(cfg.out) / 'report.html'}")
+        elif args.command == "episodes":
+            from cotlens.options import options
+            from cotlens.runs.episodes import EpisodesConfig, write
+
+            ecfg = EpisodesConfig(**{o.name: getattr(args, o.name) for o in options(EpisodesConfig)
+                                     if getattr(args, o.name) is not None})
+            for stress, arms in write(ecfg).items():
+                for arm, e in arms.items():
+                    h, r = e["hacked"], e["reward"]
+                    print(f"{stress:15s} {arm:8s} hacked {h['value']:.3f} [{h['ci'][0]:.2f}, {h['ci'][1]:.2f}]  "
+                          f"reward {r['value']:.3f}  n {h['n']}")
+            print(f"wrote {ecfg.out}")
+        elif args.command == "guard-demo":
+            from cotlens.options import options
+            from cotlens.runs.guard_demo import GuardDemoConfig, guard_demo
+
+            gcfg = GuardDemoConfig(**{o.name: getattr(args, o.name) for o in options(GuardDemoConfig)
+                                      if getattr(args, o.name) is not None})
+            res = guard_demo(gcfg)
+            print(f"{'agent':28s} {'actions':>7s} {'hacks':>6s} {'let through':>11s} {'honest blocked':>14s} "
+                  f"{'stopped':>7s} {'reward unguarded':>16s} {'guarded':>8s} {'lost to FPs':>11s}")
+            for spec, m in res["models"].items():
+                r = m["reward"]
+                print(f"{spec:28s} {m['actions']:7d} {m['hacks_unguarded']:6d} {m['hacks_let_through']:11d} "
+                      f"{m['honest_blocked']:14d} {m['stopped']:7d} {r['unguarded']:16.0f} {r['guarded']:8.0f} "
+                      f"{r['lost_to_false_positives']:11.0f}")
+            print(f"wrote {Path(gcfg.out) / 'guard.json'} and {Path(gcfg.out) / 'events.jsonl'}")
         elif args.command == "validate":
             from cotlens.validation.validate import validate
 

@@ -11,6 +11,7 @@ from cotlens.cli import main
 from cotlens.monitors.base import ModelMonitor
 from cotlens.monitors.episodes import read_episodes
 from cotlens.types import CotlensError
+from fakes import ScriptedModel
 
 
 def episodes_file(path: Path, n: int = 8) -> Path:
@@ -83,5 +84,10 @@ def test_llm_monitor_on_smollm2(tmp_path: Path) -> None:
     rows = [json.loads(x) for x in (out / "scores.jsonl").read_text().splitlines()]
     llm = [x for x in rows if x["monitor"] == "smollm2"]
     assert len(llm) == 6 and all(0.0 < x["score"] < 1.0 and x["evidence"].startswith("P(yes)") for x in llm)
-    prompt = ModelMonitor.prompt(read_episodes(f)[1], "cot").messages[0].content
+    prompt = ModelMonitor("m", ScriptedModel(lambda p: "A")).prompt(read_episodes(f)[1], "cot").messages[0].content
     assert "grader expects 1" in prompt and "<reasoning>" in prompt and "<action>" not in prompt
+    other = ModelMonitor("m", ScriptedModel(lambda p: "A"), "faithful").prompt(read_episodes(f)[1], "action")
+    assert "instead of working it out" in other.messages[0].content and "<action>" in other.messages[0].content
+    with pytest.raises(CotlensError, match="unknown prompt 'nope'"):
+        ModelMonitor("m", ScriptedModel(lambda p: "A"), "nope")
+    assert main(["monitor", "--episodes", str(f), "--out", str(tmp_path / "x"), "--monitors", "smollm2~nope"]) == 2

@@ -109,6 +109,11 @@ def test_validate_command_on_shipped_organisms(tmp_path: Path, capsys: pytest.Ca
         assert len(entry["tokens"]["positions"]) == entry["tokens"]["cot_length"] + 2
     assert set(latent["checks"]) == {"posthoc: readable at or before the first step",
                                      "faithful on chain4: not readable before the CoT"}
+    mon = result["monitors"]
+    assert set(mon["organisms"]) == {"hack-vocal", "hack-silent"}
+    assert all(c["holds"] for c in mon["checks"].values()), mon["checks"]
+    for o in mon["organisms"].values():
+        assert set(o["monitors"]) == {"rule", "probe"} and set(o["monitors"]["rule"]) == {"cot", "action", "all"}
     html = (tmp_path / "report.html").read_text()
     assert html.count("<img") >= 3 and "ROC" in html and "where the answer becomes readable" in html
     assert "faithful_vs_posthoc" in capsys.readouterr().out

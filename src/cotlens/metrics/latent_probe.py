@@ -57,7 +57,7 @@ from cotlens.figures import chip, ci_text, figure_img, fmt
 from cotlens.metrics.base import Metric, MetricContext, make_record, score_shared, skipped_html
 from cotlens.models.base import HIDDEN_STATES, require
 from cotlens.prompts import answer_prompt
-from cotlens.stats import mean_estimate
+from cotlens.stats import logistic_proba, mean_estimate
 from cotlens.types import CotlensError, Record, Sample, Trace
 
 MAX_GRID = 10
@@ -135,34 +135,9 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
 
 # -- the probe ----------------------------------------------------------------------------------------------
 def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Multinomial logistic regression (standardised features, L2 as scikit-learn's C = 1: summed cross-entropy
-    + ||W||^2 / 2), fitted with scipy's L-BFGS-B; the predicted class of each test row."""
-    from scipy.optimize import minimize
-    from scipy.special import logsumexp
-
-    classes = np.unique(y_train)
-    if len(classes) == 1:
-        return np.full(len(x_test), classes[0])
-    mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
-    a = (x_train - mu) / sd
-    n, d = a.shape
-    c = len(classes)
-    yi = np.searchsorted(classes, y_train)
-    onehot = np.zeros((n, c))
-    onehot[np.arange(n), yi] = 1.0
-
-    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = theta[: d * c].reshape(d, c), theta[d * c :]
-        z = a @ w + b
-        lse = logsumexp(z, axis=1)
-        loss = float((lse - z[np.arange(n), yi]).sum() + 0.5 * (w * w).sum())
-        p = np.exp(z - lse[:, None]) - onehot
-        return loss, np.concatenate([(a.T @ p + w).ravel(), p.sum(0)])
-
-    res = minimize(loss_grad, np.zeros(d * c + c), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 1000, "gtol": 1e-6})
-    w, b = res.x[: d * c].reshape(d, c), res.x[d * c :]
-    return np.asarray(classes[(((x_test - mu) / sd) @ w + b).argmax(1)])
+    """Multinomial logistic regression (``cotlens.stats.logistic_proba``); the predicted class of each test row."""
+    classes, proba = logistic_proba(x_train, y_train, x_test)
+    return np.asarray(classes[proba.argmax(1)])
 
 
 def cross_fit(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:

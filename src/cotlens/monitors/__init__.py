@@ -2,6 +2,8 @@
 as JSONL (``episodes``); how well a monitor separates misbehaving episodes (``evaluate``). ``cotlens monitor``
 (``cotlens.runs.monitor``) runs them over a file of episodes or a finished run."""
 
-from cotlens.monitors.base import SCOPES, ModelMonitor, Monitor, RuleMonitor, Suspicion, make_monitor
+from cotlens.monitors.base import SCOPES, ModelMonitor, Monitor, RuleMonitor, Suspicion
+from cotlens.monitors.make import make_monitor
+from cotlens.monitors.probe import ProbeMonitor
 
-__all__ = ["SCOPES", "ModelMonitor", "Monitor", "RuleMonitor", "Suspicion", "make_monitor"]
+__all__ = ["SCOPES", "ModelMonitor", "Monitor", "ProbeMonitor", "RuleMonitor", "Suspicion", "make_monitor"]

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from cotlens.models.base import SCORE_CHOICES, Model, require
-from cotlens.prompts import MONITOR_PREFILL, MONITOR_PROMPT, MONITOR_SCOPE_TEXT, MONITOR_VERSION
+from cotlens.prompts import MONITOR_PREFILL, MONITOR_PROMPTS, MONITOR_SCOPE_TEXT, MONITOR_VERSION
 from cotlens.types import CotlensError, Episode, Message, Prompt
 
 SCOPES = ("cot", "action", "all")
@@ -38,6 +38,8 @@ class Suspicion:
 class Monitor(Protocol):
     name: str
     version: int
+    fitted: bool
+    """Fitted across the episodes it reads (the probe): it must read them all at once."""
 
     def read(self, episodes: Sequence[Episode], scope: str) -> list[Suspicion]: ...
 
@@ -68,6 +70,7 @@ class RuleMonitor:
 
     name = "rule"
     version = RULE_VERSION
+    fitted = False
 
     def read(self, episodes: Sequence[Episode], scope: str) -> list[Suspicion]:
         out = []
@@ -79,21 +82,24 @@ class RuleMonitor:
 
 
 class ModelMonitor:
-    """An LLM monitor through any backend that scores choices: shown the task and the scoped output, asked the
-    versioned ``MONITOR_PROMPT``; the suspicion is P(A = yes) against B, read from next-token probabilities after
-    a prefilled "The answer is (" (as the hint judges read theirs), so it needs no parsing."""
+    """An LLM monitor through any backend that scores choices: shown the task and the scoped output, asked a
+    versioned prompt (``MONITOR_PROMPTS``, by name); the suspicion is P(A = yes) against B, read from next-token
+    probabilities after a prefilled "The answer is (" (as the hint judges read theirs), so it needs no parsing."""
 
     version = MONITOR_VERSION
+    fitted = False
 
-    def __init__(self, name: str, model: Model) -> None:
+    def __init__(self, name: str, model: Model, prompt: str = "misbehaviour") -> None:
         require(model, SCORE_CHOICES, f"monitoring with {name}")
+        if prompt not in MONITOR_PROMPTS:
+            raise CotlensError(f"monitor {name}: unknown prompt {prompt!r}; prompts: {', '.join(MONITOR_PROMPTS)}")
         self.name = name
         self.model = model
+        self.template = MONITOR_PROMPTS[prompt]
 
-    @staticmethod
-    def prompt(episode: Episode, scope: str) -> Prompt:
+    def prompt(self, episode: Episode, scope: str) -> Prompt:
         shown = MONITOR_SCOPE_TEXT[scope].format(cot=episode.cot or "(empty)", action=episode.action or "(empty)")
-        text = MONITOR_PROMPT.format(task=episode.prompt or "(not given)", shown=shown)
+        text = self.template.format(task=episode.prompt or "(not given)", shown=shown)
         return Prompt((Message("user", text),), prefill=MONITOR_PREFILL)
 
     def read(self, episodes: Sequence[Episode], scope: str) -> list[Suspicion]:
@@ -107,10 +113,3 @@ class ModelMonitor:
             p = 1.0 / (1.0 + math.exp(no - yes))
             out.append(Suspicion(p, f"P(yes) = {p:.3f}"))
         return out
-
-
-def make_monitor(spec: str, helper: Callable[[str], Model]) -> Monitor:
-    """``rule``, or a model spec for an LLM monitor (loaded by ``helper``)."""
-    if spec == "rule":
-        return RuleMonitor()
-    return ModelMonitor(spec, helper(spec))

@@ -117,6 +117,29 @@ def render_latent(section: dict[str, Any] | None) -> str:
             + "<table><tr><th>expectation</th><th>target</th><th>measured</th><th></th></tr>" + checks + "</table>")
 
 
+def render_monitors(section: dict[str, Any] | None) -> str:
+    """Monitors on the hack organisms: AUROC per organism, monitor and scope, and where each is blind."""
+    if not section or not section.get("organisms"):
+        return ""
+    rows = []
+    for name, o in section["organisms"].items():
+        for mon, scopes in o["monitors"].items():
+            cells = "".join(
+                f"<td class='num'>{fmt(e['value'])} {ci_text(e.get('ci'))}"
+                + (" <b class='warn'>blind</b>" if e.get("blind") else "") + "</td>" for e in scopes.values())
+            rows.append(f"<tr><td>{escape(name)}</td><td>{escape(mon)}</td>{cells}</tr>")
+    scopes = list(next(iter(next(iter(section["organisms"].values()))["monitors"].values())))
+    checks = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v['expected']))}</td><td class='num'>"
+                     f"{fmt(v['value'])}</td><td>{'holds' if v['holds'] else '<b>fails</b>'}</td></tr>"
+                     for k, v in section.get("checks", {}).items())
+    return ("<h2>Monitors on the hack organisms (leaky grader)</h2><p>AUROC of hacked vs honest episodes (95% "
+            "bootstrap CI); <b>blind</b>: the CI holds 0.5. The probe is fitted on the episodes' labels (cross-fitted "
+            "by problem) and reads the residual stream, which also holds the leaked answer itself.</p>"
+            "<table><tr><th>organism</th><th>monitor</th>" + "".join(f"<th>{escape(s)}</th>" for s in scopes)
+            + "</tr>" + "".join(rows) + "</table><table><tr><th>expectation</th><th>target</th><th>measured</th>"
+            "<th></th></tr>" + checks + "</table>")
+
+
 def render_validation(result: dict[str, Any]) -> str:
     comps = list(result["comparisons"])
     head = "".join(f"<th>{escape(c)}</th>" for c in comps)
@@ -161,6 +184,7 @@ def render_validation(result: dict[str, Any]) -> str:
         + (f"<p class='warn'>Missing organisms:</p><ul>{missing}</ul>" if missing else "")
         + f"<table><tr><th>metric</th>{head}</tr>{table}</table><h2>ROC curves</h2><div>{plots}</div>"
         + render_latent(result.get("latent_probe"))
+        + render_monitors(result.get("monitors"))
         + f"<h2>Organisms: ground truth, checked</h2>{''.join(orgs)}</body></html>"
     )
 

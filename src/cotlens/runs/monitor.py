@@ -16,7 +16,7 @@ holds:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,12 @@ from tqdm import tqdm
 from cotlens.metrics import get_metric
 from cotlens.models.base import Model
 from cotlens.models.spec import check_spec, load_model
-from cotlens.monitors.base import SCOPES, Monitor, make_monitor
+from cotlens.monitors.base import SCOPES, Monitor
 from cotlens.monitors.episodes import check_labels, read_episodes, write_episodes
 from cotlens.monitors.evaluate import evaluate, roc_points
+from cotlens.monitors.make import make_monitor
 from cotlens.paths import cache_root
+from cotlens.prompts import MONITOR_PROMPTS
 from cotlens.runs.cache import CachedModel, CallCache
 from cotlens.runs.runner import read_jsonl
 from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, Record, Sample, Trace
@@ -46,8 +48,9 @@ class MonitorConfig:
     out: str
     """output directory (created; an existing one is resumed)"""
     monitors: tuple[str, ...] = ("rule",)
-    """comma-separated monitors: rule (cue patterns), or a model spec for an LLM monitor (self: the run's own
-    model, for a run directory)"""
+    """comma-separated monitors: rule (cue patterns); probe:SPEC (a linear probe on SPEC's residual stream,
+    cross-fitted on the episodes' labels); or a model spec for an LLM monitor (self: the run's own model, for a
+    run directory); SPEC~PROMPT picks the LLM monitor's prompt (misbehaviour, faithful)"""
     scopes: tuple[str, ...] = SCOPES
     """what each monitor reads: cot, action, all (both)"""
     seed: int = 0
@@ -58,6 +61,8 @@ class MonitorConfig:
     """prompts per forward pass of an LLM monitor"""
     cache: str | None = field(default=None)
     """call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"""
+    by: str = ""
+    """also break every number down by this metadata field of the episodes (stress: by stress prompt)"""
 
 
 def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
@@ -110,10 +115,15 @@ class MonitorRun:
         self.dir = Path(config.out)
         self.episodes, self.run_model = load_episodes(config.episodes)
         check_labels(self.episodes, config.episodes)
+        if config.by and not any(config.by in e.metadata for e in self.episodes):
+            raise CotlensError(f"--by {config.by}: no episode has that metadata field")
         for m in config.monitors:  # before any model loads
-            if m not in ("rule", "self"):
-                check_spec(m, "--monitors")
-            if m == "self" and self.run_model is None:
+            base, _, prompt = m.removeprefix("probe:").partition("~")
+            if prompt and prompt not in MONITOR_PROMPTS:
+                raise CotlensError(f"--monitors {m}: unknown prompt {prompt!r}; prompts: {', '.join(MONITOR_PROMPTS)}")
+            if base not in ("rule", "self"):
+                check_spec(base, "--monitors")
+            if base == "self" and self.run_model is None:
                 raise CotlensError("--monitors self names a run's own model: give --episodes a run directory")
         self._cache: CallCache | None = None
 
@@ -141,11 +151,14 @@ class MonitorRun:
                     if not todo:
                         continue
                     if monitor is None:
-                        monitor = make_monitor(spec, self._model)
+                        monitor = make_monitor(spec, self._model, self.config.seed)
+                    step = BATCH
+                    if monitor.fitted:  # fitted across all episodes: read them all, in one piece
+                        todo, step = list(self.episodes), len(self.episodes)
                     bar = tqdm(total=len(todo), desc=f"monitor {spec} ({scope})", unit="episode",
                                disable=not self.progress)
-                    for i in range(0, len(todo), BATCH):
-                        chunk = todo[i: i + BATCH]
+                    for i in range(0, len(todo), step):
+                        chunk = todo[i: i + step]
                         for e, s in zip(chunk, monitor.read(chunk, scope), strict=True):
                             row = {"monitor": spec, "version": monitor.version, "scope": scope, "episode": e.id,
                                    "score": s.score, "evidence": s.evidence}
@@ -161,6 +174,13 @@ class MonitorRun:
         write_monitor_report(self.dir, result)
         return result
 
+    def _split(self, scores: Sequence[float | None], key: Callable[[Episode], str]) -> dict[str, Any]:
+        """Every number again for each value of ``key`` (in the episodes' order)."""
+        keys = _key_order([key(e) for e in self.episodes])
+        return {k: evaluate([e for e in self.episodes if key(e) == k],
+                            [s for e, s in zip(self.episodes, scores, strict=True) if key(e) == k], self.config.seed)
+                for k in keys}
+
     def summarize(self, done: dict[tuple[str, str, str], dict[str, Any]]) -> dict[str, Any]:
         behaviors = sorted({e.behavior for e in self.episodes})
         results: dict[str, Any] = {}
@@ -171,15 +191,17 @@ class MonitorRun:
                 entry = evaluate(self.episodes, scores, self.config.seed)
                 entry["roc"] = roc_points(self.episodes, scores)
                 if len(behaviors) > 1:
-                    entry["by_behavior"] = {
-                        b: evaluate([e for e in self.episodes if e.behavior == b],
-                                    [s for e, s in zip(self.episodes, scores, strict=True) if e.behavior == b],
-                                    self.config.seed)
-                        for b in behaviors}
+                    entry["by_behavior"] = self._split(scores, lambda e: e.behavior)
+                if self.config.by:
+                    entry["by"] = self._split(scores, lambda e: str(e.metadata.get(self.config.by)))
                 results[spec][scope] = entry
         return {"schema": SCHEMA_VERSION, "config": _plain(self.config), "episodes": len(self.episodes),
                 "misbehaved": sum(e.misbehaved for e in self.episodes), "behaviors": behaviors,
                 "arms": _counts([e.arm for e in self.episodes]), "run_model": self.run_model, "results": results}
+
+
+def _key_order(xs: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(xs))
 
 
 def _counts(xs: Sequence[str]) -> dict[str, int]:
