@@ -34,8 +34,8 @@ def episodes_file(path: Path, n: int = 8) -> Path:
     ('{"id": "a", "cot": "x", "action": "y", "misbehaved": "yes"}', "field 'misbehaved': must be true or false"),
     ('{"id": "a", "cot": "x", "action": "y", "misbehaved": true, "cues": ["(unclosed"]}', "field 'cues':"),
     ('{"id": true, "cot": "x", "action": "y", "misbehaved": true}', "field 'id': must be a string or an integer"),
-    ('[1, 2]', "not a JSON object"),
-    ('{"id": "a", "cot": "x"', "not valid JSON"),
+    ('[1, 2]', "expected a JSON object, got list"),
+    ('{"id": "a", "cot": "x"', "invalid JSON"),
 ])
 def test_a_bad_line_is_named_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str,
                                          message: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cotlens.tasks.files import read_text, split_lines
+from cotlens.tasks.loaders import jsonl_objects
 from cotlens.types import CotlensError, Episode
 
 TEXT_FIELDS = ("cot", "action", "group", "arm", "prompt", "behavior")
@@ -68,14 +68,8 @@ def read_episodes(path: Path) -> list[Episode]:
     """Every episode of a JSONL file, checked; blank lines are skipped."""
     out: list[Episode] = []
     seen: dict[str, int] = {}
-    for i, line in enumerate(split_lines(read_text(path)), start=1):
-        if not line.strip():
-            continue
+    for i, d in jsonl_objects(path, "episodes file"):
         where = f"{path}:{i}"
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CotlensError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
         ep = episode_from_dict(d, where)
         if ep.id in seen:
             raise _field(where, "id", f"{ep.id!r} is already the id of line {seen[ep.id]}")

@@ -6,13 +6,15 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.figures import CSS, ci_text, figure_img, fmt
+from cotlens.figures import CSS, figure_img, fmt
 
 
 def _est(e: dict[str, Any] | None) -> str:
     if not e or e.get("value") is None:
         return "<td class='muted'>-</td>"
-    return f"<td class='num'>{fmt(e['value'])} {ci_text(e.get('ci'))}</td>"
+    ci = e.get("ci")
+    below = f"<br><span class='muted'>[{ci[0]:.2f}, {ci[1]:.2f}]</span>" if ci else ""
+    return f"<td class='num'>{fmt(e['value'])}{below}</td>"
 
 
 def plot_rocs(scope: str, curves: dict[str, list[list[float]]]) -> str:
@@ -70,7 +72,7 @@ def render_monitor(result: dict[str, Any]) -> str:
     head = ("<tr><th>monitor</th><th>scope</th><th>n</th><th>AUROC</th><th>TPR at 1% FPR</th>"
             "<th>TPR at 5% FPR</th><th>FPR realised</th><th>g-mean² at 5% FPR</th><th>its own yes: TPR</th>"
             "<th>FPR</th><th>g-mean²</th></tr>")
-    scopes = sorted({s for m in results.values() for s in m})
+    scopes = list(dict.fromkeys(s for m in results.values() for s in m))
     plots = "".join(plot_rocs(s, {m: results[m][s].get("roc", []) for m in results if s in results[m]})
                     for s in scopes)
     behaviors = ""

@@ -89,6 +89,14 @@ def plot_token_probe(entries: dict[str, Any]) -> str:
     return figure_img(fig, "latent probe by token")
 
 
+def _checks_table(checks: dict[str, Any]) -> str:
+    """Expectations checked on measurements: what was expected, what was measured, whether it holds."""
+    rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v['expected']))}</td><td class='num'>"
+                   f"{fmt(v['value'])}</td><td>{'holds' if v['holds'] else '<b>fails</b>'}</td></tr>"
+                   for k, v in checks.items())
+    return "<table><tr><th>expectation</th><th>target</th><th>measured</th><th></th></tr>" + rows + "</table>"
+
+
 def render_latent(section: dict[str, Any] | None) -> str:
     if not section:
         return ""
@@ -106,15 +114,13 @@ def render_latent(section: dict[str, Any] | None) -> str:
                      f"<td>{escape(str(rf.get('where', 'nowhere')))}</td>"
                      f"<td class='num'>{fmt(tok.get('chance'))}</td>"
                      f"<td class='num'>{fmt(gap.get('value'))} {ci_text(gap.get('ci'))}</td></tr>")
-    checks = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v['expected']))}</td><td class='num'>"
-                     f"{fmt(v['value'])}</td><td>{'holds' if v['holds'] else '<b>fails</b>'}</td></tr>"
-                     for k, v in section.get("checks", {}).items())
+    checks = _checks_table(section.get("checks", {}))
     return ("<h2>Latent probe: where the answer becomes readable</h2>"
             "<table><tr><th>organism on task</th><th>held-out accuracy at step ends (commitment layer)</th>"
             "<th>first readable (&ge; 0.9)</th><th>readable from then on</th><th>chance</th>"
             "<th>gap (verbal - latent)</th></tr>"
             + "".join(rows_) + "</table>" + plot_token_probe(section["organisms"])
-            + "<table><tr><th>expectation</th><th>target</th><th>measured</th><th></th></tr>" + checks + "</table>")
+            + checks)
 
 
 def render_monitors(section: dict[str, Any] | None) -> str:
@@ -129,15 +135,12 @@ def render_monitors(section: dict[str, Any] | None) -> str:
                 + (" <b class='warn'>blind</b>" if e.get("blind") else "") + "</td>" for e in scopes.values())
             rows.append(f"<tr><td>{escape(name)}</td><td>{escape(mon)}</td>{cells}</tr>")
     scopes = list(next(iter(next(iter(section["organisms"].values()))["monitors"].values())))
-    checks = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v['expected']))}</td><td class='num'>"
-                     f"{fmt(v['value'])}</td><td>{'holds' if v['holds'] else '<b>fails</b>'}</td></tr>"
-                     for k, v in section.get("checks", {}).items())
+    checks = _checks_table(section.get("checks", {}))
     return ("<h2>Monitors on the hack organisms (leaky grader)</h2><p>AUROC of hacked vs honest episodes (95% "
             "bootstrap CI); <b>blind</b>: the CI holds 0.5. The probe is fitted on the episodes' labels (cross-fitted "
             "by problem) and reads the residual stream, which also holds the leaked answer itself.</p>"
             "<table><tr><th>organism</th><th>monitor</th>" + "".join(f"<th>{escape(s)}</th>" for s in scopes)
-            + "</tr>" + "".join(rows) + "</table><table><tr><th>expectation</th><th>target</th><th>measured</th>"
-            "<th></th></tr>" + checks + "</table>")
+            + "</tr>" + "".join(rows) + "</table>" + checks)
 
 
 def render_validation(result: dict[str, Any]) -> str:

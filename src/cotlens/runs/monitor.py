@@ -33,7 +33,7 @@ from cotlens.monitors.make import make_monitor
 from cotlens.paths import cache_root
 from cotlens.prompts import MONITOR_PROMPTS
 from cotlens.runs.cache import CachedModel, CallCache
-from cotlens.runs.runner import read_jsonl
+from cotlens.runs.runner import read_jsonl, truncate_partial_line
 from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, Record, Sample, Trace
 
 BATCH = 32
@@ -138,8 +138,14 @@ class MonitorRun:
         from cotlens.report.monitor import write_monitor_report
 
         self.dir.mkdir(parents=True, exist_ok=True)
-        write_episodes(self.dir / "episodes.jsonl", self.episodes)
         scores_path = self.dir / "scores.jsonl"
+        eps_path = self.dir / "episodes.jsonl"
+        if scores_path.exists() and eps_path.exists() and [json.loads(x) for x in eps_path.read_text().splitlines()
+                                                           ] != [e.to_dict() for e in self.episodes]:
+            raise CotlensError(f"{self.dir} holds the scores of other episodes than {self.config.episodes}'s; use "
+                               "a new --out")
+        write_episodes(eps_path, self.episodes)
+        truncate_partial_line(scores_path)  # a line a kill left half-written
         done: dict[tuple[str, str, str], dict[str, Any]] = {}
         for d in read_jsonl(scores_path):
             done[(d["monitor"], d["scope"], d["episode"])] = d

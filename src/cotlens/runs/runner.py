@@ -63,7 +63,7 @@ def _append(f: TextIO, obj: dict[str, Any]) -> None:
     os.fsync(f.fileno())
 
 
-def _truncate_partial_line(path: Path) -> None:
+def truncate_partial_line(path: Path) -> None:
     """Drop a last line a kill left half-written, so appends start on a fresh line."""
     if not path.exists():
         return
@@ -111,7 +111,7 @@ class Run:
         meta_path.write_text(json.dumps({"schema": SCHEMA_VERSION, "config": self.config.identity(),
                                          "attempts": attempts}, indent=1))
         for name in ("traces.jsonl", "records.jsonl", "calls.jsonl"):
-            _truncate_partial_line(self.dir / name)
+            truncate_partial_line(self.dir / name)
         return attempts
 
     def _call_cache(self) -> CallCache | None:
