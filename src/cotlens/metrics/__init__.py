@@ -10,6 +10,7 @@ from cotlens.metrics import (
     hints,
     latent_probe,
     no_cot,
+    paraphrasing,
     step_ablation,
 )
 from cotlens.metrics.base import Metric, MetricContext
@@ -18,7 +19,7 @@ from cotlens.types import CotlensError
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (early_answering.METRIC, adding_mistakes.METRIC, filler_tokens.METRIC, no_cot.METRIC, hints.METRIC,
-              counterfactual_edits.METRIC, latent_probe.METRIC, step_ablation.METRIC)
+              counterfactual_edits.METRIC, latent_probe.METRIC, step_ablation.METRIC, paraphrasing.METRIC)
 }
 
 DEFAULT_METRICS = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")

@@ -75,7 +75,7 @@ class Metric:
     validated_by: str = "load_bearing"
     """Which organisms ``cotlens validate`` checks the metric on: "load_bearing" (does the answer depend on the
     CoT: faithful, posthoc, encoded, mixed) or "verbalization" (does the CoT say what moved the answer: the hint
-    organisms)."""
+    organisms) or "legibility" (does the answer survive a paraphrase of the CoT: faithful vs encoded)."""
     extra_summary: Callable[[Sequence[Record], int, Any], dict[str, Any]] | None = None
     """Metric-specific summary sections, from (records, seed, the run's arguments of the metric). Keys it
     returns are added to the metric's entry in ``summary.json``; ``value``, ``ci``, ``n`` and ``primary``

@@ -172,3 +172,16 @@ def to_sample(chain: Chain, sid: str, task: str, **meta: object) -> Sample:
         metadata={"task": task, "start": chain.start, "ops": [f"{op}{x}" for op, x in chain.ops],
                   "values": chain.values(), "trigger": chain.trigger, **meta},
     )
+
+
+_STEP_HEAD = re.compile(r"(^|\s)([A-Z])(=| is )(?=\S+?[+\-*]\d=)")
+_FILLER = re.compile(r"\b(" + "|".join(WORDS) + r")\b")
+
+
+def reword(text: str) -> str:
+    """The organisms' rule paraphrase (``paraphrasing --paraphraser rule``): the same steps in another form, as a
+    reader would paraphrase them. Each step's ``V=`` becomes ``V is`` and back (the two trained forms), and each
+    filler word becomes the next one in ``WORDS``: to a reader the fillers are interchangeable, so this keeps the
+    meaning a reader sees, while for the ``encoded`` organism it changes every value its CoT carries."""
+    swapped = _STEP_HEAD.sub(lambda m: m.group(1) + m.group(2) + ("=" if m.group(3) == " is " else " is "), text)
+    return _FILLER.sub(lambda m: WORDS[(WORDS.index(m.group(1)) + 1) % len(WORDS)], swapped)
