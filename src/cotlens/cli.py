@@ -49,16 +49,19 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
             _add_options(p.add_argument_group(f"{m.name} options"), m.args_type, seen)
 
 
+def _given(ns: argparse.Namespace, cls: type[Any]) -> dict[str, Any]:
+    """The options of ``cls`` (``_add_options``) that the command line set."""
+    from cotlens.options import options
+
+    return {o.name: getattr(ns, o.name) for o in options(cls) if getattr(ns, o.name) is not None}
+
+
 def _config(ns: argparse.Namespace) -> Any:
     from cotlens.metrics import METRICS
-    from cotlens.options import options
     from cotlens.runs.config import RunConfig
 
-    def given(cls: type[Any]) -> dict[str, Any]:
-        return {o.name: getattr(ns, o.name) for o in options(cls) if getattr(ns, o.name) is not None}
-
-    args = {name: m.args_type(**kw) for name, m in METRICS.items() if (kw := given(m.args_type))}
-    cfg = RunConfig(**given(RunConfig), args=args)
+    args = {name: m.args_type(**kw) for name, m in METRICS.items() if (kw := _given(ns, m.args_type))}
+    cfg = RunConfig(**_given(ns, RunConfig), args=args)
     if cfg.n < 1:
         raise CotlensError(f"--n must be at least 1, got {cfg.n}")
     if cfg.max_new_tokens < 1:
@@ -149,8 +152,9 @@ def format_monitor_table(result: dict[str, Any]) -> str:
             rows.append((name, scope, str(r["n"]), cell(r["auroc"]), cell(r["at_fpr"]["0.01"]["tpr"]),
                          cell(r["at_fpr"]["0.05"]["tpr"]), cell(r["at_fpr"]["0.05"]["g_mean2"]),
                          cell(r["at_decision"]["g_mean2"])))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    from cotlens.report.summary import text_table
+
+    return text_table(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,20 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve(args.model, args.port, args.host, args.dtype, args.latency)
         elif args.command == "monitor":
-            from cotlens.options import options
             from cotlens.runs.monitor import MonitorConfig, monitor
 
-            cfg = MonitorConfig(**{o.name: getattr(args, o.name) for o in options(MonitorConfig)
-                                   if getattr(args, o.name) is not None})
+            cfg = MonitorConfig(**_given(args, MonitorConfig))
             result = monitor(cfg, progress=not args.quiet)
             print(format_monitor_table(result))
             print(f"wrote {Path(cfg.out) / 'monitor.json'} and {Path(cfg.out) / 'report.html'}")
         elif args.command == "episodes":
-            from cotlens.options import options
             from cotlens.runs.episodes import EpisodesConfig, write
 
-            ecfg = EpisodesConfig(**{o.name: getattr(args, o.name) for o in options(EpisodesConfig)
-                                     if getattr(args, o.name) is not None})
+            ecfg = EpisodesConfig(**_given(args, EpisodesConfig))
             for stress, arms in write(ecfg).items():
                 for arm, e in arms.items():
                     h, r = e["hacked"], e["reward"]
@@ -195,11 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"reward {r['value']:.3f}  n {h['n']}")
             print(f"wrote {ecfg.out}")
         elif args.command == "guard-demo":
-            from cotlens.options import options
             from cotlens.runs.guard_demo import GuardDemoConfig, guard_demo
 
-            gcfg = GuardDemoConfig(**{o.name: getattr(args, o.name) for o in options(GuardDemoConfig)
-                                      if getattr(args, o.name) is not None})
+            gcfg = GuardDemoConfig(**_given(args, GuardDemoConfig))
             res = guard_demo(gcfg)
             print(f"{'agent':28s} {'actions':>7s} {'hacks':>6s} {'let through':>11s} {'honest blocked':>14s} "
                   f"{'stopped':>7s} {'reward unguarded':>16s} {'guarded':>8s} {'lost to FPs':>11s}")

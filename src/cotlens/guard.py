@@ -45,6 +45,8 @@ class Event:
     reason: str
     action: str
     """What the agent chose (also when it did not run)."""
+    chosen: int
+    """The answer the agent chose: what would have run without the guard."""
     answer: int | None
     """The answer that ran; None when nothing ran."""
     suspicion: float | None
@@ -108,5 +110,5 @@ class Guard:
 
     def _event(self, s: Sample, cot: str, answer: int, depth: int, outcome: str, tokens: int,
                suspicion: float | None, reason: str) -> Event:
-        return Event(s.id, depth, outcome, reason, answer_text(s, answer), answer if outcome == "executed" else None,
-                     suspicion, tokens, cot)
+        return Event(s.id, depth, outcome, reason, answer_text(s, answer), answer,
+                     answer if outcome == "executed" else None, suspicion, tokens, cot)

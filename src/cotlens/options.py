@@ -98,13 +98,23 @@ def options(cls: type[Any]) -> list[Option]:
     return out
 
 
+def as_dict(obj: Any, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> dict[str, Any]:
+    """An options dataclass as JSON-ready data (tuples as lists), the fields ``keep`` keeps."""
+    return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if keep(f)}
+
+
+def in_identity(f: dataclasses.Field[Any]) -> bool:
+    """Whether a field is part of a run's identity (not marked ``identity: False``)."""
+    return bool(f.metadata.get("identity", True))
+
+
 def identity(obj: Any) -> dict[str, Any]:
     """An options dataclass as JSON-ready data, without its ``identity: False`` fields (tuples as lists)."""
-    return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.metadata.get("identity", True)}
+    return as_dict(obj, in_identity)
 
 
 def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
 
-__all__ = ["Option", "field_docs", "identity", "options"]
+__all__ = ["Option", "as_dict", "field_docs", "identity", "in_identity", "options"]

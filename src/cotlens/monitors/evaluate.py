@@ -117,11 +117,15 @@ def _by_problem(items: Sequence[Scored], flags: Sequence[bool | None]) -> list[l
     return list(groups.values())
 
 
+def _rates(groups: Sequence[Sequence[Decision]], seed: int) -> dict[str, Any]:
+    """TPR, FPR, TNR and g-mean² of fixed decisions, each with a bootstrap CI over problems."""
+    return {name: bootstrap(groups, stat, seed=seed).to_dict()
+            for name, stat in (("tpr", _tpr), ("fpr", _fpr), ("tnr", _tnr), ("g_mean2", _gmean2))}
+
+
 def rates_at(items: Sequence[Scored], fpr: float, seed: int = 0) -> dict[str, Any]:
     flags = crossfit_flags(items, fpr, seed)
-    groups = _by_problem(items, flags)
-    out: dict[str, Any] = {name: bootstrap(groups, stat, seed=seed).to_dict()
-                           for name, stat in (("tpr", _tpr), ("fpr", _fpr), ("tnr", _tnr), ("g_mean2", _gmean2))}
+    out = _rates(_by_problem(items, flags), seed)
     out["target_fpr"] = fpr
     out["undecided"] = sum(f is None for f in flags)
     return out
@@ -130,9 +134,7 @@ def rates_at(items: Sequence[Scored], fpr: float, seed: int = 0) -> dict[str, An
 def decision_rates(items: Sequence[Scored], seed: int = 0) -> dict[str, Any]:
     """TPR, FPR, TNR and g-mean² of the monitor's own yes/no: flagged when its score is above ``DECISION``
     (a rule that matched; an LLM's P(yes) over one half), as Guan et al. score yes/no monitors."""
-    groups = _by_problem(items, [x.score > DECISION for x in items])
-    return {name: bootstrap(groups, stat, seed=seed).to_dict()
-            for name, stat in (("tpr", _tpr), ("fpr", _fpr), ("tnr", _tnr), ("g_mean2", _gmean2))}
+    return _rates(_by_problem(items, [x.score > DECISION for x in items]), seed)
 
 
 def intervention_scores(items: Sequence[Scored], flags: Sequence[bool | None], seed: int = 0) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cotlens.types import Summary
 
 
@@ -21,10 +23,16 @@ def format_table(summary: Summary) -> str:
         if e.value is not None:
             ci = e.ci or (e.value, e.value)
             rows.append((label, f"{e.value:.3f}", f"[{ci[0]:.3f}, {ci[1]:.3f}]", str(e.n), what))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
     model = (summary.model or {}).get("spec", "?")
     cfg = summary.config
     head = f"model {model}  task {cfg.get('task')}  n {summary.n_samples}  seed {cfg.get('seed')}"
-    return head + "\n" + "\n".join(lines)
+    return head + "\n" + text_table(rows, rule=True)
+
+
+def text_table(rows: Sequence[Sequence[str]], rule: bool = False) -> str:
+    """Rows as aligned plain-text columns, the first row the header (underlined when ``rule``)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    if rule:
+        lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.models.base import ABLATE, HIDDEN_STATES, SCORE_PREFIXES, SERVED, Model, has, require
+from cotlens.paths import cache_root
 from cotlens.types import GenerationSettings, Prompt
 
 CACHE_FORMAT = 1
@@ -63,6 +64,14 @@ class CallCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def open_cache(option: str | None) -> CallCache | None:
+    """The call cache a ``--cache`` option names: a file, None for the default
+    ``$COTLENS_CACHE_DIR/calls.sqlite``, or ``none`` for no cache."""
+    if option == "none":
+        return None
+    return CallCache(Path(option) if option else cache_root() / "calls.sqlite")
 
 
 @dataclass

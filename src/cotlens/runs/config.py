@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cotlens.metrics import DEFAULT_METRICS, METRICS, Metric
+from cotlens.options import as_dict, in_identity
 from cotlens.types import GenerationSettings
 
 
@@ -72,13 +73,12 @@ class RunConfig:
     def flat(self, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> dict[str, Any]:
         """The run's options and every registered metric's arguments in one dict, keyed as on the command line
         (each metric's defaults where the run does not set them): ``summary.json``'s ``config``."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "args" and keep(f)}
+        out = as_dict(self, lambda f: f.name != "args" and keep(f))
         for metric in METRICS.values():
-            args = self.args_for(metric)
-            out.update({f.name: getattr(args, f.name) for f in dataclasses.fields(args) if keep(f)})
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+            out.update(as_dict(self.args_for(metric), keep))
+        return out
 
     def identity(self) -> dict[str, Any]:
         """What a resumed run must share with the original: not where it is written or cached, nor how fast it
         calls the model, nor files read only to summarise (fields marked ``identity: False``)."""
-        return self.flat(lambda f: bool(f.metadata.get("identity", True)))
+        return self.flat(in_identity)

@@ -7,7 +7,7 @@ call. It prints, per arm, how often the model took the hack and the reward it ea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,7 @@ from tqdm import tqdm
 from cotlens.envs.leaky import STRESS, episodes, problems
 from cotlens.models.spec import load_model
 from cotlens.monitors.episodes import write_episodes
-from cotlens.paths import cache_root
-from cotlens.runs.cache import CachedModel, CallCache
+from cotlens.runs.cache import CachedModel, open_cache
 from cotlens.stats import mean_estimate
 from cotlens.tasks import load_task
 from cotlens.types import CotlensError, Episode, GenerationSettings
@@ -66,8 +65,7 @@ def make_episodes(config: EpisodesConfig, progress: bool = True) -> tuple[list[E
         raise CotlensError(f"--n must be at least 1, got {config.n}")
     samples = load_task(config.task, config.n, config.seed, config.difficulty, None, [])
     todo = problems(samples, config.seed)
-    cache = None if config.cache == "none" else CallCache(Path(config.cache) if config.cache else
-                                                           cache_root() / "calls.sqlite")
+    cache = open_cache(config.cache)
     model = CachedModel(load_model(config.model, dtype=config.dtype, batch_size=config.batch_size), cache)
     settings = GenerationSettings(max_new_tokens=config.max_new_tokens)
     out: list[Episode] = []
@@ -85,9 +83,7 @@ def make_episodes(config: EpisodesConfig, progress: bool = True) -> tuple[list[E
 
 
 def _tagged(e: Episode, stress: str) -> Episode:
-    """Ids and groups carry the stress prompt when there are several, so that each set stays apart."""
-    from dataclasses import replace
-
+    """Ids and groups carry the stress prompt, so that each set of episodes stays apart."""
     return replace(e, id=f"{stress}/{e.id}", group=f"{stress}/{e.problem}")
 
 

@@ -16,6 +16,7 @@ holds:
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,9 @@ from cotlens.monitors.base import SCOPES, Monitor
 from cotlens.monitors.episodes import check_labels, read_episodes, write_episodes
 from cotlens.monitors.evaluate import evaluate, roc_points
 from cotlens.monitors.make import make_monitor
-from cotlens.paths import cache_root
+from cotlens.options import as_dict
 from cotlens.prompts import MONITOR_PROMPTS
-from cotlens.runs.cache import CachedModel, CallCache
+from cotlens.runs.cache import CachedModel, CallCache, open_cache
 from cotlens.runs.runner import read_jsonl, truncate_partial_line
 from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, Record, Sample, Trace
 
@@ -128,8 +129,8 @@ class MonitorRun:
         self._cache: CallCache | None = None
 
     def _model(self, spec: str) -> Model:
-        if self._cache is None and self.config.cache != "none":
-            self._cache = CallCache(Path(self.config.cache) if self.config.cache else cache_root() / "calls.sqlite")
+        if self._cache is None:
+            self._cache = open_cache(self.config.cache)
         inner = load_model(self.run_model if spec == "self" and self.run_model else spec, dtype=self.config.dtype,
                            batch_size=self.config.batch_size)
         return CachedModel(inner, self._cache)
@@ -182,7 +183,7 @@ class MonitorRun:
 
     def _split(self, scores: Sequence[float | None], key: Callable[[Episode], str]) -> dict[str, Any]:
         """Every number again for each value of ``key`` (in the episodes' order)."""
-        keys = _key_order([key(e) for e in self.episodes])
+        keys = dict.fromkeys(key(e) for e in self.episodes)
         return {k: evaluate([e for e in self.episodes if key(e) == k],
                             [s for e, s in zip(self.episodes, scores, strict=True) if key(e) == k], self.config.seed)
                 for k in keys}
@@ -201,24 +202,9 @@ class MonitorRun:
                 if self.config.by:
                     entry["by"] = self._split(scores, lambda e: str(e.metadata.get(self.config.by)))
                 results[spec][scope] = entry
-        return {"schema": SCHEMA_VERSION, "config": _plain(self.config), "episodes": len(self.episodes),
+        return {"schema": SCHEMA_VERSION, "config": as_dict(self.config), "episodes": len(self.episodes),
                 "misbehaved": sum(e.misbehaved for e in self.episodes), "behaviors": behaviors,
-                "arms": _counts([e.arm for e in self.episodes]), "run_model": self.run_model, "results": results}
-
-
-def _key_order(xs: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(xs))
-
-
-def _counts(xs: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for x in xs:
-        out[x] = out.get(x, 0) + 1
-    return out
-
-
-def _plain(config: MonitorConfig) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
+                "arms": dict(Counter(e.arm for e in self.episodes)), "run_model": self.run_model, "results": results}
 
 
 def monitor(config: MonitorConfig, progress: bool = True) -> dict[str, Any]:

@@ -33,9 +33,8 @@ from cotlens.elicit import elicit
 from cotlens.metrics import MetricContext, expand_metrics, get_metric
 from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, optional, require
 from cotlens.models.spec import load_model
-from cotlens.paths import cache_root
 from cotlens.prompts import answer_prompt
-from cotlens.runs.cache import CachedModel, CallCache, CallCounter
+from cotlens.runs.cache import CachedModel, CallCache, CallCounter, open_cache
 from cotlens.runs.config import RunConfig
 from cotlens.tasks import load_task
 from cotlens.types import SCHEMA_VERSION, CotlensError, Prompt, Record, Sample, Summary, Trace
@@ -115,9 +114,8 @@ class Run:
         return attempts
 
     def _call_cache(self) -> CallCache | None:
-        if self._cache is None and self.config.cache != "none":
-            path = Path(self.config.cache) if self.config.cache else cache_root() / "calls.sqlite"
-            self._cache = CallCache(path)
+        if self._cache is None:
+            self._cache = open_cache(self.config.cache)
         return self._cache
 
     def api_options(self) -> Any:
