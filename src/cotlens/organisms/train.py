@@ -11,6 +11,7 @@ import dataclasses
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,15 @@ def _batch(source: Any, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 
 
 def train(recipe: Recipe, seed: int = 0, steps: int | None = None, model_cfg: GPTConfig | None = None,
-          cfg: TrainConfig = TrainConfig(), progress: bool = True) -> tuple[GPT, dict[str, Any]]:
+          cfg: TrainConfig = TrainConfig(), progress: bool = True, init: GPT | None = None,
+          on_step: Callable[[int, GPT], None] | None = None) -> tuple[GPT, dict[str, Any]]:
+    """Train a new model, or continue training ``init`` (in place); ``on_step(step, model)`` after each step
+    (1-based)."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(seed)
     tok = CharTokenizer()
     mcfg = model_cfg or GPTConfig(vocab_size=tok.vocab_size)
-    model = GPT(mcfg)
+    model = init if init is not None else GPT(mcfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = steps or recipe.steps
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -76,6 +80,10 @@ def train(recipe: Recipe, seed: int = 0, steps: int | None = None, model_cfg: GP
         if (step + 1) % cfg.log_every == 0:
             curve.append(sum(window) / len(window))
             window = []
+        if on_step is not None:
+            model.eval()
+            on_step(step + 1, model)
+            model.train()
     model.eval()
     info = {
         "recipe": dataclasses.asdict(recipe),
