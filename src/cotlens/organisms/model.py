@@ -209,11 +209,34 @@ def shipped() -> list[str]:
     return sorted(d.name for d in CHECKPOINTS.glob("*") if (d / "config.json").is_file())
 
 
+def series(path: str) -> list[tuple[int, Path]]:
+    """A directory of checkpoints (``step-N`` subdirectories, as ``cotlens experiment pressure`` writes them), in
+    step order; [] for anything else."""
+    p = Path(path)
+    if not p.is_dir() or (p / "config.json").is_file():
+        return []
+    found = [(int(d.name.removeprefix("step-")), d) for d in p.glob("step-*")
+             if d.name.removeprefix("step-").isdigit() and (d / "config.json").is_file()]
+    return sorted(found)
+
+
 def resolve(name_or_path: str) -> Path:
+    """A shipped organism's name, a checkpoint directory, or ``DIR@N``: step N of a series of checkpoints."""
     p = Path(name_or_path)
     if (p / "config.json").is_file():
         return p
     if name_or_path in shipped():
         return CHECKPOINTS / name_or_path
+    base, at, step = name_or_path.rpartition("@")
+    if at and step.isdigit():
+        steps = dict(series(base))
+        if int(step) in steps:
+            return steps[int(step)]
+        if steps:
+            raise CotlensError(f"organism {name_or_path!r}: no step {step} in {base} (steps: "
+                               f"{', '.join(map(str, steps))})")
+    if series(name_or_path):
+        raise CotlensError(f"organism {name_or_path!r} is a series of checkpoints: name one ({name_or_path}@N), "
+                           f"or run the whole series with cotlens run")
     raise CotlensError(f"no organism {name_or_path!r}: not a checkpoint directory nor a shipped organism "
                        f"({', '.join(shipped()) or 'none shipped'})")

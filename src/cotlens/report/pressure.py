@@ -1,0 +1,112 @@
+"""The ``cotlens experiment pressure`` report: each measure along training, one line per arm (the mean over
+seeds, a band for its t interval), the training curves, and a table of the final checkpoint."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from cotlens.figures import CSS, figure_img, fmt
+
+PANELS = (
+    ("hack_rate", "hack rate (leak arm)"),
+    ("accuracy", "task accuracy (no leak)"),
+    ("cot_monitor_recall", "CoT monitor recall on hacks"),
+    ("obfuscated_rate", "obfuscated hacks (share of leak episodes)"),
+    ("cot_monitor_fpr", "CoT monitor flags on honest episodes"),
+    ("legibility", "legible CoT steps"),
+    ("early_answering", "early answering AOC"),
+    ("adding_mistakes", "adding mistakes AOC"),
+    ("paraphrasing", "paraphrasing: same answer"),
+    ("step_ablation", "step ablation"),
+    ("cot_chars", "CoT length (characters)"),
+    ("action_monitor_recall", "action monitor recall on hacks"),
+)
+TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "obfuscated_rate", "early_answering",
+         "adding_mistakes", "paraphrasing", "legibility")
+
+
+def _plot(result: dict[str, Any], key: str, title: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.6, 2.8), dpi=100)
+    for arm, a in result["arms"].items():
+        pts = [(c["step"], c[key]) for c in a["checkpoints"] if c.get(key, {}).get("value") is not None]
+        if not pts:
+            continue
+        xs = [p[0] for p in pts]
+        line = ax.plot(xs, [p[1]["value"] for p in pts], marker="o", ms=3, label=arm)[0]
+        band = [(x, p[1]["ci"]) for x, p in zip(xs, pts, strict=True) if p[1]["ci"]]
+        if band:
+            ax.fill_between([b[0] for b in band], [b[1][0] for b in band], [b[1][1] for b in band],
+                            color=line.get_color(), alpha=0.15, lw=0)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("training step", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6)
+    return figure_img(fig, title)
+
+
+def _training(result: dict[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 2.8), dpi=100)
+    for arm, a in result["arms"].items():
+        seeds = list(a["training"].values())
+        if arm == "sft":
+            continue
+        for ax, key, title in zip(axes, ("reward", "hack", "flagged"),
+                                  ("RL reward (batch mean)", "hacks (share of rollouts)", "CoT flagged by the monitor"),
+                                  strict=True):
+            curves = [[c[key] for c in s["curve"]] for s in seeds]
+            n = min(len(c) for c in curves)
+            ax.plot(range(1, n + 1), [sum(c[i] for c in curves) / len(curves) for i in range(n)], label=arm, lw=1)
+            ax.set_title(title, fontsize=9)
+            ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=6)
+    return figure_img(fig, "training curves")
+
+
+def _cell(e: dict[str, Any] | None) -> str:
+    if not e or e.get("value") is None:
+        return "<td class='muted'>-</td>"
+    ci = e.get("ci")
+    below = f"<br><span class='muted'>[{ci[0]:.2f}, {ci[1]:.2f}]</span>" if ci else ""
+    return f"<td class='num'>{fmt(e['value'])}{below}</td>"
+
+
+def write_report(out: Path, result: dict[str, Any]) -> Path:
+    cfg = result["config"]
+    head = "".join(f"<th>{escape(k)}</th>" for k in TABLE)
+    rows = []
+    for arm, a in result["arms"].items():
+        last = a["checkpoints"][-1]
+        rows.append(f"<tr><td>{escape(arm)}</td><td>{escape(a['description'])}</td>"
+                    + "".join(_cell(last.get(k)) for k in TABLE) + "</tr>")
+    first = next(iter(result["arms"].values()))["checkpoints"][0]
+    rows.append("<tr><td>start</td><td>step 0 (every arm)</td>" + "".join(_cell(first.get(k)) for k in TABLE)
+                + "</tr>")
+    plots = "".join(_plot(result, k, t) for k, t in PANELS)
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>cotlens: training pressure</title>
+<style>{CSS}</style></head><body>
+<h1>Training pressure on the CoT</h1>
+<p>Start: <code>{escape(str(cfg['start']))}</code>; {cfg['seeds']} seeds, {cfg['steps']} steps an arm, {cfg['n']}
+problems an evaluation. Values are means over seeds with a 95% t interval (bands in the plots).
+Took {result.get('seconds', 0) / 60:.1f} minutes.</p>
+<h2>Final checkpoint (step {result['steps'][-1]})</h2>
+<table><tr><th>arm</th><th>pressure</th>{head}</tr>{''.join(rows)}</table>
+<p class="legend">Obfuscated share: hacks the CoT monitor misses, of all hacks; obfuscated rate: of all leak
+episodes. The action monitor flags the leaked answer itself, so its recall is 1 by construction (the ceiling).</p>
+<h2>Along training</h2><div>{plots}</div>
+<h2>Training curves</h2>{_training(result)}
+</body></html>"""
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path

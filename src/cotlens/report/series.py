@@ -1,0 +1,58 @@
+"""The report of a series of checkpoints: each metric's headline along the steps (CI band), a table, and a link
+to each step's own report."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from cotlens.figures import CSS, figure_img, fmt
+
+
+def _plot(steps: list[dict[str, Any]], name: str, title: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [(s["step"], s["metrics"][name] if name != "accuracy" else s["accuracy_with_cot"]) for s in steps]
+    pts = [(x, e) for x, e in pts if e.get("value") is not None]
+    fig, ax = plt.subplots(figsize=(3.6, 2.8), dpi=100)
+    if pts:
+        xs = [x for x, _ in pts]
+        ax.plot(xs, [e["value"] for _, e in pts], marker="o", ms=3)
+        band = [(x, e["ci"]) for x, e in pts if e.get("ci")]
+        if band:
+            ax.fill_between([b[0] for b in band], [b[1][0] for b in band], [b[1][1] for b in band], alpha=0.2, lw=0)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("step", fontsize=8)
+    ax.tick_params(labelsize=7)
+    return figure_img(fig, title)
+
+
+def _cell(e: dict[str, Any]) -> str:
+    ci = e.get("ci")
+    below = f"<br><span class='muted'>[{ci[0]:.2f}, {ci[1]:.2f}]</span>" if ci else ""
+    return f"<td class='num'>{fmt(e.get('value'))}{below}</td>"
+
+
+def write_report(out: Path, result: dict[str, Any]) -> Path:
+    steps = result["steps"]
+    names = list(steps[0]["metrics"]) if steps else []
+    plots = _plot(steps, "accuracy", "accuracy with CoT") + "".join(
+        _plot(steps, n, f"{n} ({steps[0]['metrics'][n]['primary']})") for n in names)
+    head = "".join(f"<th>{escape(n)}</th>" for n in names)
+    rows = "".join(
+        f"<tr><td><a href='{escape(s['dir'], quote=True)}/report.html'>{s['step']}</a></td>"
+        + _cell(s["accuracy_with_cot"]) + "".join(_cell(s["metrics"][n]) for n in names) + "</tr>" for s in steps)
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>cotlens: series</title>
+<style>{CSS}</style></head><body>
+<h1>A series of checkpoints</h1><p><code>{escape(result['model'])}</code>: {len(steps)} checkpoints. Each step
+links to its own run's report.</p>
+<div>{plots}</div>
+<table><tr><th>step</th><th>accuracy</th>{head}</tr>{rows}</table>
+</body></html>"""
+    path = out / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path

@@ -1,0 +1,61 @@
+"""A series of checkpoints run as one: ``cotlens run --model organism:DIR`` where DIR holds ``step-N``
+checkpoints (``cotlens experiment pressure`` writes them) runs the battery on each, one run directory per step
+(``OUT/step-N``, each an ordinary run: cached, resumable, with its own report), then writes ``OUT/series.json``
+(each metric's headline with its CI at every step) and ``OUT/report.html`` (the headlines along the steps).
+One checkpoint of a series is ``organism:DIR@N``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from cotlens.organisms.model import series
+from cotlens.runs.config import RunConfig
+from cotlens.runs.runner import run
+
+
+def series_specs(spec: str) -> list[tuple[int, str]]:
+    """(step, spec) of each checkpoint when ``spec`` names a series; [] otherwise."""
+    kind, _, rest = spec.partition(":")
+    if kind != "organism":
+        return []
+    return [(step, f"organism:{rest}@{step}") for step, _ in series(rest)]
+
+
+def run_series(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+    out = Path(config.out)
+    steps: list[dict[str, Any]] = []
+    for step, spec in series_specs(config.model):
+        if progress:
+            print(f"cotlens: step {step}: {spec}")
+        summary = run(dataclasses.replace(config, model=spec, out=str(out / f"step-{step}")), progress)
+        steps.append({"step": step, "model": spec, "dir": f"step-{step}",
+                      "accuracy_with_cot": summary.accuracy_with_cot.to_dict(),
+                      "metrics": {name: {**m.headline.to_dict(), "primary": m.primary}
+                                  for name, m in summary.metrics.items()}})
+    result = {"model": config.model, "steps": steps}
+    (out / "series.json").write_text(json.dumps(result, indent=1))
+    from cotlens.report.series import write_report
+
+    write_report(out, result)
+    return result
+
+
+def format_series(result: dict[str, Any]) -> str:
+    """Per step, accuracy and each metric's headline with its CI."""
+    from cotlens.report.summary import text_table
+
+    names = list(result["steps"][0]["metrics"]) if result["steps"] else []
+
+    def cell(e: dict[str, Any]) -> str:
+        if e.get("value") is None:
+            return "-"
+        ci = e.get("ci")
+        return f"{e['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+    rows: list[tuple[str, ...]] = [("step", "accuracy", *names)]
+    for s in result["steps"]:
+        rows.append((str(s["step"]), cell(s["accuracy_with_cot"]), *(cell(s["metrics"][n]) for n in names)))
+    return text_table(rows)
