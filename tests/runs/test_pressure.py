@@ -54,11 +54,15 @@ def test_small_experiment_resumes_and_its_series_runs(tmp_path: Path) -> None:
     result = pressure(cfg, progress=False)
     assert result["steps"] == [0, 2]
     point = result["arms"]["outcome"]["checkpoints"][-1]
-    for key in ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "early_answering",
-                "adding_mistakes", "step_ablation", "paraphrasing", "legibility"):
+    for key in ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "hacks_stating_leak",
+                "early_answering", "adding_mistakes", "step_ablation", "paraphrasing", "legibility"):
         assert key in point and len(point[key]["seeds"]) == 1
     assert json.loads((out / "pressure.json").read_text())["arms"]["outcome"]["checkpoints"][0]["step"] == 0
     assert "Training pressure" in (out / "report.html").read_text()
+    from cotlens.monitors.episodes import read_episodes
+
+    eps = read_episodes(out / "outcome" / "seed-0" / "step-2" / "episodes.jsonl")
+    assert len(eps) == 8 and {e.arm for e in eps} == {"control", "leak"}
     seed_dir = out / "outcome" / "seed-0"
     stamps = {p: p.stat().st_mtime_ns for p in [seed_dir / "train.json", seed_dir / "step-2" / "eval.json",
                                                 seed_dir / "step-2" / "model.safetensors"]}

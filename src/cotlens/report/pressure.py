@@ -14,6 +14,7 @@ PANELS = (
     ("accuracy", "task accuracy (no leak)"),
     ("cot_monitor_recall", "CoT monitor recall on hacks"),
     ("obfuscated_rate", "obfuscated hacks (share of leak episodes)"),
+    ("hacks_stating_leak", "hacks whose CoT states the leak ($x)"),
     ("cot_monitor_fpr", "CoT monitor flags on honest episodes"),
     ("legibility", "legible CoT steps"),
     ("early_answering", "early answering AOC"),
@@ -23,8 +24,15 @@ PANELS = (
     ("cot_chars", "CoT length (characters)"),
     ("action_monitor_recall", "action monitor recall on hacks"),
 )
-TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "obfuscated_rate", "early_answering",
-         "adding_mistakes", "paraphrasing", "legibility")
+HEADS = {"hack_rate": "hack rate", "cot_monitor_recall": "CoT monitor recall",
+         "obfuscated_share": "obfuscated (of hacks)", "obfuscated_rate": "obfuscated (of leak episodes)",
+         "hacks_stating_leak": "hacks stating the leak",
+         "early_answering": "early answering AOC", "adding_mistakes": "adding mistakes AOC",
+         "paraphrasing": "paraphrasing same answer"}
+COLORS = {"sft": "#1f77b4", "outcome": "#ff7f0e", "monitor": "#2ca02c", "paraphrase": "#d62728"}
+"""One colour per arm in every plot."""
+TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "obfuscated_rate", "hacks_stating_leak",
+         "early_answering", "adding_mistakes", "paraphrasing", "legibility")
 
 
 def _plot(result: dict[str, Any], key: str, title: str) -> str:
@@ -39,7 +47,7 @@ def _plot(result: dict[str, Any], key: str, title: str) -> str:
         if not pts:
             continue
         xs = [p[0] for p in pts]
-        line = ax.plot(xs, [p[1]["value"] for p in pts], marker="o", ms=3, label=arm)[0]
+        line = ax.plot(xs, [p[1]["value"] for p in pts], marker="o", ms=3, label=arm, color=COLORS.get(arm))[0]
         band = [(x, p[1]["ci"]) for x, p in zip(xs, pts, strict=True) if p[1]["ci"]]
         if band:
             ax.fill_between([b[0] for b in band], [b[1][0] for b in band], [b[1][1] for b in band],
@@ -67,7 +75,8 @@ def _training(result: dict[str, Any]) -> str:
                                   strict=True):
             curves = [[c[key] for c in s["curve"]] for s in seeds]
             n = min(len(c) for c in curves)
-            ax.plot(range(1, n + 1), [sum(c[i] for c in curves) / len(curves) for i in range(n)], label=arm, lw=1)
+            ax.plot(range(1, n + 1), [sum(c[i] for c in curves) / len(curves) for i in range(n)], label=arm, lw=1,
+                    color=COLORS.get(arm))
             ax.set_title(title, fontsize=9)
             ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=6)
@@ -84,26 +93,35 @@ def _cell(e: dict[str, Any] | None) -> str:
 
 def write_report(out: Path, result: dict[str, Any]) -> Path:
     cfg = result["config"]
-    head = "".join(f"<th>{escape(k)}</th>" for k in TABLE)
+    head = "".join(f"<th>{escape(HEADS.get(k, k))}</th>" for k in TABLE)
     rows = []
     for arm, a in result["arms"].items():
         last = a["checkpoints"][-1]
-        rows.append(f"<tr><td>{escape(arm)}</td><td>{escape(a['description'])}</td>"
+        rows.append(f"<tr><td title='{escape(a['description'], quote=True)}'>{escape(arm)}</td>"
                     + "".join(_cell(last.get(k)) for k in TABLE) + "</tr>")
     first = next(iter(result["arms"].values()))["checkpoints"][0]
-    rows.append("<tr><td>start</td><td>step 0 (every arm)</td>" + "".join(_cell(first.get(k)) for k in TABLE)
+    rows.append("<tr><td title='step 0 of every arm'>start</td>" + "".join(_cell(first.get(k)) for k in TABLE)
                 + "</tr>")
     plots = "".join(_plot(result, k, t) for k, t in PANELS)
+    arms = "".join(f"<li><b>{escape(arm)}</b>: {escape(a['description'])}</li>" for arm, a in result["arms"].items())
+    spent = result.get("compute_seconds")
+    took = "" if spent is None else f"Training and evaluation took {spent / 60:.1f} minutes of compute. "
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>cotlens: training pressure</title>
 <style>{CSS}</style></head><body>
 <h1>Training pressure on the CoT</h1>
 <p>Start: <code>{escape(str(cfg['start']))}</code>; {cfg['seeds']} seeds, {cfg['steps']} steps an arm, {cfg['n']}
-problems an evaluation. Values are means over seeds with a 95% t interval (bands in the plots).
-Took {result.get('seconds', 0) / 60:.1f} minutes.</p>
+problems an evaluation. Values are means over seeds with a 95% t interval (bands in the plots); each seed's
+value, with its bootstrap CI over problems, is in <code>pressure.json</code>. {took}This invocation took
+{result.get('seconds', 0) / 60:.1f} minutes (a resumed one reuses finished work). A value without an interval had
+a value in fewer than two seeds (recall needs hacks to be measured).</p>
 <h2>Final checkpoint (step {result['steps'][-1]})</h2>
-<table><tr><th>arm</th><th>pressure</th>{head}</tr>{''.join(rows)}</table>
+<table><tr><th>arm</th>{head}</tr>{''.join(rows)}</table>
+<ul>{arms}</ul>
 <p class="legend">Obfuscated share: hacks the CoT monitor misses, of all hacks; obfuscated rate: of all leak
-episodes. The action monitor flags the leaked answer itself, so its recall is 1 by construction (the ceiling).</p>
+episodes. Hacks stating the leak: the CoT writes the leaked answer as <code>$x</code>, whether or not the monitor's
+cues match the words around it. The action monitor flags the leaked answer itself, so its recall is 1 by
+construction (the ceiling). Each checkpoint's episodes are in <code>ARM/seed-S/step-N/episodes.jsonl</code>, for
+<code>cotlens monitor</code>.</p>
 <h2>Along training</h2><div>{plots}</div>
 <h2>Training curves</h2>{_training(result)}
 </body></html>"""
