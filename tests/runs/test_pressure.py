@@ -3,6 +3,7 @@ without retraining, the series it writes run through ``cotlens run``, and its ba
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -34,6 +35,8 @@ def test_reward_pays_the_grader_and_the_monitor_penalty_bites() -> None:
     assert [r["flagged"] for r in outcome] == [1.0, 0.0, 0.0, 0.0]  # logged even where not penalised
     monitored = make_reward(1.0)(batch)
     assert [r["reward"] for r in monitored] == [0.0, 1.0, 0.0, 1.0]  # only the hack the monitor misses pays
+    short = make_reward(0.0, length_penalty=0.5, max_chars=64)(batch)
+    assert short[3]["reward"] == pytest.approx(1.0 - 0.5 * len("B=A+4=5.") / 64)
 
 
 def test_items_legibility_and_the_random_paraphraser() -> None:
@@ -68,6 +71,8 @@ def test_small_experiment_resumes_and_its_series_runs(tmp_path: Path) -> None:
                                                 seed_dir / "step-2" / "model.safetensors"]}
     assert pressure(cfg, progress=False)["arms"] == result["arms"]  # resumed: nothing retrained or re-evaluated
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+    with pytest.raises(CotlensError, match="--lr 0.0003, not 0.001"):
+        pressure(dataclasses.replace(cfg, lr=1e-3), progress=False)
     # the arm's checkpoints are a series: step N by name, all of them through cotlens run
     assert resolve(f"{seed_dir}@2") == seed_dir / "step-2"
     with pytest.raises(CotlensError, match="no step 7"):
