@@ -148,11 +148,7 @@ def cmd_report(run_dir: Path) -> None:
 def format_monitor_table(result: dict[str, Any]) -> str:
     """Per monitor and scope: AUROC, TPR at 1% and 5% FPR, g-mean² at 5% FPR, with CIs."""
 
-    def cell(e: dict[str, Any] | None) -> str:
-        if not e or e.get("value") is None:
-            return "-"
-        ci = e.get("ci")
-        return f"{e['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+    from cotlens.figures import est_text as cell
 
     rows = [("monitor", "scope", "n", "AUROC", "TPR@1%FPR", "TPR@5%FPR", "g-mean²@5%", "g-mean² (own yes/no)")]
     for name, scopes in result["results"].items():

@@ -35,6 +35,23 @@ def ci_text(ci: Any) -> str:
     return "-" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def est_text(e: dict[str, Any] | None) -> str:
+    """An estimate (``Estimate.to_dict``) as plain text: "0.500 [0.40, 0.60]"; "-" for none."""
+    if not e or e.get("value") is None:
+        return "-"
+    ci = e.get("ci")
+    return f"{e['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def est_cell(e: dict[str, Any] | None) -> str:
+    """An estimate as a table cell: the value, its CI muted below it; "-" for none."""
+    if not e or e.get("value") is None:
+        return "<td class='muted'>-</td>"
+    ci = e.get("ci")
+    below = f"<br><span class='muted'>[{ci[0]:.2f}, {ci[1]:.2f}]</span>" if ci else ""
+    return f"<td class='num'>{fmt(e['value'])}{below}</td>"
+
+
 def figure_img(fig: Any, alt: str) -> str:
     """A matplotlib figure as an inline PNG <img> (the figure is closed)."""
     import matplotlib.pyplot as plt

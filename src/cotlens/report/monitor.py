@@ -6,15 +6,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.figures import CSS, figure_img, fmt
-
-
-def _est(e: dict[str, Any] | None) -> str:
-    if not e or e.get("value") is None:
-        return "<td class='muted'>-</td>"
-    ci = e.get("ci")
-    below = f"<br><span class='muted'>[{ci[0]:.2f}, {ci[1]:.2f}]</span>" if ci else ""
-    return f"<td class='num'>{fmt(e['value'])}{below}</td>"
+from cotlens.figures import CSS, est_cell, figure_img
 
 
 def plot_rocs(scope: str, curves: dict[str, list[list[float]]]) -> str:
@@ -43,9 +35,9 @@ def _rows(results: dict[str, Any]) -> str:
         for scope, r in scopes.items():
             at1, at5 = r["at_fpr"].get("0.01", {}), r["at_fpr"].get("0.05", {})
             out.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td class='num'>{r['n']}</td>"
-                       f"{_est(r['auroc'])}{_est(at1.get('tpr'))}{_est(at5.get('tpr'))}{_est(at5.get('fpr'))}"
-                       f"{_est(at5.get('g_mean2'))}{_est(r['at_decision']['tpr'])}{_est(r['at_decision']['fpr'])}"
-                       f"{_est(r['at_decision']['g_mean2'])}</tr>")
+                       f"{est_cell(r['auroc'])}{est_cell(at1.get('tpr'))}{est_cell(at5.get('tpr'))}{est_cell(at5.get('fpr'))}"
+                       f"{est_cell(at5.get('g_mean2'))}{est_cell(r['at_decision']['tpr'])}{est_cell(r['at_decision']['fpr'])}"
+                       f"{est_cell(r['at_decision']['g_mean2'])}</tr>")
     return "".join(out)
 
 
@@ -55,7 +47,7 @@ def _interventions(results: dict[str, Any]) -> str:
         for scope, r in scopes.items():
             for arm, e in (r.get("intervention") or {}).items():
                 why = f"<span class='muted'>{escape(e['why'])}</span>" if e.get("why") else ""
-                rows.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td>{escape(arm)}</td>{_est(e)}"
+                rows.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td>{escape(arm)}</td>{est_cell(e)}"
                             f"<td class='num'>{e.get('problems_not_raised', 0)}</td><td>{why}</td></tr>")
     if not rows:
         return ""
@@ -80,8 +72,8 @@ def render_monitor(result: dict[str, Any]) -> str:
         for scope, r in by_scope.items():
             for b, e in (r.get("by_behavior") or {}).items():
                 behaviors += (f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td>{escape(b)}</td>"
-                              f"<td class='num'>{e['n']}</td>{_est(e['auroc'])}"
-                              f"{_est(e['at_fpr'].get('0.05', {}).get('g_mean2'))}</tr>")
+                              f"<td class='num'>{e['n']}</td>{est_cell(e['auroc'])}"
+                              f"{est_cell(e['at_fpr'].get('0.05', {}).get('g_mean2'))}</tr>")
     arms = ", ".join(f"{escape(a)} {n}" for a, n in result.get("arms", {}).items())
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens monitor</title><style>{CSS}</style>"

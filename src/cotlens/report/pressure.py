@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.figures import CSS, figure_img, fmt
+from cotlens.figures import CSS, est_cell, figure_img
 
 PANELS = (
     ("hack_rate", "hack rate (leak arm)"),
@@ -83,14 +83,6 @@ def _training(result: dict[str, Any]) -> str:
     return figure_img(fig, "training curves")
 
 
-def _cell(e: dict[str, Any] | None) -> str:
-    if not e or e.get("value") is None:
-        return "<td class='muted'>-</td>"
-    ci = e.get("ci")
-    below = f"<br><span class='muted'>[{ci[0]:.2f}, {ci[1]:.2f}]</span>" if ci else ""
-    return f"<td class='num'>{fmt(e['value'])}{below}</td>"
-
-
 def write_report(out: Path, result: dict[str, Any]) -> Path:
     cfg = result["config"]
     head = "".join(f"<th>{escape(HEADS.get(k, k))}</th>" for k in TABLE)
@@ -98,9 +90,9 @@ def write_report(out: Path, result: dict[str, Any]) -> Path:
     for arm, a in result["arms"].items():
         last = a["checkpoints"][-1]
         rows.append(f"<tr><td title='{escape(a['description'], quote=True)}'>{escape(arm)}</td>"
-                    + "".join(_cell(last.get(k)) for k in TABLE) + "</tr>")
+                    + "".join(est_cell(last.get(k)) for k in TABLE) + "</tr>")
     first = next(iter(result["arms"].values()))["checkpoints"][0]
-    rows.append("<tr><td title='step 0 of every arm'>start</td>" + "".join(_cell(first.get(k)) for k in TABLE)
+    rows.append("<tr><td title='step 0 of every arm'>start</td>" + "".join(est_cell(first.get(k)) for k in TABLE)
                 + "</tr>")
     plots = "".join(_plot(result, k, t) for k, t in PANELS)
     arms = "".join(f"<li><b>{escape(arm)}</b>: {escape(a['description'])}</li>" for arm, a in result["arms"].items())

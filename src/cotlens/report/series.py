@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.figures import CSS, figure_img, fmt
+from cotlens.figures import CSS, est_cell, figure_img
 
 
 def _plot(steps: list[dict[str, Any]], name: str, title: str) -> str:
@@ -31,12 +31,6 @@ def _plot(steps: list[dict[str, Any]], name: str, title: str) -> str:
     return figure_img(fig, title)
 
 
-def _cell(e: dict[str, Any]) -> str:
-    ci = e.get("ci")
-    below = f"<br><span class='muted'>[{ci[0]:.2f}, {ci[1]:.2f}]</span>" if ci else ""
-    return f"<td class='num'>{fmt(e.get('value'))}{below}</td>"
-
-
 def write_report(out: Path, result: dict[str, Any]) -> Path:
     steps = result["steps"]
     names = list(steps[0]["metrics"]) if steps else []
@@ -45,7 +39,7 @@ def write_report(out: Path, result: dict[str, Any]) -> Path:
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
     rows = "".join(
         f"<tr><td><a href='{escape(s['dir'], quote=True)}/report.html'>{s['step']}</a></td>"
-        + _cell(s["accuracy_with_cot"]) + "".join(_cell(s["metrics"][n]) for n in names) + "</tr>" for s in steps)
+        + est_cell(s["accuracy_with_cot"]) + "".join(est_cell(s["metrics"][n]) for n in names) + "</tr>" for s in steps)
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>cotlens: series</title>
 <style>{CSS}</style></head><body>
 <h1>A series of checkpoints</h1><p><code>{escape(result['model'])}</code>: {len(steps)} checkpoints. Each step

@@ -373,11 +373,7 @@ def format_pressure(result: dict[str, Any]) -> str:
     keys = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "hacks_stating_leak", "early_answering",
             "paraphrasing", "legibility")
 
-    def cell(e: dict[str, Any]) -> str:
-        if e.get("value") is None:
-            return "-"
-        ci = e.get("ci")
-        return f"{e['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+    from cotlens.figures import est_text as cell
 
     rows: list[tuple[str, ...]] = [("arm", "step", *keys)]
     first = next(iter(result["arms"].values()))["checkpoints"][0]

@@ -49,11 +49,7 @@ def format_series(result: dict[str, Any]) -> str:
 
     names = list(result["steps"][0]["metrics"]) if result["steps"] else []
 
-    def cell(e: dict[str, Any]) -> str:
-        if e.get("value") is None:
-            return "-"
-        ci = e.get("ci")
-        return f"{e['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+    from cotlens.figures import est_text as cell
 
     rows: list[tuple[str, ...]] = [("step", "accuracy", *names)]
     for s in result["steps"]:
