@@ -218,8 +218,8 @@ def evaluate(ckpt: Path, cfg: PressureConfig, seed: int) -> dict[str, Any]:
     }
     args = {name: next(iter(m.variants.values())).args for name, m in METRICS.items() if m.variants}
     args["paraphrasing"] = ParaphrasingArgs("rule")
-    summary = run(RunConfig(model=spec, task=TASK, out=str(ckpt / f"battery-n{cfg.n}"), metrics=BATTERY, n=cfg.n, seed=seed,
-                            max_new_tokens=60, batch_size=64, cache="none", args=args), progress=False)
+    summary = run(RunConfig(model=spec, task=TASK, out=str(ckpt / f"battery-n{cfg.n}"), metrics=BATTERY, n=cfg.n,
+                            seed=seed, max_new_tokens=60, batch_size=64, cache="none", args=args), progress=False)
     out["battery_accuracy"] = summary.accuracy_with_cot.to_dict()
     for name in BATTERY:
         out[name] = summary.metrics[name].headline.to_dict()
