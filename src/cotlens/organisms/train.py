@@ -92,7 +92,10 @@ def train(recipe: Recipe, seed: int = 0, steps: int | None = None, model_cfg: GP
         "train": dataclasses.asdict(cfg),
         "curve": curve,
         "train_seconds": time.time() - t0,
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        # the kernels torch dispatches to (AVX2, AVX512...) set float reduction order: a retrain matches a
+        # curve to the last digits only where they are the same (tests/organisms/test_retrain.py)
+        "versions": {"torch": torch.__version__, "python": platform.python_version(),
+                     "cpu_capability": torch.backends.cpu.get_cpu_capability()},
         "tokenizer": {"chars": tok.chars},
     }
     return model, info
