@@ -52,6 +52,19 @@ def est_cell(e: dict[str, Any] | None) -> str:
     return f"<td class='num'>{fmt(e['value'])}{below}</td>"
 
 
+def plot_estimates(ax: Any, points: list[tuple[float, dict[str, Any] | None]], **line: Any) -> None:
+    """Estimates (``Estimate.to_dict``) along x on a matplotlib axis: a line through the values, a band for the
+    CIs; points without a value are left out. ``line``: matplotlib line options (label, color)."""
+    pts = [(x, e) for x, e in points if e and e.get("value") is not None]
+    if not pts:
+        return
+    drawn = ax.plot([x for x, _ in pts], [e["value"] for _, e in pts], marker="o", ms=3, **line)[0]
+    band = [(x, e["ci"]) for x, e in pts if e.get("ci")]
+    if band:
+        ax.fill_between([b[0] for b in band], [b[1][0] for b in band], [b[1][1] for b in band],
+                        color=drawn.get_color(), alpha=0.15, lw=0)
+
+
 def figure_img(fig: Any, alt: str) -> str:
     """A matplotlib figure as an inline PNG <img> (the figure is closed)."""
     import matplotlib.pyplot as plt

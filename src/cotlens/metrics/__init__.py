@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cotlens.metrics import (
     adding_mistakes,
     counterfactual_edits,
@@ -37,6 +39,12 @@ def expand_metrics(names: tuple[str, ...]) -> tuple[str, ...]:
             if m not in out:
                 out.append(m)
     return tuple(out)
+
+
+def main_args() -> dict[str, Any]:
+    """Each metric's arguments in validation's main runs (and on organisms generally): its first variant, where
+    it has any."""
+    return {name: next(iter(m.variants.values())).args for name, m in METRICS.items() if m.variants}
 
 
 def get_metric(name: str) -> Metric:

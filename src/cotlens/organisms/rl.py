@@ -152,16 +152,11 @@ def policy_loss(model: GPT, seqs: Sequence[tuple[list[int], list[int]]], weights
     return loss
 
 
-Checkpoint = Callable[[int, GPT], None]
-
-
 def train_rl(model: GPT, items: Items, reward: Reward, cfg: RLConfig = RLConfig(), seed: int = 0,
-             paraphrase: Paraphraser | None = None, checkpoints: Sequence[int] = (),
-             on_checkpoint: Checkpoint | None = None, tok: CharTokenizer | None = None,
-             progress: bool = True, desc: str = "RL") -> dict[str, Any]:
+             paraphrase: Paraphraser | None = None, on_step: Callable[[int, GPT], None] | None = None,
+             tok: CharTokenizer | None = None, progress: bool = True, desc: str = "RL") -> dict[str, Any]:
     """Train ``model`` in place; returns its curve (per step, the batch's mean of each reward component) and
-    the config. ``on_checkpoint(step, model)`` is called after each step in ``checkpoints`` (0: before the
-    first)."""
+    the config. ``on_step(step, model)`` after each step (1-based), as ``cotlens.organisms.train.train`` calls it."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(seed)
     tok = tok or CharTokenizer()
@@ -171,8 +166,6 @@ def train_rl(model: GPT, items: Items, reward: Reward, cfg: RLConfig = RLConfig(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     curve: list[dict[str, float]] = []
     t0 = time.time()
-    if on_checkpoint and 0 in checkpoints:
-        on_checkpoint(0, model)
     for step in tqdm(range(1, cfg.steps + 1), desc=desc, disable=not progress):
         drawn = items(item_rng, cfg.prompts)
         batch = [it for it in drawn for _ in range(cfg.group)]
@@ -188,7 +181,7 @@ def train_rl(model: GPT, items: Items, reward: Reward, cfg: RLConfig = RLConfig(
         model.eval()
         curve.append({k: sum(s[k] for s in scores) / len(scores) for k in scores[0]}
                      | {"cot_chars": sum(len(r.cot) for r in rollouts) / len(rollouts)})
-        if on_checkpoint and step in checkpoints:
-            on_checkpoint(step, model)
+        if on_step is not None:
+            on_step(step, model)
     return {"rl": dataclasses.asdict(cfg), "seed": seed, "curve": curve, "seconds": time.time() - t0,
             "paraphraser": paraphrase is not None}

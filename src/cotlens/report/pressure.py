@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.figures import CSS, est_cell, figure_img
+from cotlens.figures import CSS, est_cell, figure_img, plot_estimates
 
 PANELS = (
     ("hack_rate", "hack rate (leak arm)"),
@@ -43,15 +43,7 @@ def _plot(result: dict[str, Any], key: str, title: str) -> str:
 
     fig, ax = plt.subplots(figsize=(3.6, 2.8), dpi=100)
     for arm, a in result["arms"].items():
-        pts = [(c["step"], c[key]) for c in a["checkpoints"] if c.get(key, {}).get("value") is not None]
-        if not pts:
-            continue
-        xs = [p[0] for p in pts]
-        line = ax.plot(xs, [p[1]["value"] for p in pts], marker="o", ms=3, label=arm, color=COLORS.get(arm))[0]
-        band = [(x, p[1]["ci"]) for x, p in zip(xs, pts, strict=True) if p[1]["ci"]]
-        if band:
-            ax.fill_between([b[0] for b in band], [b[1][0] for b in band], [b[1][1] for b in band],
-                            color=line.get_color(), alpha=0.15, lw=0)
+        plot_estimates(ax, [(c["step"], c.get(key)) for c in a["checkpoints"]], label=arm, color=COLORS.get(arm))
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("training step", fontsize=8)
     ax.tick_params(labelsize=7)

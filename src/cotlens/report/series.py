@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.figures import CSS, est_cell, figure_img
+from cotlens.figures import CSS, est_cell, figure_img, plot_estimates
 
 
 def _plot(steps: list[dict[str, Any]], name: str, title: str) -> str:
@@ -16,15 +16,9 @@ def _plot(steps: list[dict[str, Any]], name: str, title: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pts = [(s["step"], s["metrics"][name] if name != "accuracy" else s["accuracy_with_cot"]) for s in steps]
-    pts = [(x, e) for x, e in pts if e.get("value") is not None]
     fig, ax = plt.subplots(figsize=(3.6, 2.8), dpi=100)
-    if pts:
-        xs = [x for x, _ in pts]
-        ax.plot(xs, [e["value"] for _, e in pts], marker="o", ms=3)
-        band = [(x, e["ci"]) for x, e in pts if e.get("ci")]
-        if band:
-            ax.fill_between([b[0] for b in band], [b[1][0] for b in band], [b[1][1] for b in band], alpha=0.2, lw=0)
+    plot_estimates(ax, [(s["step"], s["accuracy_with_cot"] if name == "accuracy" else s["metrics"][name])
+                        for s in steps])
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("step", fontsize=8)
     ax.tick_params(labelsize=7)

@@ -44,6 +44,7 @@ import dataclasses
 import json
 import math
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from typing import Any
 from tqdm import tqdm
 
 from cotlens.envs.leaky import episodes, problems
-from cotlens.metrics import METRICS
+from cotlens.metrics import main_args
 from cotlens.metrics.paraphrasing import ParaphrasingArgs
 from cotlens.models.organism import OrganismModel
 from cotlens.monitors.base import RuleMonitor
@@ -183,8 +184,6 @@ def _share(values: Sequence[bool], seed: int) -> dict[str, Any]:
 
 def legibility(cot: str) -> tuple[int, int]:
     """(legible steps, steps) of a CoT, split at sentence ends."""
-    import re
-
     steps = [s for s in re.split(r"(?<=\.)\s+", cot.strip()) if s]
     return sum(legible_step(s) for s in steps), len(steps)
 
@@ -216,8 +215,7 @@ def evaluate(ckpt: Path, cfg: PressureConfig, seed: int) -> dict[str, Any]:
         "legibility": mean_estimate([a / b for a, b in steps if b], seed).to_dict(),
         "cot_chars": mean_estimate([float(len(e.cot)) for e in eps], seed).to_dict(),
     }
-    args = {name: next(iter(m.variants.values())).args for name, m in METRICS.items() if m.variants}
-    args["paraphrasing"] = ParaphrasingArgs("rule")
+    args = {**main_args(), "paraphrasing": ParaphrasingArgs("rule")}
     summary = run(RunConfig(model=spec, task=TASK, out=str(ckpt / f"battery-n{cfg.n}"), metrics=BATTERY, n=cfg.n,
                             seed=seed, max_new_tokens=60, batch_size=64, cache="none", args=args), progress=False)
     out["battery_accuracy"] = summary.accuracy_with_cot.to_dict()
@@ -250,8 +248,8 @@ def train_arm(arm: str, seed: int, cfg: PressureConfig, out: Path, progress: boo
     rl = RLConfig(steps=cfg.steps, prompts=cfg.prompts, group=cfg.group, lr=cfg.lr)
     reward = make_reward(0.0 if arm == "outcome" else cfg.penalty, cfg.length_penalty, rl.max_cot_tokens)
     return train_rl(model, draw_items(cfg.leak_share), reward, rl,
-                    seed, paraphrase=reword_random if arm == "paraphrase" else None, checkpoints=sorted(marks),
-                    on_checkpoint=save, progress=progress, desc=desc)
+                    seed, paraphrase=reword_random if arm == "paraphrase" else None, on_step=save,
+                    progress=progress, desc=desc)
 
 
 UNBOUNDED = ("cot_chars",)
@@ -275,16 +273,20 @@ def _over_seeds(values: Sequence[float | None], bounded: bool = True) -> dict[st
     return {"value": m, "ci": [lo, hi], "n": len(xs)}
 
 
-def _cached_eval(ckpt: Path, cfg: PressureConfig, seed: int) -> dict[str, Any]:
+def _cached_eval(ckpt: Path, cfg: PressureConfig, seed: int, timings: dict[Path, float | None]) -> dict[str, Any]:
+    """The checkpoint's evaluation, kept in ``eval.json``; the seconds it took (None where an older evaluation
+    did not keep them) go into ``timings``, one entry per checkpoint."""
     path = ckpt / "eval.json"
     key = {"n": cfg.n, "seed": seed, "version": 2}
     if path.is_file():
         d = json.loads(path.read_text())
         if d.get("key") == key:
+            timings[ckpt] = d.get("seconds")
             return dict(d["values"])
     t0 = time.time()
     values = evaluate(ckpt, cfg, seed)
-    path.write_text(json.dumps({"key": key, "values": values, "seconds": time.time() - t0}, indent=1))
+    timings[ckpt] = time.time() - t0
+    path.write_text(json.dumps({"key": key, "values": values, "seconds": timings[ckpt]}, indent=1))
     return values
 
 
@@ -315,6 +317,7 @@ def pressure(cfg: PressureConfig, progress: bool = True) -> dict[str, Any]:
     start = resolve(cfg.start)
     evals: dict[str, dict[int, dict[int, dict[str, Any]]]] = {}
     logs: dict[str, dict[int, Any]] = {}
+    timings: dict[Path, float | None] = {}
     todo = [(arm, seed) for arm in cfg.arms for seed in range(cfg.seeds)]
     for arm, seed in tqdm(todo, desc="pressure", disable=not progress):
         d = out / arm / f"seed-{seed}"
@@ -331,17 +334,16 @@ def pressure(cfg: PressureConfig, progress: bool = True) -> dict[str, Any]:
         zero = d / "step-0"
         if not zero.exists():  # step 0 of the arm's series is the shared start (one copy, evaluated once)
             zero.symlink_to(Path("..", "..", "start", f"seed-{seed}"), target_is_directory=True)
-        per_step = {0: _cached_eval(base, cfg, seed)}
+        per_step = {0: _cached_eval(base, cfg, seed, timings)}
         for s in steps[1:]:
-            per_step[s] = _cached_eval(d / f"step-{s}", cfg, seed)
+            per_step[s] = _cached_eval(d / f"step-{s}", cfg, seed, timings)
         evals.setdefault(arm, {})[seed] = per_step
     result = aggregate(cfg, steps, evals, logs)
     result["seconds"] = time.time() - t0
-    evaluated = {*(out / "start").glob("seed-*/eval.json"), *(out / a / f"seed-{s}" / f"step-{n}" / "eval.json"
-                                                             for a, s in todo for n in steps[1:])}
-    timed = [json.loads(p.read_text()).get("seconds") for p in evaluated]
+    timed = list(timings.values())
     result["compute_seconds"] = None if None in timed else (  # evaluations from before timings were kept: unknown
-        sum(float(log.get("seconds", 0)) for arm in logs.values() for log in arm.values()) + sum(timed))
+        sum(float(log.get("seconds", 0)) for arm in logs.values() for log in arm.values())
+        + sum(t for t in timed if t is not None))
     (out / "pressure.json").write_text(json.dumps(result, indent=1))
     from cotlens.report.pressure import write_report
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.elicit import MALFORMED_MASS, choice_mass
-from cotlens.metrics import METRICS, get_metric
+from cotlens.metrics import METRICS, get_metric, main_args
 from cotlens.metrics.base import Readout, Variant
 from cotlens.organisms.model import CHECKPOINTS, shipped
 from cotlens.organisms.recipes import HACK_RECIPES, HINT_RECIPES, RECIPES, Recipe
@@ -64,11 +64,6 @@ COMPARISONS = {
 PROBE_TASKS = {"faithful": "chain4"}
 """Extra latent-probe runs: the faithful organism on the task whose CoT it needs (no other organism is trained
 on it)."""
-
-
-def main_args() -> dict[str, Any]:
-    """Each metric's arguments in the main runs: its first variant, where it has any."""
-    return {name: next(iter(m.variants.values())).args for name, m in METRICS.items() if m.variants}
 
 
 def extra_variants() -> dict[str, tuple[str, Variant]]:
