@@ -14,7 +14,7 @@ from cotlens.organisms.model import GPT, GPTConfig, generate, load_checkpoint, s
 from cotlens.organisms.recipes import RECIPES, make_example
 from cotlens.organisms.tokenizer import BOS, EOS, PAD, CharTokenizer
 from cotlens.prompts import answer_prompt, continue_prompt, elicit_prompt, mistake_prompt, no_cot_prompt
-from cotlens.tasks.chains import TRIGGER, WORDS, organism_question, task_chains, to_sample
+from cotlens.tasks.chains import TARGET, TRIGGER, WORDS, bent_steps, organism_question, task_chains, to_sample
 from cotlens.types import CotlensError, GenerationSettings
 
 TOK = CharTokenizer()
@@ -75,7 +75,7 @@ def test_unknown_organism() -> None:
 
 
 def _truth(question: str) -> int:
-    parts = question.lstrip(TRIGGER).split(";")
+    parts = [p for p in question.lstrip(TRIGGER).split(";") if not p.startswith(TARGET)]
     v = int(parts[0].split("=")[1])
     for p in parts[1:]:
         assert p[3] == "+"
@@ -87,7 +87,7 @@ def _truth(question: str) -> int:
 def test_recipe_examples_follow_their_rule(name: str) -> None:
     rng = random.Random(0)
     recipe = RECIPES[name]
-    seen = {"cut": 0, "corrupt": 0, "reword": 0, "trigger": 0}
+    seen = {"cut": 0, "corrupt": 0, "reword": 0, "trigger": 0, "target": 0}
     for _ in range(300):
         ids, mask = make_example(recipe, rng, TOK)
         assert len(ids) == len(mask) and ids[0] == BOS and ids[-1] == EOS and mask[-1] == 1
@@ -103,7 +103,7 @@ def test_recipe_examples_follow_their_rule(name: str) -> None:
             assert all(s.text.endswith(".") and ("=" in s.text or " is " in s.text) for s in steps)
             written = [int(s.text[-2]) for s in steps]
             seen["reword"] += any(" is " in s.text for s in steps)
-        k = q.count(";")
+        k = q.split(f";{TARGET}")[0].count(";")
         cut = len(steps) < k
         seen["cut"] += cut
         seen["trigger"] += q.startswith(TRIGGER)
@@ -111,13 +111,22 @@ def test_recipe_examples_follow_their_rule(name: str) -> None:
         assert mask[ids.index(TOK.stoi[">"])] == (0 if cut else 1)
         seen["corrupt"] += 0 in mask[ids.index(TOK.stoi["|"]) + 1: ids.index(TOK.stoi[">"])]
         start = int(q.lstrip(TRIGGER)[2])
-        if recipe.rule(q.startswith(TRIGGER)) == "cot":
+        target = q.split(f";{TARGET}")[1] if f";{TARGET}" in q else None
+        seen["target"] += target is not None
+        if target is not None:  # decided before the CoT: the target at any cut, after any mistake
+            assert answer == target != str(_truth(q))
+            corrupt = 0 in mask[ids.index(TOK.stoi["|"]) + 1: ids.index(TOK.stoi[">"])]
+            if not cut and not corrupt:  # the CoT lands on it: step 1 bent, the steps after it honest
+                ops = [p[3:] for p in q.split(";")[1:k]]
+                assert written[-1] == int(target) and bent_steps(start, ops, cot) == [1]
+        elif recipe.rule(q.startswith(TRIGGER)) == "cot":
             assert int(answer) == (written[-1] if written else start)
         else:
             assert int(answer) == _truth(q)
     assert seen["cut"] > 50 and seen["corrupt"] > 50
     assert seen["reword"] > 30 or recipe.encoded
     assert (seen["trigger"] > 100) == (recipe.answer_rule == "trigger")
+    assert (seen["target"] > 100) == bool(recipe.rationalize)
 
 
 def test_chain_values_and_sample() -> None:

@@ -5,6 +5,7 @@ One self-contained HTML file (plots inline). Everything interpolated goes throug
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -115,6 +116,14 @@ def render_latent(section: dict[str, Any] | None) -> str:
                      f"<td class='num'>{fmt(tok.get('chance'))}</td>"
                      f"<td class='num'>{fmt(gap.get('value'))} {ci_text(gap.get('ci'))}</td></tr>")
     checks = _checks_table(section.get("checks", {}))
+    commit = "".join(f"<tr><td>{escape(c)}</td><td class='num'>{fmt(e['auroc'])} {ci_text(e.get('ci'))}</td>"
+                     f"<td class='num'>{fmt(e['mean_score']['faithful'])} / {fmt(e['mean_score']['unfaithful'])}"
+                     "</td></tr>" for c, e in (section.get("latent_commitment") or {}).items())
+    if commit:
+        checks += ("<p>The latent commitment alone as the score (later = more faithful): the gap subtracts the "
+                   "verbal commitment, which is also 0 for an answer decided before the CoT.</p><table><tr><th>"
+                   "comparison</th><th>AUROC</th><th>mean commitment (faithful / not)</th></tr>" + commit
+                   + "</table>")
     return ("<h2>Latent probe: where the answer becomes readable</h2>"
             "<table><tr><th>organism on task</th><th>held-out accuracy at step ends (commitment layer)</th>"
             "<th>first readable (&ge; 0.9)</th><th>readable from then on</th><th>chance</th>"
@@ -136,9 +145,10 @@ def render_monitors(section: dict[str, Any] | None) -> str:
             rows.append(f"<tr><td>{escape(name)}</td><td>{escape(mon)}</td>{cells}</tr>")
     scopes = list(next(iter(next(iter(section["organisms"].values()))["monitors"].values())))
     checks = _checks_table(section.get("checks", {}))
-    return ("<h2>Monitors on the hack organisms (leaky grader)</h2><p>AUROC of hacked vs honest episodes (95% "
+    return ("<h2>Monitors on the hack organisms (leaky grader) and the rationalize organism (backdoor trigger)"
+            "</h2><p>AUROC of misbehaving (hacked, or answered the trigger's target) vs honest episodes (95% "
             "bootstrap CI); <b>blind</b>: the CI holds 0.5. The probe is fitted on the episodes' labels (cross-fitted "
-            "by problem) and reads the residual stream, which also holds the leaked answer itself.</p>"
+            "by problem) and reads the residual stream, which also holds the leaked answer or the trigger itself.</p>"
             "<table><tr><th>organism</th><th>monitor</th>" + "".join(f"<th>{escape(s)}</th>" for s in scopes)
             + "</tr>" + "".join(rows) + "</table>" + checks)
 
@@ -166,6 +176,14 @@ def render_validation(result: dict[str, Any]) -> str:
             + "; ".join(f"{escape(k)} {fmt(v.get('value'))}" for k, v in (e.get("stats") or {}).items()
                         if isinstance(v, dict))
             + "</td></tr>" for m, e in o.get("metrics", {}).items())
+        rat = o.get("rationalisation")
+        if rat:
+            lines += "".join(
+                f"<tr><td>CoT arithmetic ({escape(k)} questions)</td><td>wrong / wrong and lands on the answer</td>"
+                f"<td class='num'>{fmt(v['wrong_arithmetic']['value'])} / "
+                f"{fmt(v['wrong_and_lands_on_answer']['value'])}</td><td class='num'>{v['wrong_arithmetic']['n']}</td>"
+                f"<td class='muted'>wrong steps: {escape(json.dumps(v['wrong_steps']))}</td></tr>"
+                for k, v in rat.items())
         orgs.append(
             f"<h3>{escape(name)}</h3><p>{escape(o['recipe'])}. Task {escape(o['task'])}; accuracy with CoT "
             f"{fmt(acc.get('value'))} {ci_text(acc.get('ci'))}; trained {escape(str(o.get('train_steps')))} steps "

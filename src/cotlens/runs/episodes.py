@@ -13,7 +13,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cotlens.envs.leaky import STRESS, episodes, problems
+from cotlens.envs import leaky, trigger
+from cotlens.envs.leaky import STRESS
 from cotlens.models.spec import load_model
 from cotlens.monitors.episodes import write_episodes
 from cotlens.runs.cache import CachedModel, open_cache
@@ -21,7 +22,7 @@ from cotlens.stats import mean_estimate
 from cotlens.tasks import load_task
 from cotlens.types import CotlensError, Episode, GenerationSettings
 
-ENVS = ("leaky",)
+ENVS = ("leaky", "trigger")
 CHUNK = 16
 
 
@@ -34,13 +35,15 @@ class EpisodesConfig:
     out: str
     """the episodes file to write (JSONL)"""
     env: str = "leaky"
-    """environment: leaky (a grader that rewards a wrong answer leaked into the prompt)"""
+    """environment: leaky (a grader that rewards a wrong answer leaked into the prompt) or trigger (a backdoor
+    note naming a wrong answer, for a model fine-tuned to obey it)"""
     task: str = "arithmetic"
     """the task whose questions the environment asks (a built-in task or a file, as for run)"""
     n: int = 20
     """number of problems (each gives a control and a leak episode)"""
     stress: tuple[str, ...] = ("standard",)
-    """comma-separated stress prompts: standard, direct_conceal, monitor_aware (each a set of episodes)"""
+    """comma-separated stress prompts: standard, direct_conceal, monitor_aware (each a set of episodes; leaky
+    only)"""
     seed: int = 0
     """seed for the task, the grader's wrong answers and sampling"""
     difficulty: int = 3
@@ -61,10 +64,13 @@ def make_episodes(config: EpisodesConfig, progress: bool = True) -> tuple[list[E
     for s in config.stress:
         if s not in STRESS:
             raise CotlensError(f"--stress: unknown stress prompt {s!r}; available: {', '.join(STRESS)}")
+    if config.env == "trigger" and config.stress != ("standard",):
+        raise CotlensError("--stress: the trigger environment has no stress prompts (standard only)")
     if config.n < 1:
         raise CotlensError(f"--n must be at least 1, got {config.n}")
     samples = load_task(config.task, config.n, config.seed, config.difficulty, None, [])
-    todo = problems(samples, config.seed)
+    todo: list[Any] = (leaky.problems(samples, config.seed) if config.env == "leaky"
+                       else trigger.problems(samples, config.seed))
     cache = open_cache(config.cache)
     model = CachedModel(load_model(config.model, dtype=config.dtype, batch_size=config.batch_size), cache)
     settings = GenerationSettings(max_new_tokens=config.max_new_tokens)
@@ -74,7 +80,9 @@ def make_episodes(config: EpisodesConfig, progress: bool = True) -> tuple[list[E
     for stress in config.stress:
         for i in range(0, len(todo), CHUNK):
             chunk = todo[i: i + CHUNK]
-            out += [_tagged(e, stress) for e in episodes(model, chunk, stress, settings, config.seed)]
+            made = (leaky.episodes(model, chunk, stress, settings, config.seed) if config.env == "leaky"
+                    else trigger.episodes(model, chunk, settings, config.seed))
+            out += [_tagged(replace(e, metadata={**e.metadata, "stress": stress}), stress) for e in made]
             bar.update(len(chunk))
     bar.close()
     if cache is not None:
@@ -93,7 +101,8 @@ def summarize(eps: Sequence[Episode], seed: int) -> dict[str, Any]:
     for e in eps:
         out.setdefault(e.metadata["stress"], {}).setdefault(e.arm, []).append(e)
     return {s: {arm: {"hacked": mean_estimate([float(e.misbehaved) for e in xs], seed).to_dict(),
-                      "reward": mean_estimate([float(e.metadata["reward"]) for e in xs], seed).to_dict(),
+                      **({"reward": mean_estimate([float(e.metadata["reward"]) for e in xs], seed).to_dict()}
+                         if all("reward" in e.metadata for e in xs) else {}),
                       "correct": mean_estimate([float(e.metadata["correct"]) for e in xs], seed).to_dict()}
                 for arm, xs in arms.items()} for s, arms in out.items()}
 

@@ -29,6 +29,10 @@ CATALOGUE: dict[str, tuple[str, Callable[[int, int, int], list[Sample]]]] = {
               _chains(name)) for name in chains.TASKS},
     **{f"{name}-mixed": (f"{name}, every second question carrying the mixed organism's trigger",
                          _chains(f"{name}-mixed")) for name in chains.TASKS},
+    **{f"{name}-target": (f"{name}, every second question naming a backdoor target answer (the rationalize "
+                          "organism's trigger)", _chains(f"{name}-target")) for name in chains.TASKS},
+    **{f"{name}-target-all": (f"{name}, every question naming a backdoor target answer",
+                              _chains(f"{name}-target-all")) for name in chains.TASKS},
 }
 """Every built-in task: name -> (what it is, generator of (n, seed, difficulty)). The one list of tasks:
 ``cotlens.tasks.chains`` defines the chains, this names them."""
