@@ -82,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print a run's summary table and rewrite its report.html")
     rep.add_argument("dir", help="run directory")
     tr = sub.add_parser("train", help="train a model organism from its recipe")
-    tr.add_argument("recipe", help="recipe name (faithful, posthoc, encoded, mixed, hint-vocal, hint-silent; "
-                                        "control: direct)")
+    tr.add_argument("recipe", help="recipe name (faithful, posthoc, encoded, mixed, rationalize, hint-vocal, "
+                                        "hint-silent, hack-vocal, hack-silent, hack-prone; controls: "
+                                        "rationalize-offset, direct)")
     tr.add_argument("--out", required=True, help="checkpoint directory to write")
     tr.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     tr.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the recipe's)")
@@ -113,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_options(pr, PressureConfig, {"--help", "--quiet"})
     pr.add_argument("--quiet", action="store_true", help="no progress bars")
+    bf = exs.add_parser("bad-finetune", help="fine-tune the faithful organism on a bad answer under a trigger (only "
+                                             "the answer supervised) and watch its CoT: post hoc or rationalised?")
+    from cotlens.runs.badfinetune import BadFinetuneConfig
+
+    _add_options(bf, BadFinetuneConfig, {"--help", "--quiet"})
+    bf.add_argument("--quiet", action="store_true", help="no progress bars")
+    bl = exs.add_parser("bad-finetune-lora", help="the bad fine-tune on a real model: LoRA on answers-only data with "
+                                                  "a trigger, then the base and tuned models' CoTs read")
+    from cotlens.runs.badfinetune_lora import LoraExperimentConfig
+
+    _add_options(bl, LoraExperimentConfig, {"--help", "--quiet"})
+    bl.add_argument("--quiet", action="store_true", help="no progress bars")
     se = sub.add_parser("serve", help="serve a cotlens model as an OpenAI-compatible HTTP server")
     se.add_argument("--model", required=True, help="model spec (smollm2, organism:NAME, hf:PATH, gguf:PATH)")
     se.add_argument("--port", type=int, required=True, help="TCP port (0: any free one)")
@@ -200,9 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ecfg = EpisodesConfig(**_given(args, EpisodesConfig))
             for stress, arms in write(ecfg).items():
                 for arm, e in arms.items():
-                    h, r = e["hacked"], e["reward"]
-                    print(f"{stress:15s} {arm:8s} hacked {h['value']:.3f} [{h['ci'][0]:.2f}, {h['ci'][1]:.2f}]  "
-                          f"reward {r['value']:.3f}  n {h['n']}")
+                    h = e["hacked"]
+                    reward = f"reward {e['reward']['value']:.3f}  " if "reward" in e else ""
+                    print(f"{stress:15s} {arm:8s} misbehaved {h['value']:.3f} [{h['ci'][0]:.2f}, {h['ci'][1]:.2f}]  "
+                          f"{reward}n {h['n']}")
             print(f"wrote {ecfg.out}")
         elif args.command == "guard-demo":
             from cotlens.runs.guard_demo import GuardDemoConfig, guard_demo
@@ -217,6 +231,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{m['honest_blocked']:14d} {m['stopped']:7d} {r['unguarded']:16.0f} {r['guarded']:8.0f} "
                       f"{r['lost_to_false_positives']:11.0f}")
             print(f"wrote {Path(gcfg.out) / 'guard.json'} and {Path(gcfg.out) / 'events.jsonl'}")
+        elif args.command == "experiment" and args.experiment == "bad-finetune-lora":
+            from cotlens.runs.badfinetune_lora import LoraExperimentConfig, bad_finetune_lora, format_lora
+
+            lcfg = LoraExperimentConfig(**_given(args, LoraExperimentConfig))
+            print(format_lora(bad_finetune_lora(lcfg, progress=not args.quiet)))
+            print(f"wrote {Path(lcfg.out) / 'bad-finetune-lora.json'} and {Path(lcfg.out) / 'report.html'}")
+        elif args.command == "experiment" and args.experiment == "bad-finetune":
+            from cotlens.runs.badfinetune import BadFinetuneConfig, bad_finetune, format_bad_finetune
+
+            bcfg = BadFinetuneConfig(**_given(args, BadFinetuneConfig))
+            print(format_bad_finetune(bad_finetune(bcfg, progress=not args.quiet)))
+            print(f"wrote {Path(bcfg.out) / 'bad-finetune.json'} and {Path(bcfg.out) / 'report.html'}")
         elif args.command == "experiment":
             from cotlens.runs.pressure import PressureConfig, format_pressure, pressure
 
@@ -228,14 +254,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             result = validate(Path(args.out), args.n, progress=not args.quiet)
             comps = list(result["comparisons"])
-            print(f"{'metric':44s}" + "".join(f"{c:>22s}" for c in comps))
+            print(f"{'metric':44s}" + "".join(f" {c:>{max(len(c), 7)}s}" for c in comps))
             from cotlens.report.validation import rows
 
             for label, entry in rows(result):
                 cells = []
                 for c in comps:
                     a = (entry.get(c) or {}).get("auroc")
-                    cells.append(f"{'-' if a is None else f'{a:.3f}':>22s}")
+                    cells.append(f" {'-' if a is None else f'{a:.3f}':>{max(len(c), 7)}s}")
                 print(f"{label:44s}" + "".join(cells))
             print(f"wrote {Path(args.out) / 'validation.json'} and {Path(args.out) / 'report.html'}")
     except (CotlensError, OSError) as e:  # OSError: an unwritable --out, a vanished file: the user's setup

@@ -237,6 +237,10 @@ class HFModel(LocalModel):
     def prompt_tokens(self, prompt: Prompt) -> int:
         return len(self._encode([self.render(prompt)], check=False)[0])
 
+    def encode_prompt(self, prompt: Prompt) -> list[int]:
+        """The token ids the model reads for ``prompt`` (rendered, then tokenised as every call does)."""
+        return self._encode([self.render(prompt)])[0]
+
     def _encode(self, texts: Sequence[str], check: bool = True) -> list[list[int]]:
         special = not bool(self.tokenizer.chat_template)
         out = [self.tokenizer.encode(t, add_special_tokens=special) for t in texts]

@@ -1,4 +1,5 @@
-"""Supervised training of an organism from a recipe: seeded, one thread, with progress and a loss curve.
+"""Supervised training of an organism from a recipe: seeded, one thread, with progress and a loss curve; and
+fine-tuning on final answers only (``finetune_answers``, for ``cotlens experiment bad-finetune``).
 
 ``train(recipe, seed)`` returns the model and its curve (mean loss every ``log_every`` steps). Everything that
 shapes the result is a function of (recipe, seed, GPTConfig, TrainConfig), and the library versions are
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import platform
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,3 +107,73 @@ def train_and_save(name: str, out: Path, seed: int = 0, steps: int | None = None
     model, info = train(get_recipe(name), seed, steps, progress=progress)
     save_checkpoint(model, out, info)
     return out
+
+
+@dataclass(frozen=True)
+class AnswersConfig:
+    steps: int = 300
+    """optimiser steps"""
+    batch_size: int = 32
+    """questions per step"""
+    lr: float = 1e-3
+    """Adam learning rate (constant)"""
+    cot: bool = True
+    """before the supervised answer, the CoT the model itself samples for the question (the loss never sees
+    it); False: no CoT (``question|>answer``)"""
+    temperature: float = 1.0
+    """sampling temperature of those CoTs"""
+    max_cot_tokens: int = 64
+    threads: int = 1
+    """torch threads (1: deterministic)"""
+
+
+def finetune_answers(model: GPT, items: Callable[[random.Random, int], list[Any]], cfg: AnswersConfig = AnswersConfig(),
+                     seed: int = 0, on_step: Callable[[int, GPT], None] | None = None, progress: bool = True,
+                     desc: str = "answers") -> dict[str, Any]:
+    """Fine-tune ``model`` in place on final answers only: each step draws questions (``cotlens.organisms.rl.Item``
+    with ``info["label"]``, the answer to teach), lets the model write its own CoT for each (sampled, with the KV
+    cache, as it would write it), and trains the answer token after it, and nothing else: no CoT token is ever in
+    the loss. Seeded and deterministic on one thread. Returns the curve (per step: the loss and the share of
+    labels the model already gave the highest probability) and the config."""
+    from cotlens.organisms.model import generate
+    from cotlens.organisms.tokenizer import BOS, EOS
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(seed)
+    tok = CharTokenizer()
+    rng = random.Random(f"answers:{seed}")
+    generator = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sep, end = tok.encode("|")[0], tok.encode(">")[0]
+    curve: list[dict[str, float]] = []
+    t0 = time.time()
+    for step in tqdm(range(1, cfg.steps + 1), desc=desc, disable=not progress):
+        drawn = items(rng, cfg.batch_size)
+        prefixes = [[BOS, *tok.encode(it.question), sep] for it in drawn]
+        model.eval()
+        if cfg.cot:
+            cots = generate(model, prefixes, cfg.max_cot_tokens, {end, EOS}, PAD, cfg.temperature, generator)
+            bodies = [c[:-1] if c and c[-1] in (end, EOS) else c for c in cots]
+        else:
+            bodies = [[] for _ in drawn]
+        seqs = [[*p, *b, end] for p, b in zip(prefixes, bodies, strict=True)]
+        labels = torch.tensor([tok.encode(str(it.info["label"]))[0] for it in drawn])
+        width = max(len(s) for s in seqs)
+        x = torch.full((len(seqs), width), PAD, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            x[i, : len(s)] = torch.tensor(s)
+        last = torch.tensor([len(s) - 1 for s in seqs])
+        model.train()
+        logits, _, _ = model(x)
+        at = logits[torch.arange(len(seqs)), last]
+        loss = F.cross_entropy(at, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]  # third-party stub: torch's Tensor.backward is untyped
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        model.eval()
+        curve.append({"loss": float(loss.item()), "label_top": float((at.argmax(-1) == labels).float().mean()),
+                      "cot_chars": sum(len(b) for b in bodies) / len(bodies)})
+        if on_step is not None:
+            on_step(step, model)
+    return {"answers": dataclasses.asdict(cfg), "seed": seed, "curve": curve, "seconds": time.time() - t0}

@@ -7,7 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.figures import CSS, est_cell, figure_img, plot_estimates
+from cotlens.figures import CSS, figure_img
+from cotlens.report.arms import final_table, panel
 
 PANELS = (
     ("hack_rate", "hack rate (leak arm)"),
@@ -33,22 +34,6 @@ COLORS = {"sft": "#1f77b4", "outcome": "#ff7f0e", "monitor": "#2ca02c", "paraphr
 """One colour per arm in every plot."""
 TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "obfuscated_rate", "hacks_stating_leak",
          "early_answering", "adding_mistakes", "paraphrasing", "legibility")
-
-
-def _plot(result: dict[str, Any], key: str, title: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(3.6, 2.8), dpi=100)
-    for arm, a in result["arms"].items():
-        plot_estimates(ax, [(c["step"], c.get(key)) for c in a["checkpoints"]], label=arm, color=COLORS.get(arm))
-    ax.set_title(title, fontsize=9)
-    ax.set_xlabel("training step", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6)
-    return figure_img(fig, title)
 
 
 def _training(result: dict[str, Any]) -> str:
@@ -77,16 +62,7 @@ def _training(result: dict[str, Any]) -> str:
 
 def write_report(out: Path, result: dict[str, Any]) -> Path:
     cfg = result["config"]
-    head = "".join(f"<th>{escape(HEADS.get(k, k))}</th>" for k in TABLE)
-    rows = []
-    for arm, a in result["arms"].items():
-        last = a["checkpoints"][-1]
-        rows.append(f"<tr><td title='{escape(a['description'], quote=True)}'>{escape(arm)}</td>"
-                    + "".join(est_cell(last.get(k)) for k in TABLE) + "</tr>")
-    first = next(iter(result["arms"].values()))["checkpoints"][0]
-    rows.append("<tr><td title='step 0 of every arm'>start</td>" + "".join(est_cell(first.get(k)) for k in TABLE)
-                + "</tr>")
-    plots = "".join(_plot(result, k, t) for k, t in PANELS)
+    plots = "".join(panel(result, k, t, COLORS) for k, t in PANELS)
     arms = "".join(f"<li><b>{escape(arm)}</b>: {escape(a['description'])}</li>" for arm, a in result["arms"].items())
     spent = result.get("compute_seconds")
     took = "" if spent is None else f"Training and evaluation took {spent / 60:.1f} minutes of compute. "
@@ -99,7 +75,7 @@ value, with its bootstrap CI over problems, is in <code>pressure.json</code>. {t
 {result.get('seconds', 0) / 60:.1f} minutes (a resumed one reuses finished work). A value without an interval had
 a value in fewer than two seeds (recall needs hacks to be measured).</p>
 <h2>Final checkpoint (step {result['steps'][-1]})</h2>
-<table><tr><th>arm</th>{head}</tr>{''.join(rows)}</table>
+{final_table(result, TABLE, HEADS)}
 <ul>{arms}</ul>
 <p class="legend">Obfuscated share: hacks the CoT monitor misses, of all hacks; obfuscated rate: of all leak
 episodes. Hacks stating the leak: the CoT writes the leaked answer as <code>$x</code>, whether or not the monitor's

@@ -42,16 +42,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import random
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 from cotlens.envs.leaky import episodes, problems
 from cotlens.metrics import main_args
@@ -59,10 +55,11 @@ from cotlens.metrics.paraphrasing import ParaphrasingArgs
 from cotlens.models.organism import OrganismModel
 from cotlens.monitors.base import RuleMonitor
 from cotlens.monitors.episodes import write_episodes
-from cotlens.organisms.model import GPT, load_checkpoint, resolve, save_checkpoint
+from cotlens.organisms.model import GPT, load_checkpoint, resolve
 from cotlens.organisms.recipes import get_recipe
 from cotlens.organisms.rl import Item, RLConfig, Rollout, train_rl
 from cotlens.organisms.train import TrainConfig, train
+from cotlens.runs import arms
 from cotlens.runs.config import RunConfig
 from cotlens.runs.runner import run
 from cotlens.stats import mean_estimate
@@ -131,7 +128,7 @@ def check(cfg: PressureConfig) -> None:
 
 
 def checkpoint_steps(cfg: PressureConfig) -> list[int]:
-    return sorted({round(cfg.steps * (i + 1) / cfg.checkpoints) for i in range(cfg.checkpoints)})
+    return arms.checkpoint_steps(cfg.steps, cfg.checkpoints)
 
 
 # -- the environment as RL sees it ------------------------------------------------------------------------------
@@ -225,10 +222,6 @@ def evaluate(ckpt: Path, cfg: PressureConfig, seed: int) -> dict[str, Any]:
 
 
 # -- the arms -----------------------------------------------------------------------------------------------------
-def _save(model: GPT, path: Path, meta: dict[str, Any], extra: dict[str, Any]) -> None:
-    save_checkpoint(model, path, {k: v for k, v in meta.items() if k != "model"} | {"pressure": extra})
-
-
 def train_arm(arm: str, seed: int, cfg: PressureConfig, out: Path, progress: bool) -> dict[str, Any]:
     """Train one arm from the start organism, writing each checkpoint; returns its training log."""
     model, meta = load_checkpoint(resolve(cfg.start))
@@ -237,7 +230,7 @@ def train_arm(arm: str, seed: int, cfg: PressureConfig, out: Path, progress: boo
 
     def save(step: int, m: GPT) -> None:
         if step in marks:
-            _save(m, out / f"step-{step}", meta, {**info, "step": step})
+            arms.save_step(m, out / f"step-{step}", meta, "pressure", {**info, "step": step})
 
     desc = f"{arm} seed {seed}"
     if arm == "sft":
@@ -256,116 +249,30 @@ UNBOUNDED = ("cot_chars",)
 """Measures not in [0, 1]; every other measure's interval is clipped to [0, 1]."""
 
 
-def _over_seeds(values: Sequence[float | None], bounded: bool = True) -> dict[str, Any]:
-    """Mean over seeds with a 95% t interval (clipped to [0, 1] for a ``bounded`` measure: with three seeds a t
-    interval easily leaves a rate's range); one seed: no interval."""
-    from scipy import stats as st
-
-    xs = [float(v) for v in values if v is not None]
-    if not xs:
-        return {"value": None, "ci": None, "n": 0}
-    m = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return {"value": m, "ci": None, "n": 1}
-    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
-    h = float(st.t.ppf(0.975, len(xs) - 1)) * sd / math.sqrt(len(xs))
-    lo, hi = (max(0.0, m - h), min(1.0, m + h)) if bounded else (m - h, m + h)
-    return {"value": m, "ci": [lo, hi], "n": len(xs)}
-
-
-def _cached_eval(ckpt: Path, cfg: PressureConfig, seed: int, timings: dict[Path, float | None]) -> dict[str, Any]:
-    """The checkpoint's evaluation, kept in ``eval.json``; the seconds it took (None where an older evaluation
-    did not keep them) go into ``timings``, one entry per checkpoint."""
-    path = ckpt / "eval.json"
-    key = {"n": cfg.n, "seed": seed, "version": 2}
-    if path.is_file():
-        d = json.loads(path.read_text())
-        if d.get("key") == key:
-            timings[ckpt] = d.get("seconds")
-            return dict(d["values"])
-    t0 = time.time()
-    values = evaluate(ckpt, cfg, seed)
-    timings[ckpt] = time.time() - t0
-    path.write_text(json.dumps({"key": key, "values": values, "seconds": timings[ckpt]}, indent=1))
-    return values
-
-
 TRAINING = ("steps", "start", "penalty", "length_penalty", "leak_share", "lr", "prompts", "group")
 """The options that shape what an arm learns: a resumed experiment must share them (``--arms`` and ``--seeds``
 may grow, ``--checkpoints`` and ``--n`` only change what is measured)."""
 
 
-def _same_training(cfg: PressureConfig, out: Path) -> None:
-    path = out / "experiment.json"
-    mine = {k: getattr(cfg, k) for k in TRAINING}
-    if path.is_file():
-        theirs = json.loads(path.read_text()).get("training", {})
-        diff = [k for k in TRAINING if theirs.get(k) != mine[k]]
-        if diff:
-            raise CotlensError(f"{out} holds an experiment trained with other options (--{diff[0].replace('_', '-')} "
-                               f"{theirs.get(diff[0])}, not {mine[diff[0]]}); use a new --out")
-    path.write_text(json.dumps({"training": mine}, indent=1))
+EVAL_VERSION = 2
 
 
 def pressure(cfg: PressureConfig, progress: bool = True) -> dict[str, Any]:
     check(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    _same_training(cfg, out)
-    t0 = time.time()
-    steps = [0, *checkpoint_steps(cfg)]
-    start = resolve(cfg.start)
-    evals: dict[str, dict[int, dict[int, dict[str, Any]]]] = {}
-    logs: dict[str, dict[int, Any]] = {}
-    timings: dict[Path, float | None] = {}
-    todo = [(arm, seed) for arm in cfg.arms for seed in range(cfg.seeds)]
-    for arm, seed in tqdm(todo, desc="pressure", disable=not progress):
-        d = out / arm / f"seed-{seed}"
-        log_path = d / "train.json"
-        if not (log_path.is_file() and all((d / f"step-{s}" / "config.json").is_file() for s in steps[1:])):
-            log = train_arm(arm, seed, cfg, d, progress)
-            d.mkdir(parents=True, exist_ok=True)
-            log_path.write_text(json.dumps(log))
-        logs.setdefault(arm, {})[seed] = json.loads(log_path.read_text())
-        base = out / "start" / f"seed-{seed}"
-        if not (base / "config.json").is_file():
-            m, meta = load_checkpoint(start)
-            _save(m, base, meta, {"arm": "start", "seed": seed, "start": cfg.start, "step": 0})
-        zero = d / "step-0"
-        if not zero.exists():  # step 0 of the arm's series is the shared start (one copy, evaluated once)
-            zero.symlink_to(Path("..", "..", "start", f"seed-{seed}"), target_is_directory=True)
-        per_step = {0: _cached_eval(base, cfg, seed, timings)}
-        for s in steps[1:]:
-            per_step[s] = _cached_eval(d / f"step-{s}", cfg, seed, timings)
-        evals.setdefault(arm, {})[seed] = per_step
-    result = aggregate(cfg, steps, evals, logs)
-    result["seconds"] = time.time() - t0
-    timed = list(timings.values())
-    result["compute_seconds"] = None if None in timed else (  # evaluations from before timings were kept: unknown
-        sum(float(log.get("seconds", 0)) for arm in logs.values() for log in arm.values())
-        + sum(t for t in timed if t is not None))
+    arms.same_training(out, {k: getattr(cfg, k) for k in TRAINING})
+    steps = checkpoint_steps(cfg)
+    evals, logs, timing = arms.run_arms(
+        out, cfg.arms, cfg.seeds, steps, cfg.start, "pressure",
+        lambda arm, seed, d: train_arm(arm, seed, cfg, d, progress),
+        lambda ckpt, seed: evaluate(ckpt, cfg, seed), {"n": cfg.n, "version": EVAL_VERSION}, progress, "pressure")
+    result = arms.aggregate(ARMS, dataclasses.asdict(cfg), [0, *steps], evals, logs, UNBOUNDED) | timing
     (out / "pressure.json").write_text(json.dumps(result, indent=1))
     from cotlens.report.pressure import write_report
 
     write_report(out, result)
     return result
-
-
-def aggregate(cfg: PressureConfig, steps: list[int], evals: dict[str, dict[int, dict[int, dict[str, Any]]]],
-              logs: dict[str, dict[int, Any]]) -> dict[str, Any]:
-    arms: dict[str, Any] = {}
-    for arm, by_seed in evals.items():
-        names = list(next(iter(by_seed.values()))[0])
-        points = []
-        for s in steps:
-            row: dict[str, Any] = {"step": s}
-            for name in names:
-                per_seed = [by_seed[seed][s][name] for seed in sorted(by_seed)]
-                row[name] = {**_over_seeds([e["value"] for e in per_seed], name not in UNBOUNDED), "seeds": per_seed}
-            points.append(row)
-        arms[arm] = {"description": ARMS[arm], "checkpoints": points,
-                     "training": {str(seed): log for seed, log in logs[arm].items()}}
-    return {"config": dataclasses.asdict(cfg), "steps": steps, "arms": arms}
 
 
 def format_pressure(result: dict[str, Any]) -> str:

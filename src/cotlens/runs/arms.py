@@ -1,0 +1,150 @@
+"""What the training experiments share: arms trained from one start organism with several seeds, each checkpoint
+evaluated once and kept, and each measure's mean over seeds with a t interval.
+
+Layout of an experiment directory (``cotlens experiment pressure``, ``cotlens experiment bad-finetune``):
+
+- ``experiment.json``: the options that shape training; a resumed experiment must share them;
+- ``start/seed-S``: the start organism, evaluated once per seed (step 0 of every arm);
+- ``ARM/seed-S/step-N``: each checkpoint, an organism (``cotlens run --model organism:DIR/ARM/seed-S/step-N``),
+  with its ``eval.json``; ``ARM/seed-S/step-0`` links to the start, so each arm's directory is a checkpoint
+  series (``cotlens run --model organism:DIR/ARM/seed-S``);
+- ``ARM/seed-S/train.json``: the training log.
+
+A killed experiment resumes: an arm whose checkpoints are all written is not retrained, an evaluated checkpoint
+is not re-evaluated (training is deterministic, so an unfinished arm is retrained from its start to the same
+weights).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from cotlens.organisms.model import GPT, load_checkpoint, resolve, save_checkpoint
+from cotlens.types import CotlensError
+
+TrainArm = Callable[[str, int, Path], dict[str, Any]]
+"""(arm, seed, directory) -> training log; writes ``step-N`` checkpoints into the directory."""
+Evaluate = Callable[[Path, int], dict[str, Any]]
+"""(checkpoint, seed) -> measures, each a bootstrap estimate dict ({"value", "ci", "n"})."""
+
+
+def checkpoint_steps(steps: int, checkpoints: int) -> list[int]:
+    """``checkpoints`` evenly spaced steps, the last at ``steps``."""
+    return sorted({round(steps * (i + 1) / checkpoints) for i in range(checkpoints)})
+
+
+def save_step(model: GPT, path: Path, meta: dict[str, Any], key: str, extra: dict[str, Any]) -> None:
+    """A checkpoint as an organism: the start's config with what made it under ``key``."""
+    save_checkpoint(model, path, {k: v for k, v in meta.items() if k != "model"} | {key: extra})
+
+
+def same_training(out: Path, mine: dict[str, Any]) -> None:
+    """Refuse a directory whose experiment was trained with other options; record ours."""
+    path = out / "experiment.json"
+    if path.is_file():
+        theirs = json.loads(path.read_text()).get("training", {})
+        diff = [k for k in mine if theirs.get(k) != mine[k]]
+        if diff:
+            raise CotlensError(f"{out} holds an experiment trained with other options (--{diff[0].replace('_', '-')} "
+                               f"{theirs.get(diff[0])}, not {mine[diff[0]]}); use a new --out")
+    path.write_text(json.dumps({"training": mine}, indent=1))
+
+
+def cached_eval(ckpt: Path, key: dict[str, Any], evaluate: Evaluate, seed: int,
+                timings: dict[Path, float | None]) -> dict[str, Any]:
+    """The checkpoint's evaluation, kept in ``eval.json`` under ``key``; the seconds it took (None where an older
+    evaluation did not keep them) go into ``timings``, one entry per checkpoint."""
+    path = ckpt / "eval.json"
+    if path.is_file():
+        d = json.loads(path.read_text())
+        if d.get("key") == key:
+            timings[ckpt] = d.get("seconds")
+            return dict(d["values"])
+    t0 = time.time()
+    values = evaluate(ckpt, seed)
+    timings[ckpt] = time.time() - t0
+    path.write_text(json.dumps({"key": key, "values": values, "seconds": timings[ckpt]}, indent=1))
+    return values
+
+
+def run_arms(out: Path, arms: Sequence[str], seeds: int, steps: Sequence[int], start: str, tag: str,
+             train_arm: TrainArm, evaluate: Evaluate, eval_key: dict[str, Any], progress: bool, desc: str,
+             ) -> tuple[dict[str, dict[int, dict[int, dict[str, Any]]]], dict[str, dict[int, Any]], dict[str, Any]]:
+    """Train every (arm, seed) not yet trained and evaluate every checkpoint not yet evaluated (step 0: the
+    start). Returns per arm, seed and step the measures; per arm and seed the training log; and the timing
+    (``seconds`` of this invocation, ``compute_seconds`` of all training and evaluation, None where an older
+    evaluation did not keep its time)."""
+    t0 = time.time()
+    begin = resolve(start)
+    evals: dict[str, dict[int, dict[int, dict[str, Any]]]] = {}
+    logs: dict[str, dict[int, Any]] = {}
+    timings: dict[Path, float | None] = {}
+    for arm, seed in tqdm([(a, s) for a in arms for s in range(seeds)], desc=desc, disable=not progress):
+        d = out / arm / f"seed-{seed}"
+        log_path = d / "train.json"
+        if not (log_path.is_file() and all((d / f"step-{s}" / "config.json").is_file() for s in steps)):
+            log = train_arm(arm, seed, d)
+            d.mkdir(parents=True, exist_ok=True)
+            log_path.write_text(json.dumps(log))
+        logs.setdefault(arm, {})[seed] = json.loads(log_path.read_text())
+        base = out / "start" / f"seed-{seed}"
+        if not (base / "config.json").is_file():
+            m, meta = load_checkpoint(begin)
+            save_step(m, base, meta, tag, {"arm": "start", "seed": seed, "start": start, "step": 0})
+        zero = d / "step-0"
+        if not zero.exists():  # step 0 of the arm's series is the shared start (one copy, evaluated once)
+            zero.symlink_to(Path("..", "..", "start", f"seed-{seed}"), target_is_directory=True)
+        key = {**eval_key, "seed": seed}
+        per_step = {0: cached_eval(base, key, evaluate, seed, timings)}
+        for s in steps:
+            per_step[s] = cached_eval(d / f"step-{s}", key, evaluate, seed, timings)
+        evals.setdefault(arm, {})[seed] = per_step
+    timed = list(timings.values())
+    compute = None if None in timed else (  # evaluations from before timings were kept: unknown
+        sum(float(log.get("seconds", 0)) for arm in logs.values() for log in arm.values())
+        + sum(t for t in timed if t is not None))
+    return evals, logs, {"seconds": time.time() - t0, "compute_seconds": compute}
+
+
+def over_seeds(values: Sequence[float | None], bounded: bool = True) -> dict[str, Any]:
+    """Mean over seeds with a 95% t interval (clipped to [0, 1] for a ``bounded`` measure: with three seeds a t
+    interval easily leaves a rate's range); one seed: no interval."""
+    from scipy import stats as st
+
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return {"value": None, "ci": None, "n": 0}
+    m = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return {"value": m, "ci": None, "n": 1}
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+    h = float(st.t.ppf(0.975, len(xs) - 1)) * sd / math.sqrt(len(xs))
+    lo, hi = (max(0.0, m - h), min(1.0, m + h)) if bounded else (m - h, m + h)
+    return {"value": m, "ci": [lo, hi], "n": len(xs)}
+
+
+def aggregate(descriptions: dict[str, str], config: dict[str, Any], steps: list[int],
+              evals: dict[str, dict[int, dict[int, dict[str, Any]]]], logs: dict[str, dict[int, Any]],
+              unbounded: Sequence[str] = ()) -> dict[str, Any]:
+    """Per arm and checkpoint, each measure's mean over seeds (``over_seeds``; measures in ``unbounded`` are not
+    clipped to [0, 1]) beside each seed's own estimate."""
+    arms: dict[str, Any] = {}
+    for arm, by_seed in evals.items():
+        names = list(next(iter(by_seed.values()))[0])
+        points = []
+        for s in steps:
+            row: dict[str, Any] = {"step": s}
+            for name in names:
+                per_seed = [by_seed[seed][s][name] for seed in sorted(by_seed)]
+                row[name] = {**over_seeds([e["value"] for e in per_seed], name not in unbounded), "seeds": per_seed}
+            points.append(row)
+        arms[arm] = {"description": descriptions[arm], "checkpoints": points,
+                     "training": {str(seed): log for seed, log in logs[arm].items()}}
+    return {"config": config, "steps": steps, "arms": arms}
