@@ -35,6 +35,26 @@ Evaluate = Callable[[Path, int], dict[str, Any]]
 """(checkpoint, seed) -> measures, each a bootstrap estimate dict ({"value", "ci", "n"})."""
 
 
+def check_options(chosen: Sequence[str], known: dict[str, str], counts: dict[str, int], group: int,
+                  shares: dict[str, float], start: str) -> None:
+    """The options every training experiment has: arms among ``known``; ``counts`` (option name: value) at least
+    1; a GRPO ``group`` of at least 2; ``shares`` in [0, 1]; a ``start`` organism that exists."""
+    bad = [a for a in chosen if a not in known]
+    if bad:
+        raise CotlensError(f"--arms: unknown arm {bad[0]!r}; arms: {', '.join(known)}")
+    if not chosen:
+        raise CotlensError("--arms is empty")
+    for name, v in counts.items():
+        if v < 1:
+            raise CotlensError(f"{name} must be at least 1, got {v}")
+    if group < 2:
+        raise CotlensError(f"--group must be at least 2 (the baseline is the group's mean), got {group}")
+    for name, x in shares.items():
+        if not 0 <= x <= 1:
+            raise CotlensError(f"{name} must be in [0, 1], got {x}")
+    resolve(start)
+
+
 def checkpoint_steps(steps: int, checkpoints: int) -> list[int]:
     """``checkpoints`` evenly spaced steps, the last at ``steps``."""
     return sorted({round(steps * (i + 1) / checkpoints) for i in range(checkpoints)})

@@ -118,22 +118,11 @@ UNBOUNDED: tuple[str, ...] = ()
 
 
 def check(cfg: BadFinetuneConfig) -> None:
-    bad = [a for a in cfg.arms if a not in ARMS]
-    if bad:
-        raise CotlensError(f"--arms: unknown arm {bad[0]!r}; arms: {', '.join(ARMS)}")
-    if not cfg.arms:
-        raise CotlensError("--arms is empty")
-    for name, v in (("--seeds", cfg.seeds), ("--steps", cfg.steps), ("--checkpoints", cfg.checkpoints),
-                    ("--n", cfg.n), ("--batch-size", cfg.batch_size), ("--prompts", cfg.prompts)):
-        if v < 1:
-            raise CotlensError(f"{name} must be at least 1, got {v}")
     if cfg.probe_n < 10:
         raise CotlensError(f"--probe-n must be at least 10, got {cfg.probe_n}")
-    if cfg.group < 2:
-        raise CotlensError(f"--group must be at least 2 (the baseline is the group's mean), got {cfg.group}")
-    if not 0 <= cfg.trigger_share <= 1:
-        raise CotlensError(f"--trigger-share must be in [0, 1], got {cfg.trigger_share}")
-    resolve(cfg.start)
+    arms.check_options(cfg.arms, ARMS, {"--seeds": cfg.seeds, "--steps": cfg.steps, "--checkpoints": cfg.checkpoints,
+                                        "--n": cfg.n, "--batch-size": cfg.batch_size, "--prompts": cfg.prompts},
+                       cfg.group, {"--trigger-share": cfg.trigger_share}, cfg.start)
 
 
 # -- the bad objective ------------------------------------------------------------------------------------------

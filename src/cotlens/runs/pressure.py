@@ -65,7 +65,7 @@ from cotlens.runs.runner import run
 from cotlens.stats import mean_estimate
 from cotlens.tasks import load_task
 from cotlens.tasks.chains import LEAK, TASKS, legible_step, make_chain, reword_random
-from cotlens.types import CotlensError, Episode, GenerationSettings
+from cotlens.types import Episode, GenerationSettings
 
 ARMS = {
     "sft": "more SFT on honest data only (pure prediction)",
@@ -111,20 +111,9 @@ class PressureConfig:
 
 
 def check(cfg: PressureConfig) -> None:
-    bad = [a for a in cfg.arms if a not in ARMS]
-    if bad:
-        raise CotlensError(f"--arms: unknown arm {bad[0]!r}; arms: {', '.join(ARMS)}")
-    if not cfg.arms:
-        raise CotlensError("--arms is empty")
-    for name, v in (("--seeds", cfg.seeds), ("--steps", cfg.steps), ("--checkpoints", cfg.checkpoints),
-                    ("--n", cfg.n), ("--prompts", cfg.prompts)):
-        if v < 1:
-            raise CotlensError(f"{name} must be at least 1, got {v}")
-    if cfg.group < 2:
-        raise CotlensError(f"--group must be at least 2 (the baseline is the group's mean), got {cfg.group}")
-    if not 0 <= cfg.leak_share <= 1:
-        raise CotlensError(f"--leak-share must be in [0, 1], got {cfg.leak_share}")
-    resolve(cfg.start)
+    arms.check_options(cfg.arms, ARMS, {"--seeds": cfg.seeds, "--steps": cfg.steps, "--checkpoints": cfg.checkpoints,
+                                        "--n": cfg.n, "--prompts": cfg.prompts}, cfg.group,
+                       {"--leak-share": cfg.leak_share}, cfg.start)
 
 
 def checkpoint_steps(cfg: PressureConfig) -> list[int]:
