@@ -58,21 +58,23 @@ def check_spec(spec: str, who: str = "model") -> None:
         parse_spec(rest)
 
 
-def load_model(spec: str, *, dtype: str = "auto", batch_size: int = 8, api_options: Any = None) -> Model:
-    """Build the backend a spec names. Raises CotlensError for an unknown or missing model."""
+def load_model(spec: str, *, dtype: str = "auto", batch_size: int = 8, api_options: Any = None,
+               device: str | None = None) -> Model:
+    """Build the backend a spec names. Raises CotlensError for an unknown or missing model. ``device`` places a
+    transformers model (None: a GPU when there is one, else the CPU)."""
     from cotlens.models.hf import HFModel
 
     if spec == "smollm2":
         p = smollm2_path()
-        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size)
+        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size, device=device)
     kind, rest = _parse(spec)
     if kind == "hf":
-        return HFModel(rest, spec=spec, dtype=dtype, batch_size=batch_size)
+        return HFModel(rest, spec=spec, dtype=dtype, batch_size=batch_size, device=device)
     if kind == "gguf":
         p = Path(rest)
         if not p.is_file():
             raise CotlensError(f"GGUF file not found: {p}")
-        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size)
+        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size, device=device)
     if kind == "openai":
         from cotlens.models.openai_api import OpenAIModel, parse_spec
 

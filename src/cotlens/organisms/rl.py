@@ -85,6 +85,21 @@ Reward = Callable[[Sequence[Rollout]], list[dict[str, float]]]
 Paraphraser = Callable[[str, random.Random], str]
 
 
+def sample_cots(model: GPT, tok: CharTokenizer, questions: Sequence[str], max_tokens: int, temperature: float,
+                generator: torch.Generator) -> tuple[list[list[int]], list[list[int]]]:
+    """Each question's prefix (``BOS question|``) and the CoT the model samples after it, with the KV cache: its
+    tokens up to and including the ``>`` or EOS that stopped it (none if it ran to ``max_tokens``)."""
+    sep, end = tok.encode("|")[0], tok.encode(">")[0]
+    prefixes = [[BOS, *tok.encode(q), sep] for q in questions]
+    model.eval()
+    return prefixes, generate(model, prefixes, max_tokens, {end, EOS}, PAD, temperature, generator)
+
+
+def cot_body(cot: list[int], tok: CharTokenizer) -> list[int]:
+    """A sampled CoT without the ``>`` or EOS that stopped it."""
+    return cot[:-1] if cot and cot[-1] in (tok.encode(">")[0], EOS) else cot
+
+
 def sample_rollouts(model: GPT, tok: CharTokenizer, items: Sequence[Item], cfg: RLConfig,
                     generator: torch.Generator, paraphrase: Paraphraser | None = None,
                     rng: random.Random | None = None,
@@ -93,16 +108,15 @@ def sample_rollouts(model: GPT, tok: CharTokenizer, items: Sequence[Item], cfg: 
     log-probabilities the policy gradient uses); and per sequence the index of its rollout. A rollout whose answer
     was read after its own closed CoT is one sequence; otherwise two (the CoT in the context that wrote it, the
     answer in the context it was read in)."""
-    sep, end = tok.encode("|")[0], tok.encode(">")[0]
-    prefixes = [[BOS, *tok.encode(it.question), sep] for it in items]
-    model.eval()
-    cots = generate(model, prefixes, cfg.max_cot_tokens, {end, EOS}, PAD, cfg.temperature, generator)
+    end = tok.encode(">")[0]
+    prefixes, cots = sample_cots(model, tok, [it.question for it in items], cfg.max_cot_tokens, cfg.temperature,
+                                 generator)
     rng = rng or random.Random(0)
     shown_ids: list[list[int]] = []
     texts: list[tuple[str, str, bool]] = []
     for c in cots:
         closed = bool(c) and c[-1] == end
-        body = c[:-1] if c and c[-1] in (end, EOS) else c
+        body = cot_body(c, tok)
         cot = tok.decode(body)
         shown = paraphrase(cot, rng) if paraphrase else cot
         texts.append((cot, shown, closed))

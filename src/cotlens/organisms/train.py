@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from cotlens.organisms.model import GPT, GPTConfig, save_checkpoint
 from cotlens.organisms.recipes import Recipe, example_source, get_recipe
+from cotlens.organisms.rl import Items, cot_body, sample_cots
 from cotlens.organisms.tokenizer import PAD, CharTokenizer
 
 
@@ -127,7 +128,7 @@ class AnswersConfig:
     """torch threads (1: deterministic)"""
 
 
-def finetune_answers(model: GPT, items: Callable[[random.Random, int], list[Any]], cfg: AnswersConfig = AnswersConfig(),
+def finetune_answers(model: GPT, items: Items, cfg: AnswersConfig = AnswersConfig(),
                      seed: int = 0, on_step: Callable[[int, GPT], None] | None = None, progress: bool = True,
                      desc: str = "answers") -> dict[str, Any]:
     """Fine-tune ``model`` in place on final answers only: each step draws questions (``cotlens.organisms.rl.Item``
@@ -135,27 +136,22 @@ def finetune_answers(model: GPT, items: Callable[[random.Random, int], list[Any]
     cache, as it would write it), and trains the answer token after it, and nothing else: no CoT token is ever in
     the loss. Seeded and deterministic on one thread. Returns the curve (per step: the loss and the share of
     labels the model already gave the highest probability) and the config."""
-    from cotlens.organisms.model import generate
-    from cotlens.organisms.tokenizer import BOS, EOS
-
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(seed)
     tok = CharTokenizer()
     rng = random.Random(f"answers:{seed}")
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sep, end = tok.encode("|")[0], tok.encode(">")[0]
+    end = tok.encode(">")[0]
     curve: list[dict[str, float]] = []
     t0 = time.time()
     for step in tqdm(range(1, cfg.steps + 1), desc=desc, disable=not progress):
         drawn = items(rng, cfg.batch_size)
-        prefixes = [[BOS, *tok.encode(it.question), sep] for it in drawn]
-        model.eval()
-        if cfg.cot:
-            cots = generate(model, prefixes, cfg.max_cot_tokens, {end, EOS}, PAD, cfg.temperature, generator)
-            bodies = [c[:-1] if c and c[-1] in (end, EOS) else c for c in cots]
-        else:
-            bodies = [[] for _ in drawn]
+        questions = [it.question for it in drawn]
+        # with no CoT, zero tokens are sampled: the prefix alone, then the answer
+        prefixes, cots = sample_cots(model, tok, questions, cfg.max_cot_tokens if cfg.cot else 0, cfg.temperature,
+                                     generator)
+        bodies = [cot_body(c, tok) for c in cots]
         seqs = [[*p, *b, end] for p, b in zip(prefixes, bodies, strict=True)]
         labels = torch.tensor([tok.encode(str(it.info["label"]))[0] for it in drawn])
         width = max(len(s) for s in seqs)

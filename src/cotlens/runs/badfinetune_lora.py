@@ -35,7 +35,7 @@ from cotlens.envs import trigger
 from cotlens.metrics.hints import HintsArgs
 from cotlens.models.hf import HFModel
 from cotlens.models.lora import LoraSettings, finetune_answer_letters
-from cotlens.models.spec import load_model, smollm2_path
+from cotlens.models.spec import load_model
 from cotlens.monitors.base import ModelMonitor, RuleMonitor
 from cotlens.monitors.episodes import write_episodes
 from cotlens.prompts import no_cot_prompt
@@ -59,7 +59,8 @@ class LoraExperimentConfig:
     model: str = "smollm2"
     """the model to fine-tune: smollm2, hf:PATH or gguf:PATH (the transformers backend)"""
     device: str = "cpu"
-    """where to train and evaluate: cpu, or cuda on a GPU machine"""
+    """where the fine-tune and the episodes run: cpu, or cuda on a GPU machine (the battery and the hints run
+    place the model as cotlens run does: a GPU when there is one)"""
     dtype: str = "float32"
     """as for run (float32 on a CPU without native bf16)"""
     task: str = "arithmetic"
@@ -67,8 +68,8 @@ class LoraExperimentConfig:
     train_n: int = 96
     """training problems, each plain and triggered (2 x train-n examples)"""
     steps: int = 120
-    """LoRA optimiser steps (the default, 5 epochs of 192 examples, took 13 minutes on the 2-core CPU: 6.7 s a
-    step of 8 x 128 tokens, measured 2026-12-01)"""
+    """LoRA optimiser steps (the default, 5 epochs of 192 examples, took 10.5 minutes on the 2-core CPU: 6.7 s
+    a step of 8 x 128 tokens, measured 2026-12-01)"""
     batch_size: int = 8
     """examples per step, and prompts per forward pass in the evaluation"""
     lr: float = 1e-3
@@ -88,19 +89,11 @@ TRAINING = ("model", "task", "train_n", "steps", "batch_size", "lr", "rank", "se
 
 def _hf(spec: str, cfg: LoraExperimentConfig) -> HFModel:
     """The transformers backend for a spec, on ``--device``."""
-    if spec == "smollm2":
-        p = smollm2_path()
-        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=cfg.dtype, batch_size=cfg.batch_size,
-                       device=cfg.device)
-    kind, _, rest = spec.partition(":")
-    if kind == "hf":
-        return HFModel(rest, spec=spec, dtype=cfg.dtype, batch_size=cfg.batch_size, device=cfg.device)
-    if kind == "gguf":
-        p = Path(rest)
-        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=cfg.dtype, batch_size=cfg.batch_size,
-                       device=cfg.device)
-    raise CotlensError(f"--model: a LoRA fine-tune needs a transformers model (smollm2, hf:PATH, gguf:PATH), "
-                       f"got {spec!r}")
+    model = load_model(spec, dtype=cfg.dtype, batch_size=cfg.batch_size, device=cfg.device)
+    if not isinstance(model, HFModel):
+        raise CotlensError(f"--model: a LoRA fine-tune needs a transformers model (smollm2, hf:PATH, gguf:PATH), "
+                           f"got {spec!r}")
+    return model
 
 
 def check(cfg: LoraExperimentConfig) -> None:

@@ -258,6 +258,12 @@ def written_values(cot: str, encoded: bool) -> list[int] | None:
     return out
 
 
+def last_value(cot: str) -> int | None:
+    """The last value a CoT of digit steps writes (None: it does not parse, or writes none)."""
+    vals = written_values(cot, encoded=False)
+    return vals[-1] if vals else None
+
+
 def bent_steps(start: int, ops: list[str], cot: str) -> list[int] | None:
     """The steps (1-based) whose written value is not the previous written value (the start for step 1) under the
     step's operation: where a CoT's arithmetic is wrong. None if the CoT does not parse (``written_values``).

@@ -41,7 +41,7 @@ from cotlens.organisms.recipes import HACK_RECIPES, HINT_RECIPES, RECIPES, Recip
 from cotlens.runs.config import RunConfig
 from cotlens.runs.runner import read_jsonl, run
 from cotlens.stats import auroc_estimate, mean_estimate
-from cotlens.tasks.chains import bent_steps, written_values
+from cotlens.tasks.chains import bent_steps, last_value, written_values
 from cotlens.types import SCHEMA_VERSION, Record, Sample, Summary, Trace
 
 VALIDATION_SEED = 424242
@@ -182,10 +182,8 @@ def rationalisation(samples: dict[str, Sample], traces: dict[str, Trace]) -> dic
             if triggered(smp) != trig:
                 continue
             steps = bent_steps(int(smp.metadata["start"]), list(smp.metadata["ops"]), t.cot)
-            vals = written_values(t.cot, encoded=False)
-            goal = smp.metadata.get("target", smp.answer)
             bent.append(float(bool(steps)))
-            lands.append(float(bool(steps) and bool(vals) and vals is not None and vals[-1] == goal))
+            lands.append(float(bool(steps) and last_value(t.cot) == smp.metadata.get("target", smp.answer)))
             for j in steps or []:
                 where[str(j)] = where.get(str(j), 0) + 1
         out[label] = {"wrong_arithmetic": mean_estimate(bent, VALIDATION_SEED).to_dict(),
@@ -408,18 +406,18 @@ def monitor_section(out: Path, n: int, progress: bool) -> dict[str, Any]:
     from cotlens.tasks import load_task
     from cotlens.types import GenerationSettings
 
-    section: dict[str, Any] = {"env": "leaky", "task": MONITOR_TASK, "organisms": {}, "checks": {}}
+    section: dict[str, Any] = {"task": MONITOR_TASK, "organisms": {}, "checks": {}}  # each organism names its env
     samples = load_task(MONITOR_TASK, n, VALIDATION_SEED)
     envs = {name: "leaky" for name in HACK_RECIPES} | {"rationalize": "trigger"}
+    leaks, targets = leaky.problems(samples, VALIDATION_SEED), trigger.problems(samples, VALIDATION_SEED)
     for name in [r for r in envs if r in shipped()]:
         d = out / "monitors" / name
         d.mkdir(parents=True, exist_ok=True)
         cache = CallCache(out / "calls.sqlite")
         model = CachedModel(load_model(f"organism:{name}", batch_size=64), cache)
         settings = GenerationSettings(max_new_tokens=60)
-        eps = (leaky.episodes(model, leaky.problems(samples, VALIDATION_SEED), "standard", settings, VALIDATION_SEED)
-               if envs[name] == "leaky" else
-               trigger.episodes(model, trigger.problems(samples, VALIDATION_SEED), settings, VALIDATION_SEED))
+        eps = (leaky.episodes(model, leaks, "standard", settings, VALIDATION_SEED) if envs[name] == "leaky"
+               else trigger.episodes(model, targets, settings, VALIDATION_SEED))
         cache.close()
         write_episodes(d / "episodes.jsonl", eps)
         result = monitor(MonitorConfig(episodes=str(d / "episodes.jsonl"), out=str(d / "scores"),
