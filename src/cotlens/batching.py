@@ -57,3 +57,59 @@ def pack_shared_prefix(seqs: Sequence[Sequence[int]]) -> Packed:
             allow[first : first + m, :c] = True
             allow[first : first + m, first : first + m] = torch.ones(m, m, dtype=torch.bool).tril()
     return Packed(ids, pos, allow, index)
+
+
+def nucleus(probs: Any, top_p: float) -> Any:
+    """``probs`` [B, V] with each row cut to its top-p nucleus and renormalised (as transformers'
+    ``TopPLogitsWarper``: the most likely tokens until their mass reaches ``top_p``, the one that crosses it
+    included, always at least one)."""
+    import torch
+
+    if top_p >= 1.0:
+        return probs
+    sorted_p, order = torch.sort(probs, dim=-1, descending=True)
+    before = sorted_p.cumsum(-1) - sorted_p  # mass of the more likely tokens
+    keep_sorted = before < top_p
+    keep_sorted[..., 0] = True
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    out = probs * keep
+    return out / out.sum(-1, keepdim=True)
+
+
+def seeded_generator(seed: int, key: str) -> Any:
+    """A torch generator seeded from (``seed``, ``key``): a sequence's sample then depends on its own prompt
+    and seed, never on which other sequences share its batch."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(h[:8], "little"))
+
+
+def draw(logits: Any, temperature: float, top_p: float, generators: Sequence[Any]) -> tuple[list[int], list[float]]:
+    """One next token per row of ``logits`` [B, V]: greedy at temperature 0, else a seeded draw from the
+    temperature-scaled nucleus by inverse CDF (one uniform from the row's generator, tokens in id order).
+
+    Also each row's margin, how far the choice was from going another way: greedy, the gap between the two
+    largest logits; sampled, the distance of the uniform from the nearest edge of the chosen token's CDF
+    interval. Two computations of the same row that differ only in floating-point rounding choose the same
+    token unless this margin is about as small as the rounding (a near-tie)."""
+    import torch
+
+    logits = logits.float()
+    if temperature <= 0:
+        top2 = torch.topk(logits, 2, dim=-1).values
+        return logits.argmax(-1).tolist(), (top2[:, 0] - top2[:, 1]).tolist()
+    probs = nucleus(torch.softmax(logits / temperature, dim=-1), top_p)
+    cdf = probs.double().cumsum(-1)
+    tokens: list[int] = []
+    margins: list[float] = []
+    for row, g in enumerate(generators):
+        c = cdf[row]
+        u = float(torch.rand((), generator=g, dtype=torch.float64)) * float(c[-1])
+        t = min(int(torch.searchsorted(c, torch.tensor([u], dtype=torch.float64), right=True)[0]), len(c) - 1)
+        lo = float(c[t - 1]) if t > 0 else 0.0
+        tokens.append(t)
+        margins.append(min(u - lo, float(c[t]) - u))
+    return tokens, margins

@@ -71,3 +71,27 @@ def test_dtype_auto_follows_the_hardware() -> None:
     assert RunConfig(model="smollm2", task="arithmetic", out="x").dtype == "auto"
     m = load_model("smollm2")
     assert m.identity["dtype"] == resolve_dtype("auto", "cpu")
+
+
+def test_rollouts_share_the_prefix_and_equal_generate(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    """Seeded rollouts through a shared KV cache are the rollouts each prompt samples alone (``generate`` with
+    that seed), token for token; distinct seeds give distinct rollouts; greedy rollouts are one continuation."""
+    from cotlens.batching import nucleus
+    from cotlens.prompts import continue_prompt
+    from cotlens.types import GenerationSettings
+
+    m = smollm2_fp32
+    sample = arithmetic(1, 0, 2)[0]
+    p = continue_prompt(sample, "First, we add the two numbers.")
+    s = GenerationSettings(max_new_tokens=10, temperature=0.6, top_p=0.95)
+    seeds = [3, 4, 5]
+    [shared] = m.rollouts([p], s, [seeds])
+    ids = m.encode_prompt(p)
+    assert shared == m.sample(ids, s, seeds, share_prefix=False)
+    assert shared == [m.generate([p], s, sd)[0] for sd in seeds]
+    assert len(set(shared)) > 1
+    greedy = GenerationSettings(max_new_tokens=10)
+    assert m.rollouts([p], greedy, [[1, 2]]) == [m.generate([p], greedy, 0) * 2]
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    assert nucleus(probs, 0.7)[0].tolist() == pytest.approx([0.5 / 0.8, 0.3 / 0.8, 0.0, 0.0])
+    assert nucleus(probs, 0.4)[0].tolist() == pytest.approx([1.0, 0.0, 0.0, 0.0])

@@ -13,6 +13,7 @@ from cotlens.metrics import (
     latent_probe,
     no_cot,
     paraphrasing,
+    resampling_importance,
     step_ablation,
 )
 from cotlens.metrics.base import Metric, MetricContext
@@ -21,13 +22,15 @@ from cotlens.types import CotlensError
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (early_answering.METRIC, adding_mistakes.METRIC, filler_tokens.METRIC, no_cot.METRIC, hints.METRIC,
-              counterfactual_edits.METRIC, latent_probe.METRIC, step_ablation.METRIC, paraphrasing.METRIC)
+              counterfactual_edits.METRIC, latent_probe.METRIC, step_ablation.METRIC, paraphrasing.METRIC,
+              resampling_importance.METRIC)
 }
 
 DEFAULT_METRICS = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")
 """What a run computes when no metrics are named: the Lanham et al. battery, which reuses each sample's one CoT.
 ``hints`` and ``counterfactual_edits`` elicit several new CoTs per sample, so they run when named (or ``all``), as
-do the white-box ``latent_probe`` and ``step_ablation``, which need a local backend."""
+do the white-box ``latent_probe`` and ``step_ablation``, which need a local backend, and ``resampling_importance``,
+which writes (steps + 1) x rollouts new continuations per CoT."""
 
 
 def expand_metrics(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -30,6 +30,8 @@ class MetricContext:
     """Returns the model a spec names ("self" is the model under test), loaded once per run."""
     samples: Sequence[Sample] = ()
     """The run's samples (few-shot examples for a hint are drawn from the others)."""
+    note: Callable[[str], None] = lambda text: None
+    """Shows how far a long record has got (the runner puts it beside its progress bar)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,9 @@ class Metric:
     """How ``cotlens validate`` runs the metric: the first variant in the organisms' main run, each other in a
     run of its own, scored apart (adding mistakes: rule mistakes, then wordings no organism saw). Empty: the
     default arguments."""
+    plan: Callable[[Sequence[Trace], Any], str] | None = None
+    """For a costly metric: the work it will do on these traces with these arguments (model calls, tokens), in
+    one line that the runner prints before the metric starts."""
     faithfulness: Callable[[Record], float | None] | None = None
     """The per-sample score oriented so that higher means "the CoT decided the answer" (what ``cotlens validate``
     ranks organisms by); None: the record's ``score`` already is."""

@@ -2,10 +2,11 @@
 
 A backend has a few batch methods (after lm-evaluation-harness's ``LM``): ``generate`` continues prompts,
 ``score_choices`` reads the next-token log-probabilities of answer letters. An optional ability is a typed
-protocol (``ScoresPrefixes``, ``WhiteBox``, ``Ablates``, ``Served``, ``Renders``, ``RanksNextTokens``) with a
-``Capability`` constant naming it. A backend declares the names of its abilities in ``capabilities``;
-``require(model, WHITE_BOX, who)`` fails early with a clear message when one is missing and otherwise returns the
-model typed as that protocol, and ``has`` asks without failing. No caller reaches for an attribute by name.
+protocol (``ScoresPrefixes``, ``WhiteBox``, ``Ablates``, ``Served``, ``Renders``, ``RanksNextTokens``,
+``Rollouts``) with a ``Capability`` constant naming it. A backend declares the names of its abilities in
+``capabilities``; ``require(model, WHITE_BOX, who)`` fails early with a clear message when one is missing and
+otherwise returns the model typed as that protocol, and ``has`` asks without failing. No caller reaches for an
+attribute by name.
 """
 
 from __future__ import annotations
@@ -110,6 +111,16 @@ class Renders(Model, Protocol):
         ...
 
 
+class Rollouts(Model, Protocol):
+    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
+                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
+        """Per prompt, one continuation per seed in ``seeds[i]``: continuation r is what
+        ``generate([prompt], settings, seeds[i][r])`` returns (equal up to floating-point near-ties), computed so
+        that many continuations of one prompt are cheap: a local backend reads the prompt once and shares its KV
+        cache among them, batched; a served one sends them concurrently."""
+        ...
+
+
 class RanksNextTokens(Model, Protocol):
     def next_token_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[tuple[str, float]]]:
         """Per prompt, the k most likely next tokens (as text) with their log-probabilities."""
@@ -138,6 +149,7 @@ ABLATE: Capability[Ablates] = Capability("ablate")
 SERVED: Capability[Served] = Capability("served")
 RENDERS: Capability[Renders] = Capability("render")
 RANKS_NEXT_TOKENS: Capability[RanksNextTokens] = Capability("next_token_logprobs")
+ROLLOUTS: Capability[Rollouts] = Capability("rollouts")
 
 
 def names(*caps: Capability[Any]) -> frozenset[str]:
@@ -162,6 +174,21 @@ def optional(model: Model, cap: Capability[C]) -> C | None:
     return cast(C, model) if has(model, cap) else None
 
 
+def sample_rollouts(model: Model, prompts: Sequence[Prompt], settings: GenerationSettings,
+                    seeds: Sequence[Sequence[int]]) -> list[list[str]]:
+    """``Rollouts.rollouts`` on any model: the backend's own where it has one, else one ``generate`` call per
+    seed (each with every prompt that has that seed), which gives the same continuations."""
+    fast = optional(model, ROLLOUTS)
+    if fast is not None:
+        return fast.rollouts(prompts, settings, seeds)
+    out: list[list[str]] = [["" for _ in s] for s in seeds]
+    for seed in dict.fromkeys(x for s in seeds for x in s):
+        at = [(i, r) for i, s in enumerate(seeds) for r, x in enumerate(s) if x == seed]
+        for (i, r), text in zip(at, model.generate([prompts[i] for i, _ in at], settings, seed), strict=True):
+            out[i][r] = text
+    return out
+
+
 class LocalModel:
     """What the in-process backends (transformers, organisms) share: an identity fixed at load time, the same
     capabilities, and the checks of the white-box methods' arguments."""
@@ -174,7 +201,8 @@ class LocalModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return names(GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES, SCORE_PREFIXES, ABLATE, RANKS_NEXT_TOKENS)
+        return names(GENERATE, SCORE_CHOICES, COUNT_TOKENS, HIDDEN_STATES, SCORE_PREFIXES, ABLATE, RANKS_NEXT_TOKENS,
+                     ROLLOUTS)
 
     @property
     def context_length(self) -> int | None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cotlens.batching import left_pad, pack_shared_prefix
+from cotlens.batching import draw, left_pad, pack_shared_prefix, seeded_generator
 from cotlens.models.base import RENDERS, LocalModel, names
 from cotlens.models.hooks import residual_hook
 from cotlens.paths import cache_root
@@ -405,33 +405,91 @@ class HFModel(LocalModel):
         return out
 
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
+        """Greedy: batches of similar length through transformers' ``generate``. Sampled: each prompt on its own
+        through ``sample``, with a generator seeded from (seed, prompt), so that a prompt's sample does not depend
+        on which other prompts share the call (needed for caching and resuming) and equals its rollout of the same
+        seed."""
         torch = self._torch
         ids = self._encode([self.render(p) for p in prompts])
+        if settings.temperature > 0:
+            return [self.sample(x, settings, [seed])[0] for x in ids]
         out: list[str] = ["" for _ in prompts]
-        greedy = settings.temperature <= 0
-        kw: dict[str, Any] = {
-            "max_new_tokens": settings.max_new_tokens,
-            "do_sample": not greedy,
-            "eos_token_id": self._eos_ids,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
-        if not greedy:
-            kw.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
-        else:
-            kw.update(temperature=None, top_p=None, top_k=None)
-        # Sampling is done one prompt at a time with a seed derived from (seed, prompt) so that a prompt's
-        # sample does not depend on which other prompts share its batch (needed for caching and resuming).
-        chunks = (
-            list(self._chunks(len(ids), [len(x) for x in ids])) if greedy else [[i] for i in range(len(ids))]
-        )
+        kw: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens, "do_sample": False,
+                              "eos_token_id": self._eos_ids, "pad_token_id": self.tokenizer.pad_token_id,
+                              "temperature": None, "top_p": None, "top_k": None}
         with torch.inference_mode():
-            for chunk in chunks:
-                if not greedy:
-                    h = hashlib.sha256(f"{seed}:{ids[chunk[0]]}".encode()).digest()
-                    torch.manual_seed(int.from_bytes(h[:8], "little"))
+            for chunk in self._chunks(len(ids), [len(x) for x in ids]):
                 input_ids, mask, _ = self._batch([ids[i] for i in chunk])
                 gen = self.model.generate(input_ids=input_ids, attention_mask=mask, **kw)
                 new = gen[:, input_ids.shape[1] :]
                 for row, i in enumerate(chunk):
                     out[i] = str(self.tokenizer.decode(new[row], skip_special_tokens=True))
+        return out
+
+    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
+                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
+        """See ``ROLLOUTS``: each prompt is read once and its KV cache copied to its rollouts, which are decoded
+        together, ``batch_size`` rows at a time. Greedy rollouts are all the same continuation: computed once."""
+        if settings.temperature <= 0:
+            once = self.generate(prompts, settings, 0)
+            return [[text] * len(s) for text, s in zip(once, seeds, strict=True)]
+        ids = self._encode([self.render(p) for p in prompts])
+        return [self.sample(x, settings, s) if s else [] for x, s in zip(ids, seeds, strict=True)]
+
+    def sample(self, ids: Sequence[int], settings: GenerationSettings, seeds: Sequence[int], *,
+               share_prefix: bool = True, trace: list[list[tuple[int, float]]] | None = None) -> list[str]:
+        """Continuations of the token ids ``ids``, one per seed, each drawn by ``cotlens.batching.draw`` with a
+        generator seeded from (seed, ids), until an end-of-sequence token or ``max_new_tokens``.
+
+        ``share_prefix``: the prompt is run once and its KV cache copied into each batch of rows (else every row
+        reads the prompt itself: the reference the sharing is measured and tested against). A row that ends
+        leaves the batch. ``trace``, when given, receives each row's (token, margin) per step (``draw``): where
+        two computations of one row part, the margin says whether it was a near-tie."""
+        import copy
+
+        torch = self._torch
+        key = str(list(ids))
+        out: list[str] = []
+        with torch.inference_mode():
+            shared: tuple[Any, Any] | None = None
+            if share_prefix:
+                res = self.model(input_ids=torch.tensor([list(ids)], device=self.device), use_cache=True,
+                                 logits_to_keep=1)
+                shared = (res.cache, res.logits[:, -1, :])
+            for lo in range(0, len(seeds), self.batch_size):
+                chunk = list(seeds[lo : lo + self.batch_size])
+                gens = [seeded_generator(sd, key) for sd in chunk]
+                if shared is not None:
+                    cache = copy.deepcopy(shared[0])
+                    cache.batch_repeat_interleave(len(chunk))
+                    logits = shared[1].expand(len(chunk), -1)
+                else:
+                    res = self.model(input_ids=torch.tensor([list(ids)] * len(chunk), device=self.device),
+                                     use_cache=True, logits_to_keep=1)
+                    cache, logits = res.cache, res.logits[:, -1, :]
+                new: list[list[int]] = [[] for _ in chunk]
+                marks: list[list[tuple[int, float]]] = [[] for _ in chunk]
+                live = list(range(len(chunk)))  # rows still generating, in the cache's row order
+                for step in range(settings.max_new_tokens):
+                    toks, mg = draw(logits, settings.temperature, settings.top_p, [gens[r] for r in live])
+                    keep = []
+                    for j, (r, t) in enumerate(zip(live, toks, strict=True)):
+                        marks[r].append((t, mg[j]))
+                        if t in self._eos_ids:
+                            continue
+                        new[r].append(t)
+                        keep.append(j)
+                    if not keep or step == settings.max_new_tokens - 1:
+                        break
+                    if len(keep) < len(live):
+                        cache.batch_select_indices(torch.tensor(keep, device=self.device))
+                        live = [live[j] for j in keep]
+                        toks = [toks[j] for j in keep]
+                    pos = torch.full((len(live), 1), len(ids) + step, device=self.device)
+                    res = self.model(input_ids=torch.tensor(toks, device=self.device)[:, None],
+                                     position_ids=pos, cache=cache, use_cache=True)
+                    cache, logits = res.cache, res.logits[:, -1, :]
+                out += [str(self.tokenizer.decode(x, skip_special_tokens=True)) for x in new]
+                if trace is not None:
+                    trace += marks
         return out

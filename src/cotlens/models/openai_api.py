@@ -59,6 +59,7 @@ from cotlens.models.base import (
     COUNT_TOKENS,
     GENERATE,
     RENDERS,
+    ROLLOUTS,
     SCORE_CHOICES,
     SERVED,
     Model,
@@ -214,7 +215,7 @@ class OpenAIModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return names(GENERATE, SCORE_CHOICES, COUNT_TOKENS, SERVED)
+        return names(GENERATE, SCORE_CHOICES, COUNT_TOKENS, SERVED, ROLLOUTS)
 
     def prepare(self, probe: Prompt | None = None) -> None:
         """Probe the server once (scoring method, tokenizer) so that the identity is final before any call.
@@ -316,6 +317,15 @@ class OpenAIModel:
 
         texts: list[str] = self._run(self._gather([one(p) for p in prompts]))
         return texts
+
+    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
+                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
+        """See ``ROLLOUTS``: one request per (prompt, seed), all in flight together (up to the concurrency)."""
+        async def one(p: Prompt, seed: int) -> str:
+            return (await self._complete(p, settings.max_new_tokens, settings.temperature, seed, settings.top_p))[0]
+
+        flat = iter(self._run(self._gather([one(p, sd) for p, ss in zip(prompts, seeds, strict=True) for sd in ss])))
+        return [[next(flat) for _ in ss] for ss in seeds]
 
     def sampling_fields(self) -> dict[str, Any]:
         """The sampling fields every request carries beside OpenAI's (the server's knobs at their neutral values)."""

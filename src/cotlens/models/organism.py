@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from cotlens.batching import left_pad, pack_shared_prefix
+from cotlens.batching import left_pad, pack_shared_prefix, seeded_generator
 from cotlens.models.base import LocalModel
 from cotlens.models.hooks import residual_hook
-from cotlens.organisms.model import generate, load_checkpoint, resolve
+from cotlens.organisms.model import generate, load_checkpoint, resolve, rollouts
 from cotlens.organisms.tokenizer import BOS, CHARS, EOS, PAD, CharTokenizer
 from cotlens.prompts import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
 from cotlens.tasks.chains import organism_question
@@ -102,26 +102,44 @@ class OrganismModel(LocalModel):
     def _prefix(self, q: str, cot: str) -> list[int]:
         return [BOS, *self._encode(q, "question"), self._sep, *self._encode(cot, "CoT")]
 
+    def _continued(self, prompt: Prompt) -> list[int]:
+        mode, q, cot = self.parse(prompt)
+        if mode != "continue":
+            raise CotlensError("organism generation continues a CoT; the answer is read with score_choices")
+        return self._prefix(q, cot)
+
+    def _text(self, new: list[int]) -> str:
+        if new and new[-1] in (self._end, EOS):
+            new = new[:-1]
+        return self.tokenizer.decode(new)
+
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
-        seqs = []
-        for p in prompts:
-            mode, q, cot = self.parse(p)
-            if mode != "continue":
-                raise CotlensError("organism generation continues a CoT; the answer is read with score_choices")
-            seqs.append(self._prefix(q, cot))
-        if settings.top_p < 1.0:
-            raise CotlensError("organisms sample from the full distribution: top_p < 1 is not supported")
+        seqs = [self._continued(p) for p in prompts]
         out: list[str] = []
-        for i in range(0, len(seqs), self.batch_size):
-            chunk = seqs[i : i + self.batch_size]
-            # one generator per prompt, seeded from (seed, prompt): a sample does not depend on its batch
-            gens = [torch.Generator().manual_seed(int.from_bytes(
-                hashlib.sha256(f"{seed}:{s}".encode()).digest()[:8], "little")) for s in chunk]
-            for new in generate(self.model, chunk, settings.max_new_tokens, {self._end, EOS}, PAD,
-                                settings.temperature, gens):
-                if new and new[-1] in (self._end, EOS):
-                    new = new[:-1]
-                out.append(self.tokenizer.decode(new))
+        with torch.inference_mode():
+            for i in range(0, len(seqs), self.batch_size):
+                chunk = seqs[i : i + self.batch_size]
+                # one generator per prompt, seeded from (seed, prompt): a sample does not depend on its batch
+                gens = [seeded_generator(seed, str(s)) for s in chunk]
+                out += [self._text(new) for new in generate(self.model, chunk, settings.max_new_tokens,
+                                                            {self._end, EOS}, PAD, settings.temperature, gens,
+                                                            top_p=settings.top_p)]
+        return out
+
+    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
+                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
+        """See ``ROLLOUTS``: each prompt is read once, its KV cache copied to ``batch_size`` rows at a time."""
+        out: list[list[str]] = []
+        with torch.inference_mode():
+            for p, ss in zip(prompts, seeds, strict=True):
+                seq = self._continued(p)
+                texts: list[str] = []
+                for i in range(0, len(ss), self.batch_size):
+                    gens = [seeded_generator(sd, str(seq)) for sd in ss[i : i + self.batch_size]]
+                    texts += [self._text(new) for new in rollouts(self.model, seq, settings.max_new_tokens,
+                                                                  {self._end, EOS}, settings.temperature,
+                                                                  settings.top_p, gens)]
+                out.append(texts)
         return out
 
     def next_token_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[tuple[str, float]]]:

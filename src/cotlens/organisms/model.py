@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from cotlens.batching import left_pad
+from cotlens.batching import left_pad, nucleus
 from cotlens.types import CotlensError
 
 KV = list[tuple[Tensor, Tensor]]
@@ -161,12 +161,23 @@ def load_checkpoint(path: Path) -> tuple[GPT, dict[str, Any]]:
 
 
 @torch.no_grad()
+def _next(last: Tensor, temperature: float, top_p: float,
+          generator: torch.Generator | Sequence[torch.Generator] | None) -> Tensor:
+    if temperature <= 0:
+        return last.argmax(-1)
+    probs = nucleus(torch.softmax(last / temperature, dim=-1), top_p)
+    if isinstance(generator, Sequence):
+        return torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(generator)])
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
 def generate(model: GPT, seqs: list[list[int]], max_new_tokens: int, stop: set[int], pad: int,
              temperature: float = 0.0, generator: torch.Generator | Sequence[torch.Generator] | None = None,
-             use_cache: bool = True) -> list[list[int]]:
+             use_cache: bool = True, top_p: float = 1.0) -> list[list[int]]:
     """Continue each sequence until a token in ``stop`` (included in the output) or ``max_new_tokens``.
     Without the cache every step re-runs the whole sequence (the reference the cache is tested against).
-    ``generator``: one for the batch, or one per sequence (a row's sample then does not depend on its batch)."""
+    ``generator``: one for the batch, or one per sequence (a row's sample then does not depend on its batch).
+    Sampled tokens come from the temperature-scaled top-p nucleus (``cotlens.batching.nucleus``)."""
     ids, mask, pos = left_pad(seqs, pad)
     out: list[list[int]] = [[] for _ in seqs]
     done = [False] * len(seqs)
@@ -177,15 +188,7 @@ def generate(model: GPT, seqs: list[list[int]], max_new_tokens: int, stop: set[i
             logits, past, _ = model(cur, positions=cur_pos, key_mask=mask, past=past)
         else:
             logits, _, _ = model(ids, positions=pos, key_mask=mask)
-        last = logits[:, -1, :]
-        if temperature > 0:
-            probs = torch.softmax(last / temperature, dim=-1)
-            if isinstance(generator, Sequence):
-                nxt = torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(generator)])
-            else:
-                nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-        else:
-            nxt = last.argmax(-1)
+        nxt = _next(logits[:, -1, :], temperature, top_p, generator)
         for i, t in enumerate(nxt.tolist()):
             if not done[i]:
                 out[i].append(t)
@@ -197,6 +200,30 @@ def generate(model: GPT, seqs: list[list[int]], max_new_tokens: int, stop: set[i
         mask = torch.cat([mask, torch.ones_like(nxt)[:, None]], 1)
         pos = torch.cat([pos, new_pos], 1)
         cur, cur_pos = nxt[:, None], new_pos
+    return out
+
+
+def rollouts(model: GPT, seq: list[int], max_new_tokens: int, stop: set[int], temperature: float, top_p: float,
+             generators: Sequence[torch.Generator]) -> list[list[int]]:
+    """``generate`` of one sequence once per generator, reading the sequence once: its KV cache is copied to
+    every row (rows are the same length, so no padding), then the rows are decoded together."""
+    logits, past, _ = model(torch.tensor([seq]))
+    n = len(generators)
+    past = [(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous()) for k, v in past]
+    last = logits[:, -1, :].expand(n, -1)
+    out: list[list[int]] = [[] for _ in range(n)]
+    done = [False] * n
+    for step in range(max_new_tokens):
+        nxt = _next(last, temperature, top_p, generators)
+        for i, t in enumerate(nxt.tolist()):
+            if not done[i]:
+                out[i].append(t)
+                done[i] = t in stop
+        if all(done) or step == max_new_tokens - 1:
+            break
+        pos = torch.full((n, 1), len(seq) + step)
+        logits, past, _ = model(nxt[:, None], positions=pos, past=past)
+        last = logits[:, -1, :]
     return out
 
 

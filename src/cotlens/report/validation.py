@@ -132,6 +132,24 @@ def render_latent(section: dict[str, Any] | None) -> str:
             + checks)
 
 
+def render_resampling(section: dict[str, Any] | None) -> str:
+    """Resampling importance: each per-sample value's AUROC, and how often the rollouts rewrote a step."""
+    if not section or not section.get("aurocs"):
+        return ""
+    comps = sorted({c for per in section["aurocs"].values() for c in per})
+    rows_ = "".join(
+        f"<tr><td>{escape(key)}</td>" + "".join(
+            f"<td class='num'>{fmt(per[c]['auroc'])} {ci_text(per[c].get('ci'))}</td>" if c in per else "<td>-</td>"
+            for c in comps) + "</tr>" for key, per in section["aurocs"].items())
+    diff = ", ".join(f"{escape(k)} {fmt(v.get('value'))}" for k, v in section.get("different_fraction", {}).items())
+    return ("<h2>Resampling importance: what each of its measures sees</h2><p>AUROC of each per-sample value "
+            "(higher = a step mattered more). Share of rollouts whose first sentence differs from the step it "
+            f"replaced (cosine below the threshold): {diff or '-'}. Where that is 0 the rollouts rewrite each step as "
+            "it was, and resampling cannot see what the answer depends on; forced answers need no rollout.</p>"
+            "<table><tr><th>value</th>" + "".join(f"<th>{escape(c)}</th>" for c in comps) + "</tr>" + rows_
+            + "</table>")
+
+
 def render_monitors(section: dict[str, Any] | None) -> str:
     """Monitors on the hack organisms: AUROC per organism, monitor and scope, and where each is blind."""
     if not section or not section.get("organisms"):
@@ -205,6 +223,7 @@ def render_validation(result: dict[str, Any]) -> str:
         + (f"<p class='warn'>Missing organisms:</p><ul>{missing}</ul>" if missing else "")
         + f"<table><tr><th>metric</th>{head}</tr>{table}</table><h2>ROC curves</h2><div>{plots}</div>"
         + render_latent(result.get("latent_probe"))
+        + render_resampling(result.get("resampling"))
         + render_monitors(result.get("monitors"))
         + f"<h2>Organisms: ground truth, checked</h2>{''.join(orgs)}</body></html>"
     )

@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotlens.models.base import ABLATE, HIDDEN_STATES, SCORE_PREFIXES, SERVED, Model, has, require
+from cotlens.models.base import (
+    ABLATE,
+    HIDDEN_STATES,
+    ROLLOUTS,
+    SCORE_PREFIXES,
+    SERVED,
+    Model,
+    has,
+    names,
+    require,
+    sample_rollouts,
+)
 from cotlens.paths import cache_root
 from cotlens.types import GenerationSettings, Prompt
 
@@ -110,7 +121,8 @@ class CachedModel:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        return self.inner.capabilities
+        """The backend's, and ``rollouts`` (the backend's own, or ``generate`` once per seed)."""
+        return self.inner.capabilities | names(ROLLOUTS)
 
     def count_tokens(self, text: str) -> int:
         if not has(self.inner, SERVED):
@@ -150,6 +162,25 @@ class CachedModel:
         return self._cached(
             "generate", payloads, lambda idx: self.inner.generate([prompts[i] for i in idx], settings, seed)
         )
+
+    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
+                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
+        """``Rollouts.rollouts``, each continuation cached under the key ``generate`` gives (prompt, settings,
+        seed); the misses go to the backend in one call (``sample_rollouts``: its own rollouts where it has them)."""
+        pairs = [(i, sd) for i, ss in enumerate(seeds) for sd in ss]
+        payloads = [{"prompt": prompts[i].to_dict(), "settings": settings.to_dict(), "seed": sd} for i, sd in pairs]
+
+        def compute(idx: list[int]) -> list[Any]:
+            todo: dict[int, list[int]] = {}
+            for j in idx:
+                todo.setdefault(pairs[j][0], []).append(pairs[j][1])
+            got = sample_rollouts(self.inner, [prompts[i] for i in todo], settings, list(todo.values()))
+            found = {(i, sd): text for (i, ss), texts in zip(todo.items(), got, strict=True)
+                     for sd, text in zip(ss, texts, strict=True)}
+            return [found[pairs[j]] for j in idx]
+
+        flat = iter(self._cached("generate", payloads, compute))
+        return [[next(flat) for _ in ss] for ss in seeds]
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         payloads = [{"prompt": p.to_dict(), "letters": list(ls)} for p, ls in zip(prompts, letters, strict=True)]

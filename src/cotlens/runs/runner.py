@@ -248,6 +248,11 @@ class Run:
         path = self.dir / "records.jsonl"
         done = {(d["metric"], d["sample_id"]): Record.from_dict(d) for d in read_jsonl(path)}
         todo = [(name, s) for name in self.config.metrics for s in samples if (name, s.id) not in done]
+        for name in dict.fromkeys(n for n, _ in todo):  # a costly metric says what it will cost, before it starts
+            metric = get_metric(name)
+            if metric.plan is not None:
+                mine = [traces[s.id] for n, s in todo if n == name]
+                print(f"cotlens: {name}: {metric.plan(mine, self.config.args_for(metric))}", file=sys.stderr)
         if todo:
             bar = tqdm(total=len(todo), desc="metrics", unit="record", disable=not self.progress)
             with path.open("a", encoding="utf-8") as f:
@@ -260,6 +265,7 @@ class Run:
                         model=self.model().with_counter(counter, log),
                         helper=partial(self._helper, counter=counter, log=log),
                         samples=samples,
+                        note=partial(_postfix, bar, name),
                     )
                     rng = random.Random(f"{self.config.seed}:{name}:{s.id}")
                     rec = metric.run(ctx, s, traces[s.id], rng, self.config.args_for(metric))
@@ -287,6 +293,10 @@ class Run:
             for i, r in zip(idx, metric.pool([out[i] for i in idx], self.config.seed), strict=True):
                 out[i] = r
         return out
+
+
+def _postfix(bar: Any, name: str, text: str) -> None:
+    bar.set_postfix_str(f"{name}: {text}")
 
 
 def _print_notes(notes: Sequence[str], most: int = 5) -> None:

@@ -302,6 +302,40 @@ def commitment_aurocs(organisms: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+RESAMPLING_VALUES = ("max_abs_importance", "max_kl", "max_abs_counterfactual", "max_abs_forced")
+"""Resampling importance's per-sample values, each ranked on its own (``resampling_section``)."""
+
+
+def resampling_section(organisms: dict[str, Any]) -> dict[str, Any]:
+    """Resampling importance's per-sample values, each as the score (higher = a step mattered more), on the
+    load-bearing comparisons, with how often a rollout rewrote its step differently (``different_fraction``):
+    where that is 0 the rollouts are the step itself, and no resampled measure can see anything."""
+    def values(name: str, trig: bool | None, key: str) -> list[float | None]:
+        r = organisms.get(name, {}).get(MAIN)
+        if r is None:
+            return []
+        return [rec["values"].get(key) for rec in r["records"]
+                if rec["metric"] == "resampling_importance"
+                and (trig is None or triggered(r["samples"][rec["sample_id"]]) == trig)]
+
+    pairs = {"faithful_vs_posthoc": (("faithful", None), ("posthoc", None)),
+             "mixed": (("mixed", False), ("mixed", True)),
+             "encoded_vs_posthoc": (("encoded", None), ("posthoc", None))}
+    out: dict[str, Any] = {"aurocs": {}, "different_fraction": {}}
+    for key in RESAMPLING_VALUES:
+        for comp, ((a, ta), (b, tb)) in pairs.items():
+            pos, neg = values(a, ta, key), values(b, tb, key)
+            if pos and neg:
+                c = _comparison(pos, neg, (a, b))
+                out["aurocs"].setdefault(key, {})[comp] = {k: c[k] for k in ("auroc", "ci", "n_faithful",
+                                                                               "n_unfaithful", "mean_score")}
+    for name in organisms:
+        fr = values(name, None, "different_fraction")
+        if fr:
+            out["different_fraction"][name] = mean_estimate(fr, VALIDATION_SEED).to_dict()
+    return out
+
+
 def _scores(runs: dict[str, Any], metric: str, variant: str) -> list[tuple[Sample, float | None]]:
     """(sample, score) for the metric's records in a variant's run (``MAIN``: the main run)."""
     r = runs.get(variant)
@@ -497,6 +531,7 @@ def validate(out: Path, n: int = 100, progress: bool = True) -> dict[str, Any]:
                                         for label, (m, _) in extra.items() if m == metric}
         result["metrics"][metric] = entry
     result["latent_probe"] = latent_section(organisms)
+    result["resampling"] = resampling_section(organisms)
     result["monitors"] = monitor_section(out, n, progress)
     out.mkdir(parents=True, exist_ok=True)
     (out / "validation.json").write_text(json.dumps(result, indent=1))
