@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,9 @@ class CallCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(str(path))
+        # records computed in several threads share it: one connection, used under a lock
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
@@ -58,20 +61,22 @@ class CallCache:
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for i in range(0, len(keys), 500):
-            part = list(keys[i : i + 500])
-            q = f"SELECT key, value FROM calls WHERE key IN ({','.join('?' * len(part))})"
-            for k, v in self._db.execute(q, part):
-                found[k] = json.loads(v)
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                part = list(keys[i : i + 500])
+                q = f"SELECT key, value FROM calls WHERE key IN ({','.join('?' * len(part))})"
+                for k, v in self._db.execute(q, part):
+                    found[k] = json.loads(v)
         return found
 
     def put_many(self, items: Sequence[tuple[str, Any]], method: str, model: str) -> None:
         now = time.time()
-        self._db.executemany(
-            "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?)",
-            [(k, json.dumps(v), method, model, now) for k, v in items],
-        )
-        self._db.commit()
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?)",
+                [(k, json.dumps(v), method, model, now) for k, v in items],
+            )
+            self._db.commit()
 
     def close(self) -> None:
         self._db.close()

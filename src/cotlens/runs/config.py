@@ -43,6 +43,9 @@ class RunConfig:
     without; the records' model identity says which was used)"""
     batch_size: int = field(default=8, metadata={"identity": False})
     """prompts per forward pass"""
+    concurrency: int = field(default=1, metadata={"identity": False})
+    """local models: records computed at once, their model calls gathered into shared batches (1: one record at a
+    time; served models keep --api-concurrency requests in flight instead)"""
     api_concurrency: int = field(default=16, metadata={"identity": False})
     """openai: requests in flight at most"""
     api_timeout: float = field(default=120.0, metadata={"identity": False})

@@ -22,6 +22,7 @@ import json
 import os
 import random
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -34,6 +35,7 @@ from cotlens.metrics import MetricContext, expand_metrics, get_metric
 from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, optional, require
 from cotlens.models.spec import load_model
 from cotlens.prompts import answer_prompt
+from cotlens.runs.batcher import Batcher
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter, open_cache
 from cotlens.runs.config import RunConfig
 from cotlens.tasks import load_task
@@ -85,6 +87,11 @@ class Run:
         self.dir = Path(config.out)
         self.progress = progress
         self._model: CachedModel | None = None
+        self._inner: Model | None = None
+        """The backend itself (under the batcher, where records run concurrently)."""
+        self._batcher: Batcher | None = None
+        self._lock = threading.Lock()
+        """Held to write calls.jsonl and to load a helper model, which threads computing records share."""
         self._helpers: dict[str, CachedModel] = {}
         self._cache: CallCache | None = None
         self._probe: Prompt | None = None
@@ -141,19 +148,24 @@ class Run:
                     except CotlensError as e:
                         raise CotlensError(f"{e}; name the metrics to run without it (--metrics all includes "
                                            "every metric)") from None
-            self._model = CachedModel(inner, self._call_cache())
+            self._inner = inner
+            if self.config.concurrency > 1 and isinstance(inner, LocalModel):
+                self._batcher = Batcher(inner)
+            self._model = CachedModel(self._batcher or inner, self._call_cache())
         return self._model
 
     def _helper(self, spec: str, counter: CallCounter, log: Callable[[str, int], None]) -> Model:
         if spec == "self":
             return self.model().with_counter(counter, log)
-        if spec not in self._helpers:
-            inner = load_model(spec, dtype=self.config.dtype, batch_size=self.config.batch_size,
-                               api_options=self.api_options())
-            served = optional(inner, SERVED)
-            if served is not None:
-                served.prepare()
-            self._helpers[spec] = CachedModel(inner, self._call_cache())
+        with self._lock:  # records in several threads may ask for it at once: load it once
+            if spec not in self._helpers:
+                inner = load_model(spec, dtype=self.config.dtype, batch_size=self.config.batch_size,
+                                   api_options=self.api_options())
+                served = optional(inner, SERVED)
+                if served is not None:
+                    served.prepare()
+                # one backend call at a time, whichever thread makes it
+                self._helpers[spec] = CachedModel(Batcher(inner) if self._batcher else inner, self._call_cache())
         return self._helpers[spec].with_counter(counter, log)
 
     # -- the work ----------------------------------------------------------------------------------------
@@ -172,8 +184,11 @@ class Run:
         with (self.dir / "calls.jsonl").open("a", encoding="utf-8") as calls_f:
 
             def logger(unit: str) -> Callable[[str, int], None]:
-                return lambda method, k: _append(calls_f, {"attempt": attempt, "unit": unit, "method": method,
-                                                           "prompts": k})
+                def log(method: str, k: int) -> None:
+                    with self._lock:
+                        _append(calls_f, {"attempt": attempt, "unit": unit, "method": method, "prompts": k})
+
+                return log
 
             traces = self._traces(samples, logger)
             records = self._records(samples, traces, logger)
@@ -181,7 +196,7 @@ class Run:
             metric = get_metric(name)
             if metric.write_files is not None:
                 metric.write_files(self.dir, [r for r in records if r.metric == name])
-        served = optional(self._model.inner, SERVED) if self._model is not None else None
+        served = optional(self._inner, SERVED) if self._inner is not None else None
         summary = dataclasses.replace(
             summarize(self.config, samples, traces, records), task_notes=notes,
             # a served model: requests, retries, letters scored below the top-k (this invocation)
@@ -230,7 +245,8 @@ class Run:
         if not todo:
             return traces
         model = self.model()
-        self._check_lengths(model.inner, todo)
+        assert self._inner is not None  # loaded by self.model()
+        self._check_lengths(self._inner, todo)
         bar = tqdm(total=len(todo), desc="eliciting CoTs", unit="sample", disable=not self.progress)
         with path.open("a", encoding="utf-8") as f:
             for i in range(0, len(todo), ELICIT_CHUNK):
@@ -255,24 +271,37 @@ class Run:
                 print(f"cotlens: {name}: {metric.plan(mine, self.config.args_for(metric))}", file=sys.stderr)
         if todo:
             bar = tqdm(total=len(todo), desc="metrics", unit="record", disable=not self.progress)
+
+            def one(name: str, s: Sample) -> Record:
+                metric = get_metric(name)
+                counter = CallCounter()
+                log = logger(f"{name}:{s.id}")
+                ctx = MetricContext(
+                    model=self.model().with_counter(counter, log),
+                    helper=partial(self._helper, counter=counter, log=log),
+                    samples=samples,
+                    note=partial(_postfix, bar, name),
+                )
+                rng = random.Random(f"{self.config.seed}:{name}:{s.id}")
+                rec = metric.run(ctx, s, traces[s.id], rng, self.config.args_for(metric))
+                return dataclasses.replace(rec, model_calls=counter.calls, cached_calls=counter.cached)
+
             with path.open("a", encoding="utf-8") as f:
-                for name, s in todo:
-                    metric = get_metric(name)
-                    bar.set_postfix_str(name)
-                    counter = CallCounter()
-                    log = logger(f"{name}:{s.id}")
-                    ctx = MetricContext(
-                        model=self.model().with_counter(counter, log),
-                        helper=partial(self._helper, counter=counter, log=log),
-                        samples=samples,
-                        note=partial(_postfix, bar, name),
-                    )
-                    rng = random.Random(f"{self.config.seed}:{name}:{s.id}")
-                    rec = metric.run(ctx, s, traces[s.id], rng, self.config.args_for(metric))
-                    rec = dataclasses.replace(rec, model_calls=counter.calls, cached_calls=counter.cached)
-                    done[(name, s.id)] = rec
+
+                def keep(rec: Record) -> None:
+                    done[(rec.metric, rec.sample_id)] = rec
                     _append(f, rec.to_dict())
                     bar.update(1)
+
+                self.model()  # loaded here, before any thread asks for it
+                batcher = self._batcher
+                if batcher is None:
+                    for name, s in todo:
+                        bar.set_postfix_str(name)
+                        keep(one(name, s))
+                else:  # several records at once, each in a thread; their model calls meet in the batcher
+                    for rec in batcher.map(lambda job: one(*job), todo, self.config.concurrency):
+                        keep(rec)
             bar.close()
         records = [done[(name, s.id)] for name in self.config.metrics for s in samples]
         pooled = self._pool(records)
