@@ -46,7 +46,8 @@ def one_run(out: Path, n: int, concurrency: int, batch_size: int) -> dict[str, A
     seconds = time.perf_counter() - t0
     stats = r._batcher.stats if r._batcher is not None else None  # a benchmark reads it
     by_method = stats.by_method if stats else {}
-    sizes = {m: {"calls": len(v), "mean_prompts": sum(v) / len(v)} for m, v in by_method.items()}
+    sizes = {m: {"calls": len(v), "mean_prompts": sum(v) / len(v), "seconds": stats.seconds.get(m) if stats else None}
+             for m, v in by_method.items()}
     calls = list(read_jsonl(out / "calls.jsonl"))
     return {"concurrency": concurrency, "batch_size": batch_size, "seconds": seconds, "summary": summary,
             "record_calls": len(calls), "backend_calls": stats.backend_calls if stats else len(calls),
@@ -117,7 +118,8 @@ def main() -> None:
     for name, r in results.items():
         if r["batched"]:
             print(f"{name}: backend calls {r['backend_calls']} for {r['record_calls']} record calls; " + ", ".join(
-                f"{k} {v['calls']} calls of {v['mean_prompts']:.1f} prompts" for k, v in r["batched"].items()))
+                f"{k} {v['calls']} calls of {v['mean_prompts']:.1f} prompts, {v['seconds']:.0f} s"
+                for k, v in r["batched"].items()))
     out = {"config": {**DEMO, "n": args.n, "max_positions": 4}, "torch_threads": torch.get_num_threads(),
            "machine": platform.processor(), "near_tie_gap": args.near, "runs": results, "differences": diffs}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -190,6 +190,7 @@ class HFModel(LocalModel):
             eos_ids = sorted(set(eos_ids) | {self.tokenizer.eos_token_id})
         self._eos_ids: list[int] = eos_ids
         self._letter_ids: dict[str, int] = {}
+        self._cache_arg: str | None = None
 
     # -- protocol (identity and capabilities: LocalModel) ----------------------------------------------------
     def hidden_states(self, prompts: Sequence[Prompt]) -> list[Any]:
@@ -280,7 +281,8 @@ class HFModel(LocalModel):
         with torch.inference_mode():
             for chunk in self._chunks(len(ids), [len(x) for x in ids]):
                 input_ids, mask, pos = self._batch([ids[i] for i in chunk])
-                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=pos).logits
+                logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=pos,
+                                    logits_to_keep=1).logits  # the last position's only: the others are unused
                 logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
                 for row, i in enumerate(chunk):
                     out[i] = [float(logp[row, self.letter_id(le)]) for le in letters[i]]
@@ -368,7 +370,7 @@ class HFModel(LocalModel):
                     fill = means[tuple(ids)]
                 state.update(fill=fill, target=torch.tensor(self._tokens_in(tok_spans, base + lo, base + hi),
                                                             dtype=torch.long))
-                logits = self.model(input_ids=input_ids).logits
+                logits = self.model(input_ids=input_ids, logits_to_keep=1).logits
                 logp = torch.log_softmax(logits[0, -1].float(), dim=-1)
                 out.append([float(logp[self.letter_id(le)]) for le in ls])
         return out
@@ -385,11 +387,12 @@ class HFModel(LocalModel):
         dtype = self.model.dtype
         mask = torch.zeros(1, 1, t, t, dtype=dtype).masked_fill_(~packed.allow, torch.finfo(dtype).min)
         with torch.inference_mode():
+            rows = torch.tensor([ix[-1] for ix in packed.index], device=self.device)
             logits = self.model(input_ids=torch.tensor([packed.ids], device=self.device),
                                 attention_mask=mask.to(self.device),
-                                position_ids=torch.tensor([packed.positions], device=self.device)).logits[0]
-            rows = torch.tensor([ix[-1] for ix in packed.index], device=self.device)
-            logp = torch.log_softmax(logits[rows].float(), dim=-1)
+                                position_ids=torch.tensor([packed.positions], device=self.device),
+                                logits_to_keep=rows).logits[0]  # each prompt's last position only, in order
+            logp = torch.log_softmax(logits.float(), dim=-1)
         return [[float(logp[i, self.letter_id(le)]) for le in ls] for i, ls in enumerate(letters)]
 
     def next_token_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[tuple[str, float]]]:
@@ -399,7 +402,7 @@ class HFModel(LocalModel):
         out = []
         with torch.inference_mode():
             for ids in self._encode([self.render(p) for p in prompts]):
-                logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits
+                logits = self.model(input_ids=torch.tensor([ids], device=self.device), logits_to_keep=1).logits
                 vals, idx = torch.topk(torch.log_softmax(logits[0, -1].float(), dim=-1), k)
                 out.append([(str(self.tokenizer.decode([int(i)])), float(v)) for v, i in zip(vals, idx, strict=True)])
         return out
@@ -436,6 +439,21 @@ class HFModel(LocalModel):
         ids = self._encode([self.render(p) for p in prompts])
         return [self.sample(x, settings, s) if s else [] for x, s in zip(ids, seeds, strict=True)]
 
+    def _step(self, input_ids: Any, cache: Any, positions: Any = None) -> tuple[Any, Any]:
+        """One forward pass with a KV cache (None: a new one): the cache after it and the last position's logits.
+        transformers 5 names the cache ``cache``, earlier versions ``past_key_values``."""
+        if self._cache_arg is None:
+            import inspect
+
+            params = inspect.signature(self.model.forward).parameters
+            self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        kw: dict[str, Any] = {self._cache_arg: cache} if cache is not None else {}
+        if positions is not None:
+            kw["position_ids"] = positions
+        res = self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **kw)
+        new = getattr(res, "cache", None)
+        return (new if new is not None else res.past_key_values), res.logits[:, -1, :]
+
     def sample(self, ids: Sequence[int], settings: GenerationSettings, seeds: Sequence[int], *,
                share_prefix: bool = True, trace: list[list[tuple[int, float]]] | None = None) -> list[str]:
         """Continuations of the token ids ``ids``, one per seed, each drawn by ``cotlens.batching.draw`` with a
@@ -453,9 +471,7 @@ class HFModel(LocalModel):
         with torch.inference_mode():
             shared: tuple[Any, Any] | None = None
             if share_prefix:
-                res = self.model(input_ids=torch.tensor([list(ids)], device=self.device), use_cache=True,
-                                 logits_to_keep=1)
-                shared = (res.cache, res.logits[:, -1, :])
+                shared = self._step(torch.tensor([list(ids)], device=self.device), None)
             for lo in range(0, len(seeds), self.batch_size):
                 chunk = list(seeds[lo : lo + self.batch_size])
                 gens = [seeded_generator(sd, key) for sd in chunk]
@@ -464,9 +480,7 @@ class HFModel(LocalModel):
                     cache.batch_repeat_interleave(len(chunk))
                     logits = shared[1].expand(len(chunk), -1)
                 else:
-                    res = self.model(input_ids=torch.tensor([list(ids)] * len(chunk), device=self.device),
-                                     use_cache=True, logits_to_keep=1)
-                    cache, logits = res.cache, res.logits[:, -1, :]
+                    cache, logits = self._step(torch.tensor([list(ids)] * len(chunk), device=self.device), None)
                 new: list[list[int]] = [[] for _ in chunk]
                 marks: list[list[tuple[int, float]]] = [[] for _ in chunk]
                 live = list(range(len(chunk)))  # rows still generating, in the cache's row order
@@ -486,9 +500,7 @@ class HFModel(LocalModel):
                         live = [live[j] for j in keep]
                         toks = [toks[j] for j in keep]
                     pos = torch.full((len(live), 1), len(ids) + step, device=self.device)
-                    res = self.model(input_ids=torch.tensor(toks, device=self.device)[:, None],
-                                     position_ids=pos, cache=cache, use_cache=True)
-                    cache, logits = res.cache, res.logits[:, -1, :]
+                    cache, logits = self._step(torch.tensor(toks, device=self.device)[:, None], cache, pos)
                 out += [str(self.tokenizer.decode(x, skip_special_tokens=True)) for x in new]
                 if trace is not None:
                     trace += marks

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class BatchStats:
     merged_calls: int = 0
     by_method: dict[str, list[int]] = field(default_factory=dict)
     """Per method, the number of prompts in each backend call."""
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Per method, the time the backend took."""
 
 
 class Batcher:
@@ -158,6 +161,7 @@ class Batcher:
         self.stats.backend_calls += 1
         self.stats.merged_calls += len(group)
         self.stats.by_method.setdefault(method, []).append(sum(c.size for c in group))
+        t0 = time.perf_counter()
         try:
             if len(group) == 1:
                 group[0].result = getattr(self.inner, method)(*group[0].args, **group[0].kwargs)
@@ -172,6 +176,7 @@ class Batcher:
         except BaseException as e:  # every waiting call gets the error, as if it had made the call alone
             for c in group:
                 c.error = e
+        self.stats.seconds[method] = self.stats.seconds.get(method, 0.0) + time.perf_counter() - t0
         for c in group:
             c.done = True
 

@@ -149,7 +149,7 @@ class Run:
                         raise CotlensError(f"{e}; name the metrics to run without it (--metrics all includes "
                                            "every metric)") from None
             self._inner = inner
-            if self.config.concurrency > 1 and isinstance(inner, LocalModel):
+            if isinstance(inner, LocalModel):  # one record at a time, it passes each call on (and counts them)
                 self._batcher = Batcher(inner)
             self._model = CachedModel(self._batcher or inner, self._call_cache())
         return self._model
@@ -295,7 +295,7 @@ class Run:
 
                 self.model()  # loaded here, before any thread asks for it
                 batcher = self._batcher
-                if batcher is None:
+                if batcher is None or self.config.concurrency <= 1:
                     for name, s in todo:
                         bar.set_postfix_str(name)
                         keep(one(name, s))
