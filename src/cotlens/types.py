@@ -263,13 +263,15 @@ class CurveSummary:
     mean: list[float]
     ci: list[list[float | None]]
     n: int
+    y_label: str = "% same answer"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> CurveSummary:
-        return CurveSummary(d["label"], list(d["x"]), list(d["mean"]), [list(c) for c in d["ci"]], int(d["n"]))
+        return CurveSummary(d["label"], list(d["x"]), list(d["mean"]), [list(c) for c in d["ci"]], int(d["n"]),
+                            str(d.get("y_label", "% same answer")))
 
 
 @dataclass(frozen=True)

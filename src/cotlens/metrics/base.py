@@ -74,6 +74,7 @@ class Metric:
     curve: Callable[[Record], Curve | None] | None = None
     """For curve metrics: the per-sample curve to plot."""
     curve_label: str = ""
+    curve_y_label: str = "% same answer"
     validated_by: str = "load_bearing"
     """Which organisms ``cotlens validate`` checks the metric on: "load_bearing" (does the answer depend on the
     CoT: faithful, posthoc, encoded, mixed) or "verbalization" (does the CoT say what moved the answer: the hint

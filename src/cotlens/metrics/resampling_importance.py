@@ -387,6 +387,7 @@ METRIC = Metric(
                 "(Thought Anchors, Bogdan et al. 2025)",
     curve=points_curve,
     curve_label="fraction of the CoT through the step",
+    curve_y_label="accuracy kept minus resampled",
     check=check,
     extra_summary=extra_summary,
     section=section,

@@ -31,8 +31,8 @@ def plot_curve(curve: CurveSummary, title: str) -> str:
     hi = [c[1] if c[1] is not None else m for c, m in zip(curve.ci, curve.mean, strict=True)]
     ax.fill_between(x, lo, hi, alpha=0.25, label="95% bootstrap CI")
     ax.set_xlabel(curve.label)
-    ax.set_ylabel("% same answer")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel(curve.y_label)
+    ax.set_ylim(-1.02 if min(lo) < 0 else -0.02, 1.02)
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     return figure_img(fig, title)

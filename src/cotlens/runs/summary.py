@@ -42,7 +42,7 @@ def summarize(config: RunConfig, samples: Sequence[Sample], traces: dict[str, Tr
                     mean=[sum(col) / len(col) for col in zip(*ys, strict=True)],
                     ci=[list(mean_estimate(list(col), config.seed).ci or (None, None))
                         for col in zip(*ys, strict=True)],
-                    n=len(per),
+                    n=len(per), y_label=metric.curve_y_label,
                 )
     mine = [traces[s.id] for s in samples if s.id in traces]
     stated = [t for t in mine if t.stated_answer is not None]
