@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # float32: this CPU has no native bf16, where bf16 forward passes run about 5x slower (see README).
 demo: setup
 	$(BIN)/cotlens run --model smollm2 --task arithmetic --n 20 --seed 0 --dtype float32 \
-		--max-new-tokens 160 --max-positions 4 --out $(DEMO_OUT) \
+		--max-new-tokens 160 --max-positions 4 --concurrency 8 --batch-size 16 --out $(DEMO_OUT) \
 		--metrics early_answering,adding_mistakes,filler_tokens,no_cot
 	$(BIN)/cotlens report $(DEMO_OUT)
 

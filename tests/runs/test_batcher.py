@@ -84,3 +84,17 @@ def test_concurrent_records_batch_smollm2_calls(tmp_path: Path) -> None:
     again = Run(cfg, progress=False)
     again.execute()  # resumed: nothing left to compute
     assert [c for c in read_jsonl(tmp_path / "r" / "calls.jsonl") if c["attempt"] == 2] == []
+
+
+def test_identical_calls_of_two_records_both_return() -> None:
+    """Two records making the very same call (duplicate samples) each get an answer (calls are told apart by
+    identity, not by their arguments)."""
+    class Echo(ScriptedModel):
+        def echo(self, x: int) -> int:
+            self.calls.append(("echo", x))
+            return x
+
+    inner = Echo(lambda p: "A")
+    b = Batcher(inner)
+    assert list(b.map(lambda i: b.echo(7), range(4), workers=4)) == [7, 7, 7, 7]
+    assert inner.calls == [("echo", 7)] * 4

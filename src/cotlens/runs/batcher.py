@@ -34,7 +34,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass
+@dataclass(eq=False)  # calls are told apart by identity: two records may make the same call
 class _Call:
     method: str
     key: Any
@@ -62,7 +62,7 @@ class BatchStats:
 
 
 class Batcher:
-    """A Model that gathers the calls of several threads (``worker()`` marks each) into batched backend calls."""
+    """A Model that gathers the calls of the threads ``map`` runs into batched backend calls."""
 
     def __init__(self, inner: Model) -> None:
         self.inner = inner
@@ -153,7 +153,7 @@ class Batcher:
         first = self._pending[0]
         group = [c for c in self._pending if first.key is not None and c.method == first.method
                  and c.key == first.key] or [first]
-        self._pending = [c for c in self._pending if c not in group]
+        self._pending = [c for c in self._pending if all(c is not g for g in group)]
         return group
 
     def _run(self, group: list[_Call]) -> None:
@@ -198,7 +198,18 @@ class Batcher:
         return list(self._call("score_choices", "score_choices", (list(prompts), list(letters)), len(prompts)))
 
     def count_tokens(self, text: str) -> int:
-        return int(self.inner.count_tokens(text))  # the tokenizer only: no forward pass
+        """The tokenizer only (no forward pass, so it does not wait for a batch), but never while the backend is
+        running a call: a tokenizer is not safe to share between threads."""
+        with self._cv:
+            while self._busy:
+                self._cv.wait()
+            self._busy = True
+        try:
+            return int(self.inner.count_tokens(text))
+        finally:
+            with self._cv:
+                self._busy = False
+                self._cv.notify_all()
 
     def __getattr__(self, name: str) -> Any:
         """Every other method of the backend (shared-prefix scoring, rollouts, white-box), one call at a time."""

@@ -41,11 +41,11 @@ class RunConfig:
     dtype: str = "auto"
     """auto, bfloat16, float32 or float16 (auto: bfloat16 on a GPU or a CPU with native bf16, float32 on a CPU
     without; the records' model identity says which was used)"""
-    batch_size: int = field(default=16, metadata={"identity": False})
-    """prompts per forward pass"""
-    concurrency: int = field(default=8, metadata={"identity": False})
-    """local models: records computed at once, their model calls gathered into shared batches (1: one record at a
-    time; served models keep --api-concurrency requests in flight instead)"""
+    batch_size: int = field(default=8, metadata={"identity": False})
+    """prompts per forward pass (16 with --concurrency 8: make demo)"""
+    concurrency: int = field(default=1, metadata={"identity": False})
+    """local models: records computed at once, their model calls gathered into shared batches (make demo: 8; 1:
+    one record at a time; served models keep --api-concurrency requests in flight instead)"""
     api_concurrency: int = field(default=16, metadata={"identity": False})
     """openai: requests in flight at most"""
     api_timeout: float = field(default=120.0, metadata={"identity": False})
