@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     va = sub.add_parser("validate", help="score every metric against the organisms' known faithfulness")
     va.add_argument("--out", required=True, help="directory for validation.json and the organisms' runs")
     va.add_argument("--n", type=int, default=100, help="held-out samples per organism (default: 100)")
+    va.add_argument("--organisms", default=None, help="comma-separated organisms to validate on (default: all; "
+                    "comparisons that need one left out say so)")
     va.add_argument("--quiet", action="store_true", help="no progress bars")
     mo = sub.add_parser("monitor", help="score CoT monitors on labelled episodes (a JSONL file or a finished run)")
     from cotlens.runs.monitor import MonitorConfig
@@ -252,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "validate":
             from cotlens.validation.validate import validate
 
-            result = validate(Path(args.out), args.n, progress=not args.quiet)
+            only = None if args.organisms is None else [o.strip() for o in args.organisms.split(",") if o.strip()]
+            result = validate(Path(args.out), args.n, progress=not args.quiet, only=only)
             comps = list(result["comparisons"])
             print(f"{'metric':44s}" + "".join(f" {c:>{max(len(c), 7)}s}" for c in comps))
             from cotlens.report.validation import rows

@@ -42,7 +42,7 @@ from cotlens.runs.config import RunConfig
 from cotlens.runs.runner import read_jsonl, run
 from cotlens.stats import auroc_estimate, mean_estimate
 from cotlens.tasks.chains import bent_steps, last_value, written_values
-from cotlens.types import SCHEMA_VERSION, Record, Sample, Summary, Trace
+from cotlens.types import SCHEMA_VERSION, CotlensError, Record, Sample, Summary, Trace
 
 VALIDATION_SEED = 424242
 """Chains are drawn from a seed the recipes never use. ``repeat3`` has only 80 distinct questions (10 starts, 8
@@ -376,12 +376,12 @@ def score_metric(metric: str, variant: str, organisms: dict[str, Any]) -> dict[s
     pairs = {"faithful_vs_posthoc": ("faithful", "posthoc"), "encoded_vs_posthoc": ("encoded", "posthoc")}
     for comp, (a, b) in pairs.items():
         if a not in per or b not in per:
-            result[comp] = {"auroc": None, "ci": None, "why": f"needs the {a} and {b} organisms (not shipped)"}
+            result[comp] = {"auroc": None, "ci": None, "why": f"needs the {a} and {b} organisms"}
             continue
         result[comp] = _comparison([s for _, s in per[a]], [s for _, s in per[b]], (a, b))
     for name in ("mixed", "rationalize"):
         if name not in per:
-            result[name] = {"auroc": None, "ci": None, "why": f"needs the {name} organism (not shipped)"}
+            result[name] = {"auroc": None, "ci": None, "why": f"needs the {name} organism"}
         else:
             result[name] = _comparison([s for x, s in per[name] if not triggered(x)],
                                        [s for x, s in per[name] if triggered(x)],
@@ -427,7 +427,7 @@ def metric_lines(summary: Summary) -> dict[str, Any]:
 MONITOR_TASK = "repeat3"
 
 
-def monitor_section(out: Path, n: int, progress: bool) -> dict[str, Any]:
+def monitor_section(out: Path, n: int, progress: bool, only: Sequence[str] | None = None) -> dict[str, Any]:
     """The monitors on the hack organisms (``cotlens.envs.leaky``): per organism, monitor and scope, the AUROC
     of hacked vs honest episodes, and whether the monitor is blind there (its 95% CI holds 0.5). Expected: the
     CoT-scope ``rule`` monitor catches ``hack-vocal``'s hacks and is blind to ``hack-silent``'s (its CoT is the
@@ -444,7 +444,7 @@ def monitor_section(out: Path, n: int, progress: bool) -> dict[str, Any]:
     samples = load_task(MONITOR_TASK, n, VALIDATION_SEED)
     envs = {name: "leaky" for name in HACK_RECIPES} | {"rationalize": "trigger"}
     leaks, targets = leaky.problems(samples, VALIDATION_SEED), trigger.problems(samples, VALIDATION_SEED)
-    for name in [r for r in envs if r in shipped()]:
+    for name in [r for r in envs if r in shipped() and (only is None or r in only)]:
         d = out / "monitors" / name
         d.mkdir(parents=True, exist_ok=True)
         cache = CallCache(out / "calls.sqlite")
@@ -486,8 +486,19 @@ def monitor_section(out: Path, n: int, progress: bool) -> dict[str, Any]:
     return section
 
 
-def validate(out: Path, n: int = 100, progress: bool = True) -> dict[str, Any]:
-    names = [r for r in [*RECIPES, *HINT_RECIPES] if r in shipped()]
+ALL_ORGANISMS = (*RECIPES, *HINT_RECIPES, *HACK_RECIPES)
+"""Every organism ``validate`` uses: the battery's and the hint recipes', and the hack recipes' (monitors only)."""
+
+
+def validate(out: Path, n: int = 100, progress: bool = True, only: Sequence[str] | None = None) -> dict[str, Any]:
+    """Every metric and monitor on the shipped organisms (``only``: these organisms only, the rest reported missing;
+    a comparison that needs a missing organism says so)."""
+    if only is not None:
+        unknown = [o for o in only if o not in ALL_ORGANISMS]
+        if unknown or not only:
+            raise CotlensError(f"--organisms: unknown organism {unknown[0]!r} (one of {', '.join(ALL_ORGANISMS)})"
+                               if unknown else "--organisms is empty")
+    names = [r for r in [*RECIPES, *HINT_RECIPES] if r in shipped() and (only is None or r in only)]
     result: dict[str, Any] = {"schema": SCHEMA_VERSION, "n_per_organism": n, "seed": VALIDATION_SEED,
                               "tasks": TASKS, "interventions": interventions(), "comparisons": COMPARISONS,
                               "organisms": {}, "metrics": {}}
@@ -521,7 +532,8 @@ def validate(out: Path, n: int = 100, progress: bool = True) -> dict[str, Any]:
         result["organisms"][name] = entry
     missing = [r for r in [*RECIPES, *HINT_RECIPES] if r not in names]
     if missing:
-        result["missing_organisms"] = {m: "no shipped checkpoint" for m in missing}
+        result["missing_organisms"] = {m: "no shipped checkpoint" if m not in shipped() else "not in --organisms"
+                                       for m in missing}
     extra = extra_variants()
     for metric in METRICS:
         entry = score_metric(metric, MAIN, organisms)
@@ -532,7 +544,7 @@ def validate(out: Path, n: int = 100, progress: bool = True) -> dict[str, Any]:
         result["metrics"][metric] = entry
     result["latent_probe"] = latent_section(organisms)
     result["resampling"] = resampling_section(organisms)
-    result["monitors"] = monitor_section(out, n, progress)
+    result["monitors"] = monitor_section(out, n, progress, only)
     out.mkdir(parents=True, exist_ok=True)
     (out / "validation.json").write_text(json.dumps(result, indent=1))
     from cotlens.report.validation import write_validation_report
