@@ -124,19 +124,22 @@ def test_sampled_rollouts_differ_and_are_seeded(tmp_path: Path) -> None:
     assert len(set(texts)) > len(texts) // 8
 
 
-def test_plan_stated_and_bad_arguments(tmp_path: Path) -> None:
-    args = [sys.executable, "-m", "cotlens.cli", "run", "--model", "organism:posthoc", "--task", "repeat3",
-            "--n", "2", "--max-new-tokens", "60", "--metrics", "resampling_importance", "--rollouts", "4",
-            "--cache", "none", "--quiet"]
-    r = subprocess.run([*args, "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert "resampling_importance: 2 CoTs:" in r.stderr and "rollouts (4 per cut)" in r.stderr
-    bad = subprocess.run([*args, "--out", str(tmp_path / "b"), "--embedder", "hf:/nowhere"], capture_output=True,
-                         text=True, timeout=300)
-    assert bad.returncode == 2 and "no config.json" in bad.stderr and "Traceback" not in bad.stderr
-    bad = subprocess.run([*args, "--out", str(tmp_path / "c"), "--rollout-top-p", "0"], capture_output=True,
-                         text=True, timeout=300)
-    assert bad.returncode == 2 and "--rollout-top-p" in bad.stderr
+def test_plan_stated_and_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cotlens.cli import main  # in this process: a fresh interpreter per run cost about 4 s of imports
+
+    args = ["run", "--model", "organism:posthoc", "--task", "repeat3", "--n", "2", "--max-new-tokens", "60",
+            "--metrics", "resampling_importance", "--rollouts", "4", "--cache", "none", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "resampling_importance: 2 CoTs:" in err and "rollouts (4 per cut)" in err
+    assert main([*args, "--out", str(tmp_path / "b"), "--embedder", "hf:/nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert "no config.json" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    try:
+        code = main([*args, "--out", str(tmp_path / "c"), "--rollout-top-p", "0"])
+    except SystemExit as e:  # argparse's own check
+        code = e.code
+    assert code == 2 and "--rollout-top-p" in capsys.readouterr().err
 
 
 def close(a: object, b: object) -> bool:

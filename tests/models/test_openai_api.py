@@ -12,6 +12,7 @@ from faultproxy import FaultProxy
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.models.openai_api import SAMPLING_FIELDS, ApiOptions, OpenAIModel, split_reasoning
 from cotlens.models.spec import load_model
+from cotlens.paths import cache_root
 from cotlens.runs.config import RunConfig
 from cotlens.runs.runner import read_jsonl
 from cotlens.serve import ModelServer
@@ -32,7 +33,12 @@ def server() -> ModelServer:
 
 @pytest.fixture(autouse=True)
 def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COTLENS_CACHE_DIR", str(tmp_path / "cache"))  # the probe file
+    # a fresh probe file per test, but the one converted copy of SmolLM2 (converting it again costs about 40 s)
+    converted = cache_root() / "converted"
+    converted.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "converted").symlink_to(converted, target_is_directory=True)
+    monkeypatch.setenv("COTLENS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("COTLENS_API_KEY", KEY)
 
 

@@ -88,7 +88,8 @@ class Run:
         self.progress = progress
         self._model: CachedModel | None = None
         self._inner: Model | None = None
-        """The backend itself (under the batcher, where records run concurrently)."""
+        """The backend itself (a local one sits under the batcher, which passes calls on one at a time when records run
+        one at a time)."""
         self._batcher: Batcher | None = None
         self._lock = threading.Lock()
         """Held to write calls.jsonl and to load a helper model, which threads computing records share."""
