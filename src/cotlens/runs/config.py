@@ -20,7 +20,7 @@ class RunConfig:
     model: str
     """model spec: smollm2, hf:PATH, gguf:PATH, organism:NAME or openai:MODEL@URL"""
     task: str
-    """built-in task name (arithmetic) or a .jsonl/.csv file or datasets dir"""
+    """built-in task name (arithmetic), a .jsonl/.csv file or datasets dir, or bigbench:PATH/task.json"""
     out: str = field(metadata={"identity": False})
     """run directory (created; an existing one is resumed)"""
     metrics: tuple[str, ...] = DEFAULT_METRICS

@@ -1,7 +1,8 @@
 """Tasks: built-in generators with ground truth, and loaders for user files.
 
 ``load_task(name_or_path, ...)`` accepts a built-in name (``CATALOGUE``), a ``.jsonl``, ``.csv`` or ``.tsv``
-file, or a directory saved with ``datasets``' ``save_to_disk``.
+file, a directory saved with ``datasets``' ``save_to_disk``, or ``bigbench:PATH`` (a BIG-bench ``task.json``,
+``cotlens.tasks.bigbench``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cotlens.tasks import arithmetic, chains
+from cotlens.tasks.bigbench import PREFIX as BIGBENCH
+from cotlens.tasks.bigbench import load_bigbench
 from cotlens.tasks.loaders import load_csv, load_datasets_dir, load_jsonl
 from cotlens.types import CotlensError, Sample
 
@@ -54,7 +57,11 @@ def load_task(
         raise CotlensError(f"unknown task '': name a built-in ({', '.join(BUILTIN)}) or a file")
     path = Path(name_or_path)
     found: list[tuple[str, str]] = []
-    if path.is_dir():
+    if name_or_path.startswith(BIGBENCH):  # its choices shuffled with the run's seed
+        if not name_or_path[len(BIGBENCH):].strip():
+            raise CotlensError("--task bigbench: names no file (bigbench:PATH/task.json)")
+        samples = load_bigbench(Path(name_or_path[len(BIGBENCH):]), seed)
+    elif path.is_dir():
         samples = load_datasets_dir(path, split, found)
     elif path.is_file():
         suffix = path.suffix.lower()
