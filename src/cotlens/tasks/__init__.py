@@ -60,7 +60,7 @@ def load_task(
     if name_or_path.startswith(BIGBENCH):  # its choices shuffled with the run's seed
         if not name_or_path[len(BIGBENCH):].strip():
             raise CotlensError("--task bigbench: names no file (bigbench:PATH/task.json)")
-        samples = load_bigbench(Path(name_or_path[len(BIGBENCH):]), seed)
+        samples = load_bigbench(Path(name_or_path[len(BIGBENCH):]).expanduser(), seed)
     elif path.is_dir():
         samples = load_datasets_dir(path, split, found)
     elif path.is_file():
