@@ -1,6 +1,7 @@
 """cotlens: is a model's chain of thought the reasoning it used, or a story told after the fact?
 
-The public API: load a model from a spec, load a task, elicit traces, run metrics, and run whole batteries.
+The public API: load a model from a spec, load a task, elicit traces, run metrics, run whole batteries, and
+read a finished run as data frames (``load``).
 """
 
 from cotlens.elicit import elicit, extract_answer, split_steps
@@ -9,6 +10,7 @@ from cotlens.models.base import Model
 from cotlens.models.spec import load_model
 from cotlens.prompts import answer_prompt
 from cotlens.runs.config import RunConfig
+from cotlens.runs.frames import load
 from cotlens.runs.runner import run
 from cotlens.tasks import load_task
 from cotlens.types import (
@@ -42,6 +44,7 @@ __all__ = [
     "elicit",
     "extract_answer",
     "get_metric",
+    "load",
     "load_model",
     "load_task",
     "run",
