@@ -58,9 +58,10 @@ def load_task(
     path = Path(name_or_path)
     found: list[tuple[str, str]] = []
     if name_or_path.startswith(BIGBENCH):  # its choices shuffled with the run's seed
-        if not name_or_path[len(BIGBENCH):].strip():
+        given = name_or_path[len(BIGBENCH):]
+        if not given.strip():
             raise CotlensError("--task bigbench: names no file (bigbench:PATH/task.json)")
-        samples = load_bigbench(Path(name_or_path[len(BIGBENCH):]).expanduser(), seed)
+        samples = load_bigbench(Path(given).expanduser(), seed)
     elif path.is_dir():
         samples = load_datasets_dir(path, split, found)
     elif path.is_file():

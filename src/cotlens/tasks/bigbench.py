@@ -28,14 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.tasks.files import read_text
+from cotlens.tasks.loaders import _fail
 from cotlens.types import LETTERS, CotlensError, Sample
 
 PREFIX = "bigbench:"
 """``--task bigbench:PATH``."""
-
-
-def _fail(path: Path, where: str, field: str, why: str) -> CotlensError:
-    return CotlensError(f"{path}: {where}: field '{field}': {why}")
 
 
 def load_bigbench(path: Path, seed: int) -> list[Sample]:
@@ -67,33 +64,33 @@ def load_bigbench(path: Path, seed: int) -> list[Sample]:
 
 
 def _sample(path: Path, i: int, ex: Any, prefix: str, name: str, seed: int) -> Sample:
-    where = f"examples[{i}]"
+    where = f"{path}: examples[{i}]"
     if not isinstance(ex, dict):
-        raise CotlensError(f"{path}: {where}: expected an object, got {type(ex).__name__}")
+        raise CotlensError(f"{where}: expected an object, got {type(ex).__name__}")
     question = ex.get("input")
     if not isinstance(question, str) or not question.strip():
-        raise _fail(path, where, "input", "missing" if question is None else
+        raise _fail(where, "input", "missing" if question is None else
                     "empty" if isinstance(question, str) else f"expected a string, got {type(question).__name__}")
     scores = ex.get("target_scores")
     if scores is None:
-        raise _fail(path, where, "target_scores", "missing (a generative example: cotlens needs choices)")
+        raise _fail(where, "target_scores", "missing (a generative example: cotlens needs choices)")
     if not isinstance(scores, dict):
-        raise _fail(path, where, "target_scores", f"expected an object of choice: score, got {type(scores).__name__}")
+        raise _fail(where, "target_scores", f"expected an object of choice: score, got {type(scores).__name__}")
     if not 2 <= len(scores) <= len(LETTERS):
-        raise _fail(path, where, "target_scores", f"expected 2 to {len(LETTERS)} choices, got {len(scores)}")
+        raise _fail(where, "target_scores", f"expected 2 to {len(LETTERS)} choices, got {len(scores)}")
     for choice, score in scores.items():
         if not choice.strip():
-            raise _fail(path, where, "target_scores", "a choice is empty")
+            raise _fail(where, "target_scores", "a choice is empty")
         if isinstance(score, bool) or not isinstance(score, int | float):
-            raise _fail(path, where, "target_scores", f"the score of {choice!r} is {json.dumps(score)}; "
+            raise _fail(where, "target_scores", f"the score of {choice!r} is {json.dumps(score)}; "
                         "expected a number")
     in_file = [c.strip() for c in scores]
     if len(set(in_file)) < len(in_file):
-        raise _fail(path, where, "target_scores", "two choices have the same text")
+        raise _fail(where, "target_scores", "two choices have the same text")
     top = max(scores.values())
     best = [c.strip() for c, s in scores.items() if s == top]
     if len(best) > 1:
-        raise _fail(path, where, "target_scores", f"{len(best)} choices share the top score {top} "
+        raise _fail(where, "target_scores", f"{len(best)} choices share the top score {top} "
                     f"({', '.join(map(repr, best))}); cotlens needs one right answer")
     order = list(in_file)
     random.Random(f"bigbench:{seed}:{i}").shuffle(order)
