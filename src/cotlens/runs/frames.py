@@ -4,7 +4,7 @@
 the record's values as ``value.NAME``, each metric argument as ``arg.NAME``, the model's identity as
 ``model.NAME``, the generation settings as ``generation.NAME``, ``seed``, ``model_calls`` and ``cached_calls``.
 A record's ``details`` (per-sample evidence, nested and metric-specific) stay out of the frame: they are in
-``records.jsonl`` and ``Run.details(metric, sample_id)``. Lists (a metric argument such as ``hints``) are kept as
+``records.jsonl`` and ``RunFrames.details(metric, sample_id)``. Lists (a metric argument such as ``hints``) are kept as
 tuples, so every cell can be compared and grouped on.
 
 ``scores``: one row per sample, one column per metric (the per-sample score each metric's summary averages),
@@ -40,7 +40,7 @@ def _flat(prefix: str, d: dict[str, Any] | None) -> dict[str, Any]:
 
 
 @dataclass
-class Run:
+class RunFrames:
     """A finished run's results as data frames (see the module docstring)."""
 
     dir: Path
@@ -60,7 +60,7 @@ class Run:
             raise CotlensError(f"{self.dir}: no record of metric {metric!r} for sample {sample_id!r}") from None
 
 
-def load(run_dir: str | Path) -> Run:
+def load(run_dir: str | Path) -> RunFrames:
     """The run in ``run_dir`` (a ``cotlens run --out`` directory) as data frames; a directory that is not a
     finished run raises CotlensError naming what is missing."""
     try:
@@ -88,14 +88,14 @@ def load(run_dir: str | Path) -> Run:
                            for sid, s in samples.items()]).set_index("sample_id")
     if len(records):
         wide = records.pivot(index="sample_id", columns="metric", values="score")
-        scores = scores.join(wide[[m for m in dict.fromkeys(records["metric"])]])
+        scores = scores.join(wide[list(dict.fromkeys(records["metric"]))])  # metrics in the run's order
     metric_rows = []
     for name, m in summary["metrics"].items():
         ci = m.get("ci") or [None, None]
         metric_rows.append({"metric": name, "value": m.get("value"), "ci_low": ci[0], "ci_high": ci[1],
                             "n": m.get("n"), "primary": m.get("primary"), "version": m.get("version")})
     frame = pd.DataFrame(metric_rows, columns=["metric", "value", "ci_low", "ci_high", "n", "primary", "version"])
-    return Run(d, records, scores, frame.set_index("metric"), details)
+    return RunFrames(d, records, scores, frame.set_index("metric"), details)
 
 
-__all__ = ["Run", "load"]
+__all__ = ["RunFrames", "load"]
