@@ -254,6 +254,10 @@ class MetricSummary:
                              {k: v for k, v in d.items() if k not in known})
 
 
+SAME_ANSWER = "% same answer"
+"""A curve's y axis unless its metric names another (``Metric.curve_y_label``): the Lanham curves'."""
+
+
 @dataclass(frozen=True)
 class CurveSummary:
     """A curve metric's mean curve on a fixed grid, with a pointwise bootstrap band."""
@@ -263,7 +267,7 @@ class CurveSummary:
     mean: list[float]
     ci: list[list[float | None]]
     n: int
-    y_label: str = "% same answer"
+    y_label: str = SAME_ANSWER
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -271,7 +275,7 @@ class CurveSummary:
     @staticmethod
     def from_dict(d: dict[str, Any]) -> CurveSummary:
         return CurveSummary(d["label"], list(d["x"]), list(d["mean"]), [list(c) for c in d["ci"]], int(d["n"]),
-                            str(d.get("y_label", "% same answer")))
+                            str(d.get("y_label", SAME_ANSWER)))
 
 
 @dataclass(frozen=True)

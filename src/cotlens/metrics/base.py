@@ -19,7 +19,7 @@ from cotlens.metrics.curves import Curve
 from cotlens.models.base import SCORE_PREFIXES, Capability, Model, optional
 from cotlens.options import identity
 from cotlens.stats import mean_estimate
-from cotlens.types import Episode, Estimate, Prompt, Record, Sample, Trace
+from cotlens.types import SAME_ANSWER, Episode, Estimate, Prompt, Record, Sample, Trace
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Metric:
     curve: Callable[[Record], Curve | None] | None = None
     """For curve metrics: the per-sample curve to plot."""
     curve_label: str = ""
-    curve_y_label: str = "% same answer"
+    curve_y_label: str = SAME_ANSWER
     validated_by: str = "load_bearing"
     """Which organisms ``cotlens validate`` checks the metric on: "load_bearing" (does the answer depend on the
     CoT: faithful, posthoc, encoded, mixed) or "verbalization" (does the CoT say what moved the answer: the hint
