@@ -1,4 +1,5 @@
-"""The ``cotlens`` command: ``run`` a battery of metrics on a model and task, ``report`` a run's summary.
+"""The ``cotlens`` command: ``run`` a battery of metrics on a model and task, ``report`` a run's summary,
+``compare`` runs.
 
 The options of ``run`` are built from ``RunConfig``'s fields and each metric's arguments dataclass, with
 their docstrings as help (``cotlens.options``). User errors (a bad
@@ -81,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     rep = sub.add_parser("report", help="print a run's summary table and rewrite its report.html")
     rep.add_argument("dir", help="run directory")
+    cp = sub.add_parser("compare", help="the same metrics on two or more runs, paired on shared samples (the first "
+                                         "run the baseline)")
+    cp.add_argument("dirs", nargs="+", metavar="DIR", help="finished run directories (at least two)")
+    cp.add_argument("--out", required=True, help="directory for compare.json and report.html")
+    cp.add_argument("--labels", default=None, help="comma-separated names for the runs (default: directory names)")
+    cp.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the permutation test (default: 0)")
     tr = sub.add_parser("train", help="train a model organism from its recipe")
     tr.add_argument("recipe", help="recipe name (faithful, posthoc, encoded, mixed, rationalize, hint-vocal, "
                                         "hint-silent, hack-vocal, hack-silent, hack-prone; controls: "
@@ -194,6 +201,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"wrote {Path(args.out) / 'summary.json'} and {Path(args.out) / 'report.html'}")
         elif args.command == "report":
             cmd_report(Path(args.dir))
+        elif args.command == "compare":
+            from cotlens.runs.compare import compare, format_compare
+
+            if len(args.dirs) < 2:
+                raise CotlensError("compare needs at least two run directories")
+            labels = None if args.labels is None else [x.strip() for x in args.labels.split(",")]
+            print(format_compare(compare(args.dirs, args.out, labels, args.seed)))
+            print(f"wrote {Path(args.out) / 'compare.json'} and {Path(args.out) / 'report.html'}")
         elif args.command == "train":
             from cotlens.organisms.train import train_and_save
 

@@ -131,3 +131,30 @@ def logistic_proba(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray)
     z -= z.max(1, keepdims=True)
     e = np.exp(z)
     return classes, e / e.sum(1, keepdims=True)
+
+
+N_PERM = 10_000
+
+
+def paired_difference(x: Sequence[float], y: Sequence[float], seed: int = 0) -> tuple[Estimate, float | None]:
+    """The mean paired difference mean(y - x) with its bootstrap interval (pairs resampled together), and the
+    two-sided p-value of a paired permutation test (each pair's two values swapped or not: a sign flip of its
+    difference), from ``scipy.stats.permutation_test``: exact over all 2^n flips when there are at most
+    ``N_PERM``, else ``N_PERM`` random flips with p = (count + 1) / (N_PERM + 1). No pairs: no value."""
+    from scipy.stats import permutation_test
+
+    if len(x) != len(y):
+        raise ValueError(f"paired_difference: {len(x)} and {len(y)} values")
+    if not x:
+        return Estimate(None, None, 0), None
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    est = mean_estimate(list(b - a), seed)
+    if np.all(a == b):
+        return est, 1.0
+
+    def stat(u: np.ndarray, v: np.ndarray, axis: int) -> np.ndarray:
+        return np.asarray(np.mean(v - u, axis=axis))
+
+    res = permutation_test((a, b), stat, permutation_type="samples", vectorized=True, n_resamples=N_PERM,
+                           alternative="two-sided", rng=seed)
+    return est, float(min(1.0, res.pvalue))
