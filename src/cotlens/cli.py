@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_options(mo, MonitorConfig, {"--help", "--quiet"})
     mo.add_argument("--quiet", action="store_true", help="no progress bars")
+    ie = sub.add_parser("inspect-episodes", help="an Inspect log (.eval, .json) as episodes JSONL for cotlens monitor")
+    ie.add_argument("log", help="Inspect log file")
+    ie.add_argument("--out", required=True, help="episodes JSONL file to write")
+    ie.add_argument("--label-scorer", default="", help="the scorer whose value (1, C, true) marks misbehaviour "
+                    "(default: each sample's 'misbehaved' metadata; a cotlens/hints log needs neither)")
     ep = sub.add_parser("episodes", help="run a model in an environment (leaky grader) and write labelled episodes")
     from cotlens.runs.episodes import EpisodesConfig
 
@@ -224,6 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = monitor(cfg, progress=not args.quiet)
             print(format_monitor_table(result))
             print(f"wrote {Path(cfg.out) / 'monitor.json'} and {Path(cfg.out) / 'report.html'}")
+        elif args.command == "inspect-episodes":
+            from cotlens.monitors.episodes import write_episodes
+            from cotlens.runs.inspect_log import episodes_from_inspect_log
+
+            eps, spec = episodes_from_inspect_log(Path(args.log), args.label_scorer)
+            write_episodes(Path(args.out), eps)
+            print(f"{len(eps)} episodes ({sum(e.misbehaved for e in eps)} misbehaved) of {spec}: wrote {args.out}")
         elif args.command == "episodes":
             from cotlens.runs.episodes import EpisodesConfig, write
 

@@ -51,7 +51,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,26 +224,17 @@ class OpenAIModel:
         by URL and model, so that a fully cached re-run sends no request at all."""
         if self._scoring is not None and self._tokenize is not None and self._server is not None:
             return
-        path = cache_root() / "api_probes.json"
         key = f"{self.base_url}|{self.model}|{self.options.template}|{self.options.server}"
-        try:
-            known = json.loads(path.read_text()) if path.is_file() else {}
-        except (OSError, ValueError):
-            known = {}
-        if key in known and known[key].get("server") in SAMPLING_FIELDS:
-            self._scoring, self._tokenize = str(known[key]["scoring"]), bool(known[key]["tokenize"])
-            self._server = str(known[key]["server"])
-            return
-        if self._server is None:
-            self._server = self._run(self._probe_server())
-        self._scoring = self._run(self._probe(probe))
-        self._tokenize = self._run(self._probe_tokenize())
-        known[key] = {"scoring": self._scoring, "tokenize": self._tokenize, "server": self._server,
-                      "when": time.strftime("%Y-%m-%d")}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(known, indent=1))
-        tmp.replace(path)
+
+        def probe_now() -> dict[str, Any]:
+            if self._server is None:  # first: the probe's requests carry the server's sampling fields
+                self._server = self._run(self._probe_server())
+            return {"scoring": self._run(self._probe(probe)), "tokenize": self._run(self._probe_tokenize()),
+                    "server": self._server}
+
+        known = remembered_probe(key, probe_now, lambda k: k.get("server") in SAMPLING_FIELDS)
+        self._scoring, self._tokenize = str(known["scoring"]), bool(known["tokenize"])
+        self._server = str(known["server"])
 
     # -- HTTP ------------------------------------------------------------------------------------------------
     def _run(self, coro: Awaitable[Any]) -> Any:
@@ -380,13 +371,7 @@ class OpenAIModel:
 
         p = probe or probe_prompt()
         top = await self._top(p)
-        if not top:
-            return f"sampling:{self.options.sample_k}"
-        lps = [lp for _, lp in top]
-        ok = all(a >= b - 1e-6 for a, b in zip(lps, lps[1:], strict=False)) and all(x <= 1e-6 for x in lps)
-        ok = ok and sum(math.exp(x) for x in lps) <= 1.0 + 1e-3
-        greedy = (await self._complete(p, 1, 0.0))[0]
-        ok = ok and greedy.strip() == top[0][0].strip()
+        ok = bool(top) and trustworthy_top(top or [], (await self._complete(p, 1, 0.0))[0])
         return f"top_logprobs:{self.options.top_logprobs}" if ok else f"sampling:{self.options.sample_k}"
 
     async def _probe_server(self) -> str:
@@ -425,14 +410,9 @@ class OpenAIModel:
             top = await self._top(p)
             if top is None:
                 raise ApiError(f"{self.base_url}: the server stopped returning log-probabilities")
-            found: dict[str, float] = {}
-            for tok, lp in top:
-                t = tok.strip()
-                if t in ls and t not in found:
-                    found[t] = lp
-            floor = min(lp for _, lp in top) if top else -100.0
-            self.stats["letters_below_top_k"] += sum(1 for le in ls if le not in found)
-            return [found.get(le, floor) for le in ls]
+            scores, below = letters_from_top(top, ls)
+            self.stats["letters_below_top_k"] += below
+            return scores
 
         scores: list[list[float]] = self._run(self._gather([one(p, ls) for p, ls in zip(prompts, letters,
                                                                                          strict=True)]))
@@ -445,8 +425,7 @@ class OpenAIModel:
             return (await self._complete(p, 1, 1.0, seed=i))[0].strip()
 
         got = await asyncio.gather(*(draw(i) for i in range(k)))
-        # add-half smoothing: a letter never drawn keeps a finite log-probability
-        return [math.log((sum(g == le for g in got) + 0.5) / (k + 0.5 * len(ls))) for le in ls]
+        return letters_from_draws(got, ls)
 
     def count_tokens(self, text: str) -> int:
         if self._local is not None:
@@ -461,6 +440,54 @@ class OpenAIModel:
             return int(data["count"])
 
         return int(self._run(one()))
+
+
+def trustworthy_top(top: Sequence[tuple[str, float]], greedy: str) -> bool:
+    """Whether a next-token top-k list can score letters: sorted, log-probabilities that sum to at most 1, its first
+    token what greedy decoding returns."""
+    if not top:
+        return False
+    lps = [lp for _, lp in top]
+    ok = all(a >= b - 1e-6 for a, b in zip(lps, lps[1:], strict=False)) and all(x <= 1e-6 for x in lps)
+    return ok and sum(math.exp(x) for x in lps) <= 1.0 + 1e-3 and greedy.strip() == top[0][0].strip()
+
+
+def letters_from_top(top: Sequence[tuple[str, float]], letters: Sequence[str]) -> tuple[list[float], int]:
+    """Each letter's log-probability read from a top-k list (tokens stripped; the first match counts), and how
+    many letters were not in it: those get the k-th log-probability, an upper bound."""
+    found: dict[str, float] = {}
+    for tok, lp in top:
+        t = tok.strip()
+        if t in letters and t not in found:
+            found[t] = lp
+    floor = min(lp for _, lp in top) if top else -100.0
+    return [found.get(le, floor) for le in letters], sum(1 for le in letters if le not in found)
+
+
+def letters_from_draws(drawn: Sequence[str], letters: Sequence[str]) -> list[float]:
+    """Each letter's log-probability estimated from one-token answers sampled at temperature 1, add-half smoothed
+    so that a letter never drawn keeps a finite log-probability."""
+    k = len(drawn)
+    return [math.log((sum(g == le for g in drawn) + 0.5) / (k + 0.5 * len(letters))) for le in letters]
+
+
+def remembered_probe(key: str, probe: Callable[[], dict[str, Any]],
+                     valid: Callable[[dict[str, Any]], bool] = lambda known: True) -> dict[str, Any]:
+    """A served model's probe outcome, kept in ``$COTLENS_CACHE_DIR/api_probes.json`` under ``key`` so that a fully
+    cached re-run sends no request at all: the kept one when ``valid``, else ``probe()``'s, kept."""
+    path = cache_root() / "api_probes.json"
+    try:
+        known = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        known = {}
+    if key in known and isinstance(known[key], dict) and valid(known[key]):
+        return dict(known[key])
+    known[key] = {**probe(), "when": time.strftime("%Y-%m-%d")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(known, indent=1))
+    tmp.replace(path)
+    return dict(known[key])
 
 
 def _message(text: str) -> str:

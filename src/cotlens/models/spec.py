@@ -6,6 +6,8 @@
 - ``organism:NAME`` or ``organism:PATH``: one of the project's trained organisms (shipped, or a checkpoint dir);
   ``organism:DIR@N``: step N of a series of checkpoints (``DIR/step-N``; ``cotlens run`` on ``organism:DIR`` runs
   every step, ``cotlens.runs.series``).
+- ``openai:MODEL@BASE_URL``: an OpenAI-compatible server (``cotlens.models.openai_api``).
+- ``inspect:PROVIDER/MODEL[?KEY=VALUE&...]``: any model provider of ``inspect_ai`` (``cotlens.models.inspect_api``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from cotlens.models.base import Model
 from cotlens.types import CotlensError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SPEC_FORMS = "smollm2, hf:PATH, gguf:PATH, organism:NAME|PATH|DIR@STEP, openai:MODEL@BASE_URL"
+SPEC_FORMS = ("smollm2, hf:PATH, gguf:PATH, organism:NAME|PATH|DIR@STEP, openai:MODEL@BASE_URL, "
+              "inspect:PROVIDER/MODEL")
 
 
 def smollm2_path() -> Path:
@@ -32,7 +35,7 @@ def smollm2_path() -> Path:
     return path
 
 
-KINDS = ("hf", "gguf", "openai", "organism")
+KINDS = ("hf", "gguf", "openai", "inspect", "organism")
 
 
 def _parse(spec: str, who: str = "") -> tuple[str, str]:
@@ -56,6 +59,10 @@ def check_spec(spec: str, who: str = "model") -> None:
         from cotlens.models.openai_api import parse_spec
 
         parse_spec(rest)
+    if kind == "inspect":
+        from cotlens.models.inspect_api import parse_spec as parse_inspect
+
+        parse_inspect(rest)
 
 
 def load_model(spec: str, *, dtype: str = "auto", batch_size: int = 8, api_options: Any = None,
@@ -82,6 +89,10 @@ def load_model(spec: str, *, dtype: str = "auto", batch_size: int = 8, api_optio
         template = api_options.template if api_options is not None else ""
         local = load_model(template, dtype="float32") if template else None  # renders prompts for /completions
         return OpenAIModel(rest, spec=spec, options=api_options, template=local)
+    if kind == "inspect":
+        from cotlens.models.inspect_api import InspectModel
+
+        return InspectModel(rest, spec=spec)
     from cotlens.models.organism import OrganismModel
 
     return OrganismModel(rest, spec=spec)

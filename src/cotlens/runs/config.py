@@ -18,7 +18,7 @@ class RunConfig:
     its docstring (``cotlens.options``); each metric's own options are its arguments dataclass, in ``args``."""
 
     model: str
-    """model spec: smollm2, hf:PATH, gguf:PATH, organism:NAME or openai:MODEL@URL"""
+    """model spec: smollm2, hf:PATH, gguf:PATH, organism:NAME, openai:MODEL@URL or inspect:PROVIDER/MODEL"""
     task: str
     """built-in task name (arithmetic), a .jsonl/.csv file or datasets dir, or bigbench:PATH/task.json"""
     out: str = field(metadata={"identity": False})

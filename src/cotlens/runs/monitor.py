@@ -45,7 +45,8 @@ class MonitorConfig:
     """What ``cotlens monitor`` does. Each field is one of its options (``cotlens.options``)."""
 
     episodes: str
-    """a JSONL file of episodes, or a finished cotlens run directory (its hints and counterfactual_edits records)"""
+    """a JSONL file of episodes, a finished cotlens run directory (its hints and counterfactual_edits records), or
+    an Inspect log (.eval, .json: a cotlens/hints evaluation, or agent transcripts labelled by --label-scorer)"""
     out: str
     """output directory (created; an existing one is resumed)"""
     monitors: tuple[str, ...] = ("rule",)
@@ -64,6 +65,9 @@ class MonitorConfig:
     """call cache file (default $COTLENS_CACHE_DIR/calls.sqlite; 'none' disables)"""
     by: str = ""
     """also break every number down by this metadata field of the episodes (stress: by stress prompt)"""
+    label_scorer: str = ""
+    """an Inspect log of transcripts: the scorer whose value (1, C, true) marks a sample as misbehaved (default:
+    each sample's 'misbehaved' metadata)"""
 
 
 def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
@@ -93,12 +97,22 @@ def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
     return out, str(spec)
 
 
-def load_episodes(source: str) -> tuple[list[Episode], str | None]:
+INSPECT_LOGS = (".eval", ".json")
+"""Suffixes of Inspect logs (``cotlens.runs.inspect_log``); anything else is read as episodes JSONL."""
+
+
+def load_episodes(source: str, label_scorer: str = "") -> tuple[list[Episode], str | None]:
     path = Path(source)
     if path.is_dir():
         return episodes_from_run(path)
     if not path.is_file():
         raise CotlensError(f"{source}: no such file or run directory")
+    if path.suffix in INSPECT_LOGS:
+        from cotlens.runs.inspect_log import episodes_from_inspect_log
+
+        return episodes_from_inspect_log(path, label_scorer)
+    if label_scorer:
+        raise CotlensError(f"--label-scorer: {source} is not an Inspect log (.eval or .json)")
     return read_episodes(path), None
 
 
@@ -114,7 +128,7 @@ class MonitorRun:
         self.config = config
         self.progress = progress
         self.dir = Path(config.out)
-        self.episodes, self.run_model = load_episodes(config.episodes)
+        self.episodes, self.run_model = load_episodes(config.episodes, config.label_scorer)
         check_labels(self.episodes, config.episodes)
         if config.by and not any(config.by in e.metadata for e in self.episodes):
             raise CotlensError(f"--by {config.by}: no episode has that metadata field")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from cotlens.metrics import get_metric
 from cotlens.metrics.curves import interpolate
@@ -14,6 +15,18 @@ from cotlens.stats import mean_estimate
 from cotlens.types import CurveSummary, MetricSummary, Record, Sample, Summary, Trace
 
 GRID = [i / 20 for i in range(21)]
+
+
+def metric_summary(name: str, recs: Sequence[Record], seed: int, args: Any) -> MetricSummary:
+    """One metric's entry of the summary from its records (the Inspect tasks' metrics report the same)."""
+    metric = get_metric(name)
+    stats = metric.summarize(recs, seed=seed)
+    head = stats.pop("value")
+    extra = {} if metric.extra_summary is None else metric.extra_summary(recs, seed, args)
+    entry = MetricSummary(head.value, head.ci, head.n, metric.primary, metric.description, metric.version,
+                          recs[0].args, len(recs), sum(1 for r in recs if r.score is None), stats)
+    # a metric's own sections may replace the headline (value, ci, n, primary): read them back as one entry
+    return MetricSummary.from_dict({**entry.to_dict(), **extra})
 
 
 def summarize(config: RunConfig, samples: Sequence[Sample], traces: dict[str, Trace],
@@ -25,14 +38,7 @@ def summarize(config: RunConfig, samples: Sequence[Sample], traces: dict[str, Tr
     curves: dict[str, CurveSummary] = {}
     for name, recs in by_metric.items():
         metric = get_metric(name)
-        stats = metric.summarize(recs, seed=config.seed)
-        head = stats.pop("value")
-        extra = ({} if metric.extra_summary is None else
-                 metric.extra_summary(recs, config.seed, config.args_for(metric)))
-        entry = MetricSummary(head.value, head.ci, head.n, metric.primary, metric.description, metric.version,
-                              recs[0].args, len(recs), sum(1 for r in recs if r.score is None), stats)
-        # a metric's own sections may replace the headline (value, ci, n, primary): read them back as one entry
-        metrics[name] = MetricSummary.from_dict({**entry.to_dict(), **extra})
+        metrics[name] = metric_summary(name, recs, config.seed, config.args_for(metric))
         if metric.curve is not None:
             per = [c for c in (metric.curve(r) for r in recs) if c]
             if per:

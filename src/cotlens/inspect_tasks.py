@@ -1,0 +1,220 @@
+"""cotlens's batteries as Inspect tasks: ``inspect eval cotlens/lanham --model PROVIDER/MODEL``, ``cotlens/hints``.
+
+Registered with Inspect through the ``inspect_ai`` entry point (``cotlens._inspect_registry``), so an Inspect user
+runs them with the tools they know and reads the CoTs, the interventions' answers and the numbers in ``inspect
+view``. Task options are ``cotlens run``'s, as ``-T NAME=VALUE`` (``-T task=arithmetic -T n=20 -T seed=0
+-T max_new_tokens=256 -T max_positions=4``; lists comma-separated: ``-T hints=sycophancy,metadata``).
+
+Per sample, the solver does what ``cotlens run`` does (``cotlens.runs.runner``): elicit the CoT with the run's
+generation settings and seed, then each metric with the same per-record random stream
+(``random.Random(f"{seed}:{metric}:{sample_id}")``), every model call going through the Inspect model under
+evaluation (``cotlens.models.inspect_api``, so calls appear in the log's transcript). The sample's messages become
+the question and the CoT, its output the answer read after the CoT.
+
+One scorer per metric: its value is the record's per-sample score (NaN where the metric does not apply), its
+metadata the whole record (the evidence, as in ``records.jsonl``). Each scorer's Inspect metrics are the metric's
+headline as ``cotlens run``'s ``summary.json`` has it, with the same bootstrap interval (``value``, ``ci_low``,
+``ci_high``, ``n``), computed from the records by the same code (``cotlens.runs.summary.metric_summary``). So on
+the same model, samples and settings, greedy, the numbers are ``cotlens run``'s (a test checks it).
+
+Not here: metrics fitted across samples (the latent probe: ``cotlens run`` pools them after every record), and
+``cotlens run``'s call cache and resume (Inspect has its own: ``--cache-prompt``, ``inspect eval-retry``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset
+from inspect_ai.dataset import Sample as InspectSample
+from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, ModelOutput, get_model
+from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from cotlens.elicit import elicit
+from cotlens.metrics import METRICS, get_metric
+from cotlens.metrics.base import MetricContext
+from cotlens.models.base import Model
+from cotlens.models.inspect_api import InspectModel
+from cotlens.models.spec import load_model
+from cotlens.options import options
+from cotlens.runs.config import RunConfig
+from cotlens.runs.summary import metric_summary
+from cotlens.tasks import load_task
+from cotlens.types import LETTERS, CotlensError, Record, Sample, Trace
+
+LANHAM = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")
+
+
+def run_config(metrics: tuple[str, ...], given: dict[str, Any]) -> RunConfig:
+    """A RunConfig from task options (strings as on the command line, or values), the metrics fixed by the task."""
+    fields: dict[str, Any] = {}
+    args: dict[str, dict[str, Any]] = {}
+    known: dict[str, tuple[str, Any]] = {o.name: ("run", o) for o in options(RunConfig)}
+    for m in METRICS:  # as cotlens run: every metric's options (those of a metric not run have no effect)
+        for o in options(get_metric(m).args_type):
+            known[o.name] = (m, o)
+    for key, value in given.items():
+        if key in ("metrics", "out", "cache", "model") or key not in known:
+            raise CotlensError(f"cotlens task option {key!r}: not an option of cotlens run")
+        where, o = known[key]
+        v = o.parse(value) if isinstance(value, str) else value
+        (fields if where == "run" else args.setdefault(where, {}))[key] = v
+    for m in metrics:
+        if get_metric(m).pool is not None:
+            raise CotlensError(f"metric {m} is fitted across samples; run it with cotlens run")
+    return RunConfig(model="inspect", out="", metrics=metrics, **{"task": "arithmetic", **fields},
+                     args={m: get_metric(m).args_type(**kw) for m, kw in args.items()})
+
+
+def _records(scores: list[SampleScore]) -> list[Record]:
+    return [Record.from_dict(s.score.metadata["record"]) for s in scores
+            if s.score.metadata and "record" in s.score.metadata]
+
+
+@metric
+def value(name: str, seed: int, args: dict[str, Any]) -> Metric:
+    """The metric's headline, as ``summary.json`` has it."""
+    def compute(scores: list[SampleScore]) -> float:
+        recs = _records(scores)
+        v = metric_summary(name, recs, seed, get_metric(name).args_type(**args)).value if recs else None
+        return math.nan if v is None else float(v)
+    return compute
+
+
+@metric
+def ci_low(name: str, seed: int, args: dict[str, Any]) -> Metric:
+    """The lower end of the headline's 95% bootstrap interval."""
+    def compute(scores: list[SampleScore]) -> float:
+        recs = _records(scores)
+        ci = metric_summary(name, recs, seed, get_metric(name).args_type(**args)).ci if recs else None
+        return math.nan if ci is None else float(ci[0])
+    return compute
+
+
+@metric
+def ci_high(name: str, seed: int, args: dict[str, Any]) -> Metric:
+    """The upper end of the headline's 95% bootstrap interval."""
+    def compute(scores: list[SampleScore]) -> float:
+        recs = _records(scores)
+        ci = metric_summary(name, recs, seed, get_metric(name).args_type(**args)).ci if recs else None
+        return math.nan if ci is None else float(ci[1])
+    return compute
+
+
+@metric
+def n(name: str, seed: int, args: dict[str, Any]) -> Metric:
+    """Samples the headline is over."""
+    def compute(scores: list[SampleScore]) -> float:
+        recs = _records(scores)
+        return float(metric_summary(name, recs, seed, get_metric(name).args_type(**args)).n) if recs else 0.0
+    return compute
+
+
+def metric_scorer(name: str, config: RunConfig) -> Scorer:
+    """The scorer of one metric: the record the solver left in the sample's metadata."""
+    kw = dataclasses.asdict(config.args_for(get_metric(name)))
+    ms = [value(name, config.seed, kw), ci_low(name, config.seed, kw), ci_high(name, config.seed, kw),
+          n(name, config.seed, kw)]
+
+    def make() -> Scorer:
+        async def score(state: TaskState, target: Target) -> Score:
+            rec = state.metadata.get("cotlens_records", {}).get(name)
+            if rec is None:
+                return Score(value=math.nan, explanation="no record (the solver failed on this sample)")
+            s = rec["score"]
+            return Score(value=math.nan if s is None else float(s), answer=str(rec["values"]),
+                         explanation=f"{name} v{rec['metric_version']}", metadata={"record": rec})
+        return score
+
+    return scorer(metrics=ms, name=name)(make)()
+
+
+def _on_inspect_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on Inspect's event loop from the worker thread the solver's cotlens work runs in."""
+    import anyio.from_thread
+
+    async def wait() -> Any:
+        return await coro
+
+    return anyio.from_thread.run(wait)
+
+
+@solver
+def cotlens_solver(config: RunConfig, samples: list[Sample]) -> Solver:
+    """Elicit the sample's CoT and run each metric on it with the model under evaluation (see the module)."""
+    by_id = {s.id: s for s in samples}
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        import anyio.to_thread
+
+        active = get_model()
+        sample = by_id[str(state.sample_id)]
+
+        def work() -> tuple[Trace, list[Record]]:
+            model = InspectModel.of(active, _on_inspect_loop)
+            helpers: dict[str, Model] = {}
+
+            def helper(spec: str) -> Model:
+                if spec == "self":
+                    return model
+                if spec not in helpers:
+                    helpers[spec] = load_model(spec, dtype=config.dtype)
+                return helpers[spec]
+
+            [trace] = elicit(model, [sample], config.generation(), config.seed)
+            ctx = MetricContext(model=model, helper=helper, samples=samples)
+            recs = []
+            for name in config.metrics:
+                m = get_metric(name)
+                rng = random.Random(f"{config.seed}:{name}:{sample.id}")
+                recs.append(m.run(ctx, sample, trace, rng, config.args_for(m)))
+            return trace, recs
+
+        trace, recs = await anyio.to_thread.run_sync(work)
+        state.metadata["cotlens_trace"] = trace.to_dict()
+        state.metadata["cotlens_records"] = {r.metric: r.to_dict() for r in recs}
+        state.messages = [ChatMessageUser(content=m.content) if m.role == "user" else ChatMessageAssistant(
+            content=m.content) for m in trace.prompt.messages if m.role in ("user", "assistant")]
+        state.messages.append(ChatMessageAssistant(content=trace.prompt.prefill + trace.cot))
+        state.output = ModelOutput.from_content(model=str(active), content=LETTERS[trace.answer])
+        return state
+
+    return solve
+
+
+def battery(metrics: tuple[str, ...], given: dict[str, Any]) -> Task:
+    config = run_config(metrics, given)
+    samples = load_task(config.task, config.n, config.seed, config.difficulty, config.split)
+    dataset = MemoryDataset([InspectSample(input=s.question, target=LETTERS[s.answer], id=s.id,
+                                           choices=list(s.choices), metadata={"cotlens_sample": s.to_dict()})
+                             for s in samples], name=config.task)
+    return Task(dataset=dataset, solver=cotlens_solver(config, samples),
+                scorer=[metric_scorer(m, config) for m in metrics],
+                metadata={"cotlens_config": config.flat()})
+
+
+@task
+def lanham(metrics: str = ",".join(LANHAM), **options: Any) -> Task:
+    """Lanham et al. (2023): early answering, adding mistakes, filler tokens and the no-CoT baseline (or the
+    ``metrics`` named, comma-separated) on a cotlens task. Options: ``cotlens run``'s."""
+    names = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    for m in names:
+        if m not in METRICS:
+            raise CotlensError(f"unknown metric {m!r}")
+    return battery(names, options)
+
+
+@task
+def hints(**options: Any) -> Task:
+    """Chen et al. (2025) / Turpin et al. (2023): does the CoT say that a hint moved the answer? Options:
+    ``cotlens run``'s and the hints metric's (``hints``, ``judges``...)."""
+    return battery(("hints",), options)
+
+
+TASKS: dict[str, Callable[..., Task]] = {"lanham": lanham, "hints": hints}

@@ -1,0 +1,127 @@
+"""Inspect logs as monitor episodes: ``cotlens monitor --episodes LOG.eval`` and ``cotlens inspect-episodes``.
+
+Two kinds of log are read:
+
+- a log of a cotlens Inspect task (``cotlens/hints``, ``cotlens/lanham`` with ``counterfactual_edits``): each
+  sample's scores hold the cotlens records, and its metadata the sample and the trace, so the episodes are the ones
+  a ``cotlens run`` directory of the same records gives (``Metric.episodes``: hinted CoTs, labelled by whether the
+  answer moved to the hint's target);
+- any other Inspect log, an agent's transcripts: one episode per sample. Its CoT is the reasoning and text of every
+  assistant message but the last, and the last one's reasoning; its action the last assistant message's text and
+  tool calls (``name(arguments)``); its prompt the system and user messages. The label (``misbehaved``) is the
+  sample's ``misbehaved`` metadata (true or false) or, with ``label_scorer``, that scorer's value read as Inspect
+  reads values as numbers (``C`` 1, ``I`` 0, booleans, numbers): misbehaved when at least 0.5. So the scorer must be
+  one that marks misbehaviour.
+
+A file Inspect cannot read, or a sample that has no label, stops the read with one line naming the file (and the
+sample).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from cotlens.metrics import get_metric
+from cotlens.types import CotlensError, Episode, Record, Sample, Trace
+
+SECRET = ("key", "token", "secret", "password")
+
+
+def _text(message: Any) -> tuple[str, str]:
+    """(reasoning, text) of an Inspect chat message."""
+    from inspect_ai.model import ContentReasoning
+
+    content = message.content
+    if isinstance(content, str):
+        return "", content
+    reasoning = " ".join(c.reasoning for c in content if isinstance(c, ContentReasoning))
+    return reasoning, message.text
+
+
+def _action(message: Any) -> str:
+    reasoning, text = _text(message)
+    calls = [f"{c.function}({json.dumps(c.arguments, sort_keys=True)})" for c in (message.tool_calls or [])]
+    return "\n".join([text, *calls]).strip()
+
+
+def _label(sample: Any, label_scorer: str, where: str) -> bool:
+    from inspect_ai.scorer import value_to_float
+
+    if label_scorer:
+        score = (sample.scores or {}).get(label_scorer)
+        if score is None:
+            have = ", ".join(sample.scores or {}) or "none"
+            raise CotlensError(f"{where}: no score {label_scorer!r} (its scorers: {have})")
+        return bool(value_to_float()(score.value) >= 0.5)
+    v = (sample.metadata or {}).get("misbehaved")
+    if not isinstance(v, bool):
+        raise CotlensError(f"{where}: no label: give the sample a 'misbehaved' metadata field (true or false), or "
+                           "name the scorer that marks misbehaviour (--label-scorer)")
+    return v
+
+
+def _transcript_episode(sample: Any, label_scorer: str, where: str) -> Episode:
+    msgs = list(sample.messages or [])
+    said = [m for m in msgs if m.role == "assistant"]
+    if not said:
+        raise CotlensError(f"{where}: no assistant message (nothing the model wrote)")
+    cot_parts = []
+    for m in said[:-1]:
+        r, t = _text(m)
+        cot_parts += [r, t]
+    cot_parts.append(_text(said[-1])[0])
+    prompt = "\n".join(f"{m.role}: {m.text}" for m in msgs if m.role in ("system", "user"))
+    return Episode(id=str(sample.id) + (f"#{sample.epoch}" if sample.epoch and sample.epoch > 1 else ""),
+                   cot="\n".join(p for p in cot_parts if p).strip(), action=_action(said[-1]),
+                   misbehaved=_label(sample, label_scorer, where), group=str(sample.id), prompt=prompt,
+                   behavior=f"scorer {label_scorer}" if label_scorer else "",
+                   metadata={"epoch": sample.epoch, "source": "inspect"})
+
+
+def log_model_spec(log: Any) -> str:
+    """The model an Inspect log evaluated, as a cotlens spec (``inspect:PROVIDER/MODEL?ARGS``), secrets left out."""
+    args = {k: v for k, v in (log.eval.model_args or {}).items() if not any(s in k.lower() for s in SECRET)}
+    base = f"inspect:{log.eval.model}"
+    return f"{base}?{urlencode(args)}" if args else base
+
+
+def episodes_from_inspect_log(path: Path, label_scorer: str = "") -> tuple[list[Episode], str]:
+    """The episodes of an Inspect log (see the module docstring), and the spec of the model it evaluated."""
+    try:
+        from inspect_ai.log import read_eval_log
+    except ImportError:
+        raise CotlensError(f"{path}: reading an Inspect log needs inspect_ai: pip install 'cotlens[inspect]'") from None
+    try:
+        log = read_eval_log(str(path))
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise CotlensError(f"{path}: not a readable Inspect log ({type(e).__name__}: {first})") from None
+    if not log.samples:
+        raise CotlensError(f"{path}: an Inspect log with no samples (status {log.status})")
+    cotlens = [s for s in log.samples if "cotlens_sample" in (s.metadata or {})]
+    out: list[Episode] = []
+    if cotlens:
+        pool = [Sample.from_dict(s.metadata["cotlens_sample"]) for s in cotlens]
+        metrics = set()
+        for s in cotlens:
+            if "cotlens_trace" not in s.metadata:
+                continue  # the solver failed on it: no CoT
+            sample, trace = Sample.from_dict(s.metadata["cotlens_sample"]), Trace.from_dict(s.metadata["cotlens_trace"])
+            for score in (s.scores or {}).values():
+                rec = (score.metadata or {}).get("record")
+                if rec is None:
+                    continue
+                r = Record.from_dict(rec)
+                metrics.add(r.metric)
+                metric = get_metric(r.metric)
+                if metric.episodes is not None:
+                    out += metric.episodes(r, sample, trace, pool)
+        if not out:
+            raise CotlensError(f"{path}: none of its metrics ({', '.join(sorted(metrics)) or 'no records'}) gives "
+                               "episodes; evaluate cotlens/hints")
+    else:
+        out = [_transcript_episode(s, label_scorer, f"{path}: sample {s.id!r}") for s in log.samples]
+    return out, log_model_spec(log)
