@@ -11,23 +11,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from inspect_ai import Task
+from inspect_ai import eval as inspect_eval
+from inspect_ai.dataset import Sample as InspectSample
+from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
-pytest.importorskip("inspect_ai")
-
-from inspect_ai import Task, eval as inspect_eval  # noqa: E402
-from inspect_ai.dataset import Sample as InspectSample  # noqa: E402
-from inspect_ai.model import ModelOutput, ModelUsage, get_model  # noqa: E402
-
-from cotlens.cli import main  # noqa: E402
-from cotlens.metrics.hints import HintsArgs  # noqa: E402
-from cotlens.models.hf import convert_gguf, file_sha256  # noqa: E402
-from cotlens.models.inspect_api import parse_spec  # noqa: E402
-from cotlens.models.spec import load_model, smollm2_path  # noqa: E402
-from cotlens.paths import cache_root  # noqa: E402
-from cotlens.runs.config import RunConfig  # noqa: E402
-from cotlens.runs.runner import read_jsonl, run  # noqa: E402
-from cotlens.serve import ModelServer  # noqa: E402
-from cotlens.types import CotlensError  # noqa: E402
+from cotlens.cli import main
+from cotlens.metrics.hints import HintsArgs
+from cotlens.models.hf import convert_gguf, file_sha256
+from cotlens.models.inspect_api import parse_spec
+from cotlens.models.spec import load_model, smollm2_path
+from cotlens.paths import cache_root
+from cotlens.runs.config import RunConfig
+from cotlens.runs.runner import read_jsonl, run
+from cotlens.serve import ModelServer
+from cotlens.types import CotlensError
 
 INSPECT = str(Path(sys.executable).with_name("inspect"))
 
