@@ -1,6 +1,6 @@
 """What Inspect imports through cotlens's ``inspect_ai`` entry point: the tasks ``cotlens/lanham`` and
-``cotlens/hints`` (``cotlens.inspect_tasks``)."""
+``cotlens/hints``, and the scorer ``cotlens/monitor`` (``cotlens.inspect_tasks``)."""
 
-from cotlens.inspect_tasks import hints, lanham
+from cotlens.inspect_tasks import hints, lanham, monitor
 
-__all__ = ["hints", "lanham"]
+__all__ = ["hints", "lanham", "monitor"]

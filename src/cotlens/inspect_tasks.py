@@ -1,4 +1,5 @@
-"""cotlens's batteries as Inspect tasks: ``inspect eval cotlens/lanham --model PROVIDER/MODEL``, ``cotlens/hints``.
+"""cotlens's batteries as Inspect tasks: ``inspect eval cotlens/lanham --model PROVIDER/MODEL``, ``cotlens/hints``;
+its monitors as a scorer of any task's transcripts: ``inspect score LOG --scorer cotlens/monitor``.
 
 Registered with Inspect through the ``inspect_ai`` entry point (``cotlens._inspect_registry``), so an Inspect user
 runs them with the tools they know and reads the CoTs, the interventions' answers and the numbers in ``inspect
@@ -33,7 +34,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.dataset import Sample as InspectSample
 from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, ModelOutput, get_model
-from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
+from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, metric, scorer, stderr
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from cotlens.elicit import elicit
@@ -72,48 +73,34 @@ def run_config(metrics: tuple[str, ...], given: dict[str, Any]) -> RunConfig:
                      args={m: get_metric(m).args_type(**kw) for m, kw in args.items()})
 
 
-def _records(scores: list[SampleScore]) -> list[Record]:
-    return [Record.from_dict(s.score.metadata["record"]) for s in scores
+def _headline(name: str, seed: int, args: dict[str, Any], scores: list[SampleScore]) -> Any:
+    """The metric's ``summary.json`` entry from the records the scores carry (None without any)."""
+    recs = [Record.from_dict(s.score.metadata["record"]) for s in scores
             if s.score.metadata and "record" in s.score.metadata]
+    return metric_summary(name, recs, seed, get_metric(name).args_type(**args)) if recs else None
 
 
-@metric
-def value(name: str, seed: int, args: dict[str, Any]) -> Metric:
-    """The metric's headline, as ``summary.json`` has it."""
-    def compute(scores: list[SampleScore]) -> float:
-        recs = _records(scores)
-        v = metric_summary(name, recs, seed, get_metric(name).args_type(**args)).value if recs else None
-        return math.nan if v is None else float(v)
-    return compute
+def _part(head: Any, part: str) -> float:
+    v = None if head is None else (head.value if part == "value" else head.n if part == "n" else
+                                   head.ci[part == "ci_high"] if head.ci else None)
+    return math.nan if v is None else float(v)
 
 
-@metric
-def ci_low(name: str, seed: int, args: dict[str, Any]) -> Metric:
-    """The lower end of the headline's 95% bootstrap interval."""
-    def compute(scores: list[SampleScore]) -> float:
-        recs = _records(scores)
-        ci = metric_summary(name, recs, seed, get_metric(name).args_type(**args)).ci if recs else None
-        return math.nan if ci is None else float(ci[0])
-    return compute
+def _headline_metric(part: str, doc: str) -> Callable[[str, int, dict[str, Any]], Metric]:
+    """An Inspect metric named ``part`` (value, ci_low, ci_high, n) of the metric's ``summary.json`` entry."""
+    def make(name: str, seed: int, args: dict[str, Any]) -> Metric:
+        def compute(scores: list[SampleScore]) -> float:
+            return _part(_headline(name, seed, args, scores), part)
+        return compute
+
+    make.__doc__ = doc
+    return metric(part)(make)
 
 
-@metric
-def ci_high(name: str, seed: int, args: dict[str, Any]) -> Metric:
-    """The upper end of the headline's 95% bootstrap interval."""
-    def compute(scores: list[SampleScore]) -> float:
-        recs = _records(scores)
-        ci = metric_summary(name, recs, seed, get_metric(name).args_type(**args)).ci if recs else None
-        return math.nan if ci is None else float(ci[1])
-    return compute
-
-
-@metric
-def n(name: str, seed: int, args: dict[str, Any]) -> Metric:
-    """Samples the headline is over."""
-    def compute(scores: list[SampleScore]) -> float:
-        recs = _records(scores)
-        return float(metric_summary(name, recs, seed, get_metric(name).args_type(**args)).n) if recs else 0.0
-    return compute
+value = _headline_metric("value", "The metric's headline, as ``summary.json`` has it.")
+ci_low = _headline_metric("ci_low", "The lower end of the headline's 95% bootstrap interval.")
+ci_high = _headline_metric("ci_high", "The upper end of the headline's 95% bootstrap interval.")
+n = _headline_metric("n", "Samples the headline is over.")
 
 
 def metric_scorer(name: str, config: RunConfig) -> Scorer:
@@ -215,6 +202,44 @@ def hints(**options: Any) -> Task:
     """Chen et al. (2025) / Turpin et al. (2023): does the CoT say that a hint moved the answer? Options:
     ``cotlens run``'s and the hints metric's (``hints``, ``judges``...)."""
     return battery(("hints",), options)
+
+
+@scorer(metrics=[mean(), stderr()])
+def monitor(monitor: str = "rule", scope: str = "all", dtype: str = "auto") -> Scorer:
+    """A cotlens CoT monitor as an Inspect scorer, for any task's transcripts (``inspect score LOG --scorer
+    cotlens/monitor -S monitor=rule -S scope=cot``): the sample's conversation read as an episode
+    (``cotlens.runs.inspect_log``: the CoT is the assistant's reasoning and every message but the last, the action
+    the last message's text and tool calls), scored by the monitor. The value is the suspicion in [0, 1] (NaN where
+    the monitor abstains), the explanation what it saw. ``monitor``: ``rule`` or a cotlens model spec for an LLM
+    monitor (``SPEC~PROMPT``); the probe monitor is fitted across episodes and is not a scorer (use ``cotlens
+    monitor --episodes LOG.eval``)."""
+    from cotlens.monitors.base import SCOPES
+    from cotlens.monitors.make import make_monitor
+    from cotlens.runs.inspect_log import transcript_episode
+
+    if scope not in SCOPES:
+        raise CotlensError(f"monitor scope {scope!r}: scopes are {', '.join(SCOPES)}")
+    if monitor.startswith("probe:"):
+        raise CotlensError("the probe monitor is fitted across episodes: run cotlens monitor --episodes LOG.eval")
+    loaded: dict[str, Model] = {}
+
+    def helper(spec: str) -> Model:
+        if spec not in loaded:
+            loaded[spec] = load_model(spec, dtype=dtype)
+        return loaded[spec]
+
+    reader = make_monitor(monitor, helper)
+
+    async def score(state: TaskState, target: Target) -> Score:
+        import anyio.to_thread
+
+        where = f"sample {state.sample_id!r}"
+        episode = transcript_episode(str(state.sample_id), list(state.messages), False, where)
+        [s] = await anyio.to_thread.run_sync(lambda: reader.read([episode], scope))
+        return Score(value=math.nan if s.score is None else s.score, explanation=s.evidence or "no cue",
+                     metadata={"monitor": monitor, "version": reader.version, "scope": scope})
+
+    return score
 
 
 TASKS: dict[str, Callable[..., Task]] = {"lanham": lanham, "hints": hints}

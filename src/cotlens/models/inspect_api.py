@@ -6,7 +6,8 @@ transformers, llama.cpp...) behind the Model protocol.
 a ``?``: ``inspect:hf/smollm2?model_path=/path/to/dir&device=cpu&dtype=float32`` (``true``/``false`` and numbers
 are read as such; ``base_url`` is Inspect's own argument). Keys come from the environment variables Inspect reads
 (``ANTHROPIC_API_KEY``, for ``openai-api/NAME/...`` ``NAME_API_KEY`` and ``NAME_BASE_URL``); a model argument
-whose name holds ``key`` or ``token`` is kept out of the identity, records and reports. ``inspect_ai`` is the
+whose name holds ``key``, ``token``, ``secret`` or ``password`` is refused (a spec is written to ``run.json``,
+records and reports). ``inspect_ai`` is the
 ``inspect`` extra (``pip install 'cotlens[inspect]'``), imported only here.
 
 What is read as the CoT: the reply's reasoning (``ContentReasoning``: a provider's thinking or reasoning field),
@@ -41,13 +42,14 @@ from urllib.parse import parse_qsl
 
 from cotlens.models.base import COUNT_TOKENS, GENERATE, ROLLOUTS, SCORE_CHOICES, SERVED, names
 from cotlens.models.openai_api import (
+    RequestBackend,
     letters_from_draws,
     letters_from_top,
     remembered_probe,
     split_reasoning,
     trustworthy_top,
 )
-from cotlens.types import CotlensError, GenerationSettings, Prompt
+from cotlens.types import CotlensError, Prompt
 
 CONTINUES_BY_BODY = frozenset({"openai-api", "vllm", "sglang"})
 """Providers that reach an OpenAI-compatible server, told to continue a prefill by ``continue_final_message``."""
@@ -82,11 +84,15 @@ def parse_spec(rest: str) -> tuple[str, dict[str, Any]]:
     try:
         args = {k: _value(v) for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))}
     except ValueError:
-        raise CotlensError(f"inspect:{rest}: model arguments must be KEY=VALUE joined by &") from None
+        raise CotlensError(f"inspect:{name}: model arguments must be KEY=VALUE joined by &") from None
+    secret = [k for k in args if any(s in k.lower() for s in _SECRET)]
+    if secret:  # a spec is written to run.json, records and reports: a key must not be in it
+        raise CotlensError(f"inspect:{name}: model argument {secret[0]!r} looks like a secret; give it in the "
+                           "environment variable the provider reads (e.g. NAME_API_KEY), not in the spec")
     return name, args
 
 
-class InspectModel:
+class InspectModel(RequestBackend):
     """An ``inspect_ai`` model behind the Model protocol (see the module docstring)."""
 
     def __init__(self, rest: str, *, spec: str, model: Any = None,
@@ -101,7 +107,7 @@ class InspectModel:
         self.name, args = parse_spec(rest)
         self.provider = self.name.split("/", 1)[0]
         self.spec = spec
-        self._public_args = {k: v for k, v in args.items() if not any(s in k.lower() for s in _SECRET)}
+        self._public_args = dict(args)  # parse_spec refused secrets
         self._loop = asyncio.new_event_loop() if run is None else None
         self._runner = run
         base_url = args.pop("base_url", None)
@@ -125,9 +131,9 @@ class InspectModel:
         self.stats = {"requests": 0, "retries": 0, "letters_below_top_k": 0}
 
     @classmethod
-    def of(cls, model: Any, run: Callable[[Coroutine[Any, Any, Any]], Any]) -> InspectModel:
+    def of(cls, model: Any, run: Callable[[Coroutine[Any, Any, Any]], Any] | None = None) -> InspectModel:
         """An Inspect task's model (``get_model()`` inside a solver) as a cotlens backend; ``run`` runs a coroutine
-        on Inspect's event loop from a worker thread."""
+        on Inspect's event loop from a worker thread (None: on an event loop of its own)."""
         return cls(str(model), spec=f"inspect:{model}", model=model, run=run)
 
     # -- identity and capabilities ---------------------------------------------------------------------------
@@ -166,9 +172,6 @@ class InspectModel:
         assert self._loop is not None
         return self._loop.run_until_complete(coro)
 
-    async def _gather(self, coros: Sequence[Coroutine[Any, Any, Any]]) -> list[Any]:
-        return list(await asyncio.gather(*coros))
-
     def _messages(self, p: Prompt) -> list[Any]:
         from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
 
@@ -197,7 +200,8 @@ class InspectModel:
 
     async def _complete(self, p: Prompt, max_tokens: int, temperature: float, seed: int = 0, top_p: float = 1.0,
                         logprobs: int = 0) -> tuple[str, list[tuple[str, float]] | None]:
-        """One generation: the text (reasoning first) and, when ``logprobs`` > 0, the first token's top-k list."""
+        """One generation: the text (reasoning first) and, when ``logprobs`` > 0, the first token's top-k list.
+        Generation and rollouts are ``RequestBackend``'s (Inspect bounds the concurrency)."""
         from inspect_ai.model import ContentReasoning
 
         self.stats["requests"] += 1
@@ -244,22 +248,6 @@ class InspectModel:
             return None
 
     # -- the protocol ----------------------------------------------------------------------------------------
-    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
-        async def one(p: Prompt) -> str:
-            return (await self._complete(p, settings.max_new_tokens, settings.temperature, seed, settings.top_p))[0]
-
-        texts: list[str] = self._run(self._gather([one(p) for p in prompts]))
-        return texts
-
-    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
-                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
-        """See ``ROLLOUTS``: every (prompt, seed) generation in flight together (Inspect bounds the concurrency)."""
-        async def one(p: Prompt, seed: int) -> str:
-            return (await self._complete(p, settings.max_new_tokens, settings.temperature, seed, settings.top_p))[0]
-
-        flat = iter(self._run(self._gather([one(p, sd) for p, ss in zip(prompts, seeds, strict=True) for sd in ss])))
-        return [[next(flat) for _ in ss] for ss in seeds]
-
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         self.prepare()
         sampling = (self._scoring or "").startswith("sampling")

@@ -51,7 +51,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,7 +175,40 @@ def split_reasoning(message: dict[str, Any]) -> str:
     return f"{reasoning.strip()} {content}".strip() if reasoning else content
 
 
-class OpenAIModel:
+class RequestBackend:
+    """What the backends that send one request per prompt share (``openai:``, ``inspect:``): ``generate`` and
+    ``rollouts`` as requests in flight together, each one ``_complete``."""
+
+    def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro`` to its end from the caller's thread."""
+        raise NotImplementedError
+
+    async def _complete(self, p: Prompt, max_tokens: int, temperature: float, seed: int = 0, top_p: float = 1.0,
+                        logprobs: int = 0) -> tuple[str, list[tuple[str, float]] | None]:
+        """One request: the text generated and, when ``logprobs`` > 0, the first token's top-k list."""
+        raise NotImplementedError
+
+    async def _gather(self, coros: Sequence[Awaitable[Any]]) -> list[Any]:
+        return list(await asyncio.gather(*coros))
+
+    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
+        async def one(p: Prompt) -> str:
+            return (await self._complete(p, settings.max_new_tokens, settings.temperature, seed, settings.top_p))[0]
+
+        texts: list[str] = self._run(self._gather([one(p) for p in prompts]))
+        return texts
+
+    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
+                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
+        """See ``ROLLOUTS``: one request per (prompt, seed), all in flight together (up to the concurrency)."""
+        async def one(p: Prompt, seed: int) -> str:
+            return (await self._complete(p, settings.max_new_tokens, settings.temperature, seed, settings.top_p))[0]
+
+        flat = iter(self._run(self._gather([one(p, sd) for p, ss in zip(prompts, seeds, strict=True) for sd in ss])))
+        return [[next(flat) for _ in ss] for ss in seeds]
+
+
+class OpenAIModel(RequestBackend):
     """An OpenAI-compatible server behind the Model protocol."""
 
     def __init__(self, rest: str, *, spec: str, options: ApiOptions | None = None,
@@ -297,26 +330,6 @@ class OpenAIModel:
     @staticmethod
     def _cost(prompt: Prompt, max_tokens: int) -> float:
         return (sum(len(m.content) for m in prompt.messages) + len(prompt.prefill)) / 4 + max_tokens
-
-    async def _gather(self, coros: Sequence[Awaitable[Any]]) -> list[Any]:
-        return list(await asyncio.gather(*coros))
-
-    # -- the protocol ----------------------------------------------------------------------------------------
-    def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
-        async def one(p: Prompt) -> str:
-            return (await self._complete(p, settings.max_new_tokens, settings.temperature, seed, settings.top_p))[0]
-
-        texts: list[str] = self._run(self._gather([one(p) for p in prompts]))
-        return texts
-
-    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
-                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
-        """See ``ROLLOUTS``: one request per (prompt, seed), all in flight together (up to the concurrency)."""
-        async def one(p: Prompt, seed: int) -> str:
-            return (await self._complete(p, settings.max_new_tokens, settings.temperature, seed, settings.top_p))[0]
-
-        flat = iter(self._run(self._gather([one(p, sd) for p, ss in zip(prompts, seeds, strict=True) for sd in ss])))
-        return [[next(flat) for _ in ss] for ss in seeds]
 
     def sampling_fields(self) -> dict[str, Any]:
         """The sampling fields every request carries beside OpenAI's (the server's knobs at their neutral values)."""

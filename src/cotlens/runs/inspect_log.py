@@ -63,9 +63,10 @@ def _label(sample: Any, label_scorer: str, where: str) -> bool:
     return v
 
 
-def _transcript_episode(sample: Any, label_scorer: str, where: str) -> Episode:
-    msgs = list(sample.messages or [])
-    said = [m for m in msgs if m.role == "assistant"]
+def transcript_episode(ident: str, messages: list[Any], misbehaved: bool, where: str, **fields: Any) -> Episode:
+    """An episode from an Inspect conversation: the CoT, the action and the prompt as the module docstring says;
+    ``fields``: the Episode's other fields."""
+    said = [m for m in messages if m.role == "assistant"]
     if not said:
         raise CotlensError(f"{where}: no assistant message (nothing the model wrote)")
     cot_parts = []
@@ -73,12 +74,16 @@ def _transcript_episode(sample: Any, label_scorer: str, where: str) -> Episode:
         r, t = _text(m)
         cot_parts += [r, t]
     cot_parts.append(_text(said[-1])[0])
-    prompt = "\n".join(f"{m.role}: {m.text}" for m in msgs if m.role in ("system", "user"))
-    return Episode(id=str(sample.id) + (f"#{sample.epoch}" if sample.epoch and sample.epoch > 1 else ""),
-                   cot="\n".join(p for p in cot_parts if p).strip(), action=_action(said[-1]),
-                   misbehaved=_label(sample, label_scorer, where), group=str(sample.id), prompt=prompt,
-                   behavior=f"scorer {label_scorer}" if label_scorer else "",
-                   metadata={"epoch": sample.epoch, "source": "inspect"})
+    prompt = "\n".join(f"{m.role}: {m.text}" for m in messages if m.role in ("system", "user"))
+    return Episode(id=ident, cot="\n".join(p for p in cot_parts if p).strip(), action=_action(said[-1]),
+                   misbehaved=misbehaved, prompt=prompt, **fields)
+
+
+def _transcript_episode(sample: Any, label_scorer: str, where: str) -> Episode:
+    return transcript_episode(str(sample.id) + (f"#{sample.epoch}" if sample.epoch and sample.epoch > 1 else ""),
+                              list(sample.messages or []), _label(sample, label_scorer, where), where,
+                              group=str(sample.id), behavior=f"scorer {label_scorer}" if label_scorer else "",
+                              metadata={"epoch": sample.epoch, "source": "inspect"})
 
 
 def log_model_spec(log: Any) -> str:
