@@ -99,6 +99,18 @@ def convert_gguf(gguf_path: Path, sha: str) -> Path:
     marker = out / "cotlens-converted.json"
     if marker.exists():
         return out
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".lock"), "w") as lock:  # one process converts; the others wait for it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return out
+        return _convert(gguf_path, sha, out)
+
+
+def _convert(gguf_path: Path, sha: str, out: Path) -> Path:
+    """The conversion itself, into a temporary directory renamed to ``out`` when complete."""
     import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
