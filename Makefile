@@ -31,8 +31,9 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-# Two workers (pytest-xdist), one thread each: on CI's 2 cores the tier takes about 0.7x the time of one process
-# (measured side by side: 8m15 vs 11m27 of pytest), since much of it waits on servers, subprocesses and files.
+# Two workers (pytest-xdist), one thread each: on 2 cores the tier took about 0.7x the time of one process (8m15 vs
+# 11m27 of pytest, fresh caches, measured 30 minutes apart on the same machine), since much of it waits on servers,
+# subprocesses and files.
 test: lint
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist worksteal
 
