@@ -4,7 +4,8 @@ its monitors as a scorer of any task's transcripts: ``inspect score LOG --scorer
 Registered with Inspect through the ``inspect_ai`` entry point (``cotlens._inspect_registry``), so an Inspect user
 runs them with the tools they know and reads the CoTs, the interventions' answers and the numbers in ``inspect
 view``. Task options are ``cotlens run``'s, as ``-T NAME=VALUE`` (``-T task=arithmetic -T n=20 -T seed=0
--T max_new_tokens=256 -T max_positions=4``; lists comma-separated: ``-T hints=sycophancy,metadata``).
+-T max_new_tokens=256 -T max_positions=4``; lists comma-separated: ``-T hints=sycophancy,metadata``); the task
+defaults to the built-in ``arithmetic``.
 
 Per sample, the solver does what ``cotlens run`` does (``cotlens.runs.runner``): elicit the CoT with the run's
 generation settings and seed, then each metric with the same per-record random stream
@@ -27,13 +28,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.dataset import Sample as InspectSample
-from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, ModelOutput, get_model
+from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, ModelOutput, get_model
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, metric, scorer, stderr
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
@@ -81,8 +83,11 @@ def _headline(name: str, seed: int, args: dict[str, Any], scores: list[SampleSco
 
 
 def _part(head: Any, part: str) -> float:
-    v = None if head is None else (head.value if part == "value" else head.n if part == "n" else
-                                   head.ci[part == "ci_high"] if head.ci else None)
+    """One number of a ``MetricSummary`` (NaN where there is none)."""
+    if head is None:
+        return math.nan
+    ci = head.ci or (None, None)
+    v = {"value": head.value, "n": head.n, "ci_low": ci[0], "ci_high": ci[1]}[part]
     return math.nan if v is None else float(v)
 
 
@@ -136,6 +141,8 @@ def _on_inspect_loop(coro: Coroutine[Any, Any, Any]) -> Any:
 def cotlens_solver(config: RunConfig, samples: list[Sample]) -> Solver:
     """Elicit the sample's CoT and run each metric on it with the model under evaluation (see the module)."""
     by_id = {s.id: s for s in samples}
+    wrapped: dict[int, InspectModel] = {}  # per Inspect model: probed once, not once per sample
+    lock = threading.Lock()
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         import anyio.to_thread
@@ -144,7 +151,10 @@ def cotlens_solver(config: RunConfig, samples: list[Sample]) -> Solver:
         sample = by_id[str(state.sample_id)]
 
         def work() -> tuple[Trace, list[Record]]:
-            model = InspectModel.of(active, _on_inspect_loop)
+            with lock:
+                if id(active) not in wrapped:
+                    wrapped[id(active)] = InspectModel.of(active, _on_inspect_loop)
+                model = wrapped[id(active)]
             helpers: dict[str, Model] = {}
 
             def helper(spec: str) -> Model:
@@ -166,8 +176,8 @@ def cotlens_solver(config: RunConfig, samples: list[Sample]) -> Solver:
         trace, recs = await anyio.to_thread.run_sync(work)
         state.metadata["cotlens_trace"] = trace.to_dict()
         state.metadata["cotlens_records"] = {r.metric: r.to_dict() for r in recs}
-        state.messages = [ChatMessageUser(content=m.content) if m.role == "user" else ChatMessageAssistant(
-            content=m.content) for m in trace.prompt.messages if m.role in ("user", "assistant")]
+        kinds = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}
+        state.messages = [kinds[m.role](content=m.content) for m in trace.prompt.messages]
         state.messages.append(ChatMessageAssistant(content=trace.prompt.prefill + trace.cot))
         state.output = ModelOutput.from_content(model=str(active), content=LETTERS[trace.answer])
         return state
