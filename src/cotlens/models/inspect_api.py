@@ -107,7 +107,7 @@ class InspectModel(RequestBackend):
         self.name, args = parse_spec(rest)
         self.provider = self.name.split("/", 1)[0]
         self.spec = spec
-        self._public_args = dict(args)  # parse_spec refused secrets
+        self._public_args = dict(args)  # parse_spec refused secrets: all of them can go in records
         self._loop = asyncio.new_event_loop() if run is None else None
         self._runner = run
         base_url = args.pop("base_url", None)
@@ -118,7 +118,8 @@ class InspectModel(RequestBackend):
         else:
             self.prefill = "assistant_message"
         try:
-            self._model = model or get_model(self.name, base_url=base_url, memoize=False, **args)
+            self._model = model if model is not None else get_model(self.name, base_url=base_url, memoize=False,
+                                                                    **args)
         except Exception as e:  # a provider's own error: an unknown provider, a missing key or package
             raise CotlensError(f"{spec}: inspect_ai could not load the model: {_first_line(e)}") from None
         if self.prefill == "chat_template":
@@ -139,9 +140,10 @@ class InspectModel(RequestBackend):
     # -- identity and capabilities ---------------------------------------------------------------------------
     @property
     def identity(self) -> dict[str, Any]:
-        return {"spec": self.spec, "revision": f"inspect:{self.name}", "dtype": str(self._public_args.get("dtype",
-                "api")), "scoring": self._scoring or "unprobed", "tokens": "provider" if self._tokenize else "estimate",
-                "prefill": self.prefill, "model_args": dict(self._public_args)}
+        return {"spec": self.spec, "revision": f"inspect:{self.name}",
+                "dtype": str(self._public_args.get("dtype", "api")), "scoring": self._scoring or "unprobed",
+                "tokens": "provider" if self._tokenize else "estimate", "prefill": self.prefill,
+                "model_args": dict(self._public_args)}
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -134,8 +134,7 @@ def compare_runs(runs: Sequence[RunData], seed: int = 0) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "primary": head.primary if head else "accuracy",
             "version": base.versions.get(m), "args": base.args.get(m, {}),
-            "headline": {r.label: (r.summary.metrics[m].headline.to_dict() if m in r.summary.metrics
-                                   else r.summary.accuracy_with_cot.to_dict()) for r in runs},
+            "headline": {r.label: _headline(r, m) for r in runs},
             "curves": {r.label: r.summary.curves[m].to_dict() for r in runs if m in r.summary.curves},
             "pairs": [],
         }
@@ -152,6 +151,14 @@ def compare_runs(runs: Sequence[RunData], seed: int = 0) -> dict[str, Any]:
             })
         out["metrics"][m] = entry
     return out
+
+
+def _headline(run: RunData, metric: str) -> dict[str, Any] | None:
+    """The metric's headline in the run's own summary (over all its samples), as ``Estimate.to_dict``."""
+    if metric == ACCURACY:
+        return run.summary.accuracy_with_cot.to_dict()
+    m = run.summary.metrics.get(metric)
+    return m.headline.to_dict() if m is not None else None
 
 
 def compare(dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None,
