@@ -42,7 +42,7 @@ def _text(message: Any) -> tuple[str, str]:
 
 
 def _action(message: Any) -> str:
-    reasoning, text = _text(message)
+    text = _text(message)[1]
     calls = [f"{c.function}({json.dumps(c.arguments, sort_keys=True)})" for c in (message.tool_calls or [])]
     return "\n".join([text, *calls]).strip()
 
