@@ -209,8 +209,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "compare":
             from cotlens.runs.compare import compare, format_compare
 
-            if len(args.dirs) < 2:
-                raise CotlensError("compare needs at least two run directories")
             labels = None if args.labels is None else [x.strip() for x in args.labels.split(",")]
             print(format_compare(compare(args.dirs, args.out, labels, args.seed)))
             print(f"wrote {Path(args.out) / 'compare.json'} and {Path(args.out) / 'report.html'}")

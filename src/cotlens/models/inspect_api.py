@@ -55,7 +55,8 @@ CONTINUES_BY_BODY = frozenset({"openai-api", "vllm", "sglang"})
 """Providers that reach an OpenAI-compatible server, told to continue a prefill by ``continue_final_message``."""
 TOP_LOGPROBS = 20
 SAMPLE_K = 20
-_SECRET = ("key", "token", "secret", "password")
+SECRET = ("key", "token", "secret", "password")
+"""Parts of a model argument's name that mark it as a secret, never written down."""
 # A chat template around the model's own: a final assistant message is taken out and appended, open, after the
 # generation prompt (Inspect's hf provider always asks for one).
 _PREFILL_TEMPLATE = ("{%- if messages and messages[-1]['role'] == 'assistant' -%}"
@@ -75,6 +76,21 @@ def _value(text: str) -> Any:
     return text
 
 
+def public_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Model arguments without those named like a secret (``SECRET``)."""
+    return {k: v for k, v in args.items() if not any(s in k.lower() for s in SECRET)}
+
+
+def message_parts(message: Any) -> tuple[str, str]:
+    """(reasoning, text) of an Inspect chat message: its ``ContentReasoning`` parts joined, and its text."""
+    from inspect_ai.model import ContentReasoning
+
+    content = message.content
+    if isinstance(content, str):
+        return "", content
+    return " ".join(c.reasoning for c in content if isinstance(c, ContentReasoning)), str(message.text)
+
+
 def parse_spec(rest: str) -> tuple[str, dict[str, Any]]:
     """(``PROVIDER/MODEL``, model arguments) of ``inspect:PROVIDER/MODEL[?KEY=VALUE&...]``."""
     name, _, query = rest.partition("?")
@@ -85,7 +101,7 @@ def parse_spec(rest: str) -> tuple[str, dict[str, Any]]:
         args = {k: _value(v) for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))}
     except ValueError:
         raise CotlensError(f"inspect:{name}: model arguments must be KEY=VALUE joined by &") from None
-    secret = [k for k in args if any(s in k.lower() for s in _SECRET)]
+    secret = [k for k in args if k not in public_args(args)]
     if secret:  # a spec is written to run.json, records and reports: a key must not be in it
         raise CotlensError(f"inspect:{name}: model argument {secret[0]!r} looks like a secret; give it in the "
                            "environment variable the provider reads (e.g. NAME_API_KEY), not in the spec")
@@ -204,8 +220,6 @@ class InspectModel(RequestBackend):
                         logprobs: int = 0) -> tuple[str, list[tuple[str, float]] | None]:
         """One generation: the text (reasoning first) and, when ``logprobs`` > 0, the first token's top-k list.
         Generation and rollouts are ``RequestBackend``'s (Inspect bounds the concurrency)."""
-        from inspect_ai.model import ContentReasoning
-
         self.stats["requests"] += 1
         try:
             out = await self._model.generate(self._messages(p), config=self._config(p, max_tokens, temperature, seed,
@@ -217,10 +231,8 @@ class InspectModel(RequestBackend):
         if not out.choices:
             raise CotlensError(f"{self.spec}: a reply without choices")
         choice = out.choices[0]
-        content = choice.message.content
-        reasoning = ("" if isinstance(content, str) else
-                     " ".join(c.reasoning for c in content if isinstance(c, ContentReasoning)))
-        text = split_reasoning({"reasoning": reasoning, "content": choice.message.text})
+        reasoning, said = message_parts(choice.message)
+        text = split_reasoning({"reasoning": reasoning, "content": said})
         top = None
         if logprobs and choice.logprobs is not None and choice.logprobs.content:
             first = choice.logprobs.content[0]

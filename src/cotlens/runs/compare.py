@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.report.compare import write_compare_report
-from cotlens.runs.runner import read_jsonl
+from cotlens.runs.runner import SAMPLE_IDENTITY, read_jsonl, require_finished
 from cotlens.stats import mean_estimate, paired_difference
 from cotlens.types import CotlensError, Summary
 
 ACCURACY = "(accuracy with CoT)"
 """The pseudo-metric for the answer after the CoT being right, compared like the metrics."""
-SAMPLE_FIELDS = ("question", "choices", "answer")
+SAMPLE_FIELDS = SAMPLE_IDENTITY[1:]
+"""Fields a shared sample (same id) must have alike in every run."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,7 @@ class RunData:
 
 def read_run(run_dir: str | Path, label: str) -> RunData:
     d = Path(run_dir)
-    for name in ("run.json", "records.jsonl", "samples.jsonl", "traces.jsonl", "summary.json"):
-        if not (d / name).is_file():
-            why = "not a cotlens run directory" if not (d / "run.json").is_file() else "an unfinished run"
-            raise CotlensError(f"{d}: no {name} ({why})")
+    require_finished(d)
     try:
         summary = Summary.from_dict(json.loads((d / "summary.json").read_text(encoding="utf-8")))
         task = str(json.loads((d / "run.json").read_text(encoding="utf-8"))["config"]["task"])
@@ -115,9 +113,7 @@ def check_comparable(runs: Sequence[RunData]) -> tuple[list[str], list[str], lis
 
 
 def compare_runs(runs: Sequence[RunData], seed: int = 0) -> dict[str, Any]:
-    """The comparison of ``runs`` (the first the baseline) as ``compare.json`` holds it."""
-    if len(runs) < 2:
-        raise CotlensError("compare needs at least two runs")
+    """The comparison of two or more ``runs`` (the first the baseline) as ``compare.json`` holds it."""
     labels = [r.label for r in runs]
     if len(set(labels)) != len(labels):
         raise CotlensError(f"compare: run labels must differ, got {', '.join(labels)}")
@@ -165,6 +161,8 @@ def compare(dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] |
             seed: int = 0) -> dict[str, Any]:
     """Read the runs in ``dirs``, compare them (the first the baseline), write ``compare.json`` and
     ``report.html`` in ``out``; the comparison."""
+    if len(dirs) < 2:
+        raise CotlensError("compare needs at least two run directories")
     if labels is not None and len(labels) != len(dirs):
         raise CotlensError(f"--labels names {len(labels)} runs, but {len(dirs)} were given")
     names = list(labels) if labels is not None else _labels(dirs)

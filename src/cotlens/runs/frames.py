@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotlens.runs.runner import read_jsonl
+from cotlens.runs.runner import read_jsonl, require_finished
 from cotlens.types import CotlensError
 
 
@@ -68,10 +68,7 @@ def load(run_dir: str | Path) -> RunFrames:
     except ImportError:
         raise CotlensError("cotlens.load needs pandas: pip install 'cotlens[frames]'") from None
     d = Path(run_dir)
-    for name in ("records.jsonl", "samples.jsonl", "traces.jsonl", "summary.json"):
-        if not (d / name).is_file():
-            why = "not a cotlens run directory" if not (d / "run.json").is_file() else "an unfinished run"
-            raise CotlensError(f"{d}: no {name} ({why}; `cotlens run --out {d}` resumes or starts it)")
+    require_finished(d)
     summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
     rows, details = [], {}
     for r in read_jsonl(d / "records.jsonl"):

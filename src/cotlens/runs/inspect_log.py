@@ -25,24 +25,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from cotlens.metrics import get_metric
+from cotlens.models.inspect_api import message_parts, public_args
 from cotlens.types import CotlensError, Episode, Record, Sample, Trace
-
-SECRET = ("key", "token", "secret", "password")
-
-
-def _text(message: Any) -> tuple[str, str]:
-    """(reasoning, text) of an Inspect chat message."""
-    from inspect_ai.model import ContentReasoning
-
-    content = message.content
-    if isinstance(content, str):
-        return "", content
-    reasoning = " ".join(c.reasoning for c in content if isinstance(c, ContentReasoning))
-    return reasoning, message.text
 
 
 def _action(message: Any) -> str:
-    text = _text(message)[1]
+    text = message_parts(message)[1]
     calls = [f"{c.function}({json.dumps(c.arguments, sort_keys=True)})" for c in (message.tool_calls or [])]
     return "\n".join([text, *calls]).strip()
 
@@ -71,9 +59,9 @@ def transcript_episode(ident: str, messages: list[Any], misbehaved: bool, where:
         raise CotlensError(f"{where}: no assistant message (nothing the model wrote)")
     cot_parts = []
     for m in said[:-1]:
-        r, t = _text(m)
+        r, t = message_parts(m)
         cot_parts += [r, t]
-    cot_parts.append(_text(said[-1])[0])
+    cot_parts.append(message_parts(said[-1])[0])
     prompt = "\n".join(f"{m.role}: {m.text}" for m in messages if m.role in ("system", "user"))
     return Episode(id=ident, cot="\n".join(p for p in cot_parts if p).strip(), action=_action(said[-1]),
                    misbehaved=misbehaved, prompt=prompt, **fields)
@@ -88,7 +76,7 @@ def _transcript_episode(sample: Any, label_scorer: str, where: str) -> Episode:
 
 def log_model_spec(log: Any) -> str:
     """The model an Inspect log evaluated, as a cotlens spec (``inspect:PROVIDER/MODEL?ARGS``), secrets left out."""
-    args = {k: v for k, v in (log.eval.model_args or {}).items() if not any(s in k.lower() for s in SECRET)}
+    args = public_args(log.eval.model_args or {})
     base = f"inspect:{log.eval.model}"
     return f"{base}?{urlencode(args)}" if args else base
 

@@ -58,6 +58,20 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 raise CotlensError(f"{path}: corrupt line: {e.msg}") from None
 
 
+RUN_FILES = ("run.json", "records.jsonl", "samples.jsonl", "traces.jsonl", "summary.json")
+"""What a finished run directory holds (its report aside)."""
+SAMPLE_IDENTITY = ("id", "question", "choices", "answer")
+"""What a model is asked of a sample: a resumed run, and runs compared, must agree on it."""
+
+
+def require_finished(run_dir: Path) -> None:
+    """Raise CotlensError naming the first of ``RUN_FILES`` that ``run_dir`` lacks, and why."""
+    for name in RUN_FILES:
+        if not (run_dir / name).is_file():
+            why = "not a cotlens run directory" if not (run_dir / "run.json").is_file() else "an unfinished run"
+            raise CotlensError(f"{run_dir}: no {name} ({why}; `cotlens run --out {run_dir}` resumes or starts it)")
+
+
 def _append(f: TextIO, obj: dict[str, Any]) -> None:
     f.write(json.dumps(obj) + "\n")
     f.flush()
@@ -215,7 +229,7 @@ class Run:
         path = self.dir / "samples.jsonl"
         if not path.is_file():
             return
-        key = ("id", "question", "choices", "answer")
+        key = SAMPLE_IDENTITY
         before = {d["id"]: [d[k] for k in key] for d in read_jsonl(path)}
         now = {d["id"]: [d[k] for k in key] for d in (s.to_dict() for s in samples)}
         changed = [i for i in before if i in now and before[i] != now[i]]
