@@ -40,7 +40,7 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from cotlens.elicit import elicit
-from cotlens.metrics import METRICS, get_metric
+from cotlens.metrics import DEFAULT_METRICS, METRICS, expand_metrics, get_metric
 from cotlens.metrics.base import MetricContext
 from cotlens.models.base import Model
 from cotlens.models.inspect_api import InspectModel
@@ -50,8 +50,6 @@ from cotlens.runs.config import RunConfig
 from cotlens.runs.summary import metric_summary
 from cotlens.tasks import load_task
 from cotlens.types import LETTERS, CotlensError, Record, Sample, Trace
-
-LANHAM = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")
 
 
 def run_config(metrics: tuple[str, ...], given: dict[str, Any]) -> RunConfig:
@@ -197,14 +195,10 @@ def battery(metrics: tuple[str, ...], given: dict[str, Any]) -> Task:
 
 
 @task
-def lanham(metrics: str = ",".join(LANHAM), **options: Any) -> Task:
+def lanham(metrics: str = ",".join(DEFAULT_METRICS), **options: Any) -> Task:
     """Lanham et al. (2023): early answering, adding mistakes, filler tokens and the no-CoT baseline (or the
     ``metrics`` named, comma-separated) on a cotlens task. Options: ``cotlens run``'s."""
-    names = tuple(m.strip() for m in metrics.split(",") if m.strip())
-    for m in names:
-        if m not in METRICS:
-            raise CotlensError(f"unknown metric {m!r}")
-    return battery(names, options)
+    return battery(expand_metrics(tuple(m.strip() for m in metrics.split(",") if m.strip())), options)
 
 
 @task
