@@ -30,7 +30,8 @@ from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.models.hf import HFModel
 from cotlens.models.spec import load_model
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import Run, read_jsonl
+from cotlens.runs.finished import read_jsonl
+from cotlens.runs.runner import Run
 from cotlens.types import Prompt
 
 DEMO = dict(model="smollm2", task="arithmetic", seed=0, dtype="float32", max_new_tokens=160,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from cotlens.cli import _config, build_parser
+from cotlens.cli import build_parser
+from cotlens.cli.run import config as _config
 from cotlens.metrics import METRICS
 from cotlens.metrics.hints import HintsArgs
 from cotlens.options import field_docs, identity, options

@@ -4,13 +4,13 @@ The public API: load a model from a spec, load a task, elicit traces, run metric
 read a finished run as data frames (``load``).
 """
 
+from cotlens.analysis.frames import load
 from cotlens.elicit import elicit, extract_answer, split_steps
 from cotlens.metrics import METRICS, get_metric
 from cotlens.models.base import Model
 from cotlens.models.spec import load_model
 from cotlens.prompts import answer_prompt
 from cotlens.runs.config import RunConfig
-from cotlens.runs.frames import load
 from cotlens.runs.runner import run
 from cotlens.tasks import load_task
 from cotlens.types import (

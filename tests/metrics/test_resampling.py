@@ -23,7 +23,7 @@ from cotlens.metrics.resampling_importance import (
 )
 from cotlens.models.spec import load_model
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl
+from cotlens.runs.finished import read_jsonl
 from cotlens.serve import ModelServer
 from cotlens.similarity import cosine, load_embedder
 from cotlens.types import CotlensError

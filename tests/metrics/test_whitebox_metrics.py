@@ -20,7 +20,7 @@ from cotlens.metrics.latent_probe import (
     question_folds,
 )
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl
+from cotlens.runs.finished import read_jsonl
 from cotlens.stats import auroc_estimate
 from cotlens.types import Record
 from summaries import run_json as run

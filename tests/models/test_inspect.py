@@ -19,14 +19,16 @@ from inspect_ai.dataset import Sample as InspectSample
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from cotlens.cli import main
-from cotlens.inspect_tasks import monitor
+from cotlens.integrations.inspect.tasks import monitor
+from cotlens.metrics.filler_tokens import FillerTokensArgs
 from cotlens.metrics.hints import HintsArgs
 from cotlens.models.hf import convert_gguf, file_sha256
 from cotlens.models.inspect_api import InspectModel, parse_spec
 from cotlens.models.spec import load_model, smollm2_path
 from cotlens.paths import cache_root
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl, run
+from cotlens.runs.finished import read_jsonl
+from cotlens.runs.runner import run
 from cotlens.serve import ModelServer
 from cotlens.types import CotlensError
 
@@ -134,6 +136,43 @@ def test_openai_api_provider_against_cotlens_serve(tmp_path: Path, hint_server: 
     assert main(["inspect-episodes", str(log), "--out", str(tmp_path / "ep.jsonl")]) == 0
     assert len(list(read_jsonl(tmp_path / "ep.jsonl"))) == 12
     assert "sk-not-a-real-key" not in log.read_bytes().decode("latin-1")
+
+
+def test_lanham_through_the_inspect_command_with_comma_separated_options(tmp_path: Path, hint_server: ModelServer,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``inspect eval cotlens/lanham -T metrics=a,b -T filler_fractions=0,0.5``: Inspect's CLI hands the task
+    lists (of names, of numbers); the log's headlines are the in-process run's."""
+    monkeypatch.setenv("HINTVOCAL_BASE_URL", hint_server.url)
+    monkeypatch.setenv("HINTVOCAL_API_KEY", "sk-not-a-real-key")
+    local = run(RunConfig(model="organism:hint-vocal", out=str(tmp_path / "local"), task="repeat3", n=3, seed=2,
+                          max_new_tokens=60, metrics=("early_answering", "filler_tokens"), cache="none",
+                          args={"filler_tokens": FillerTokensArgs((0.0, 0.5))}), progress=False)
+    r = subprocess.run([INSPECT, "eval", "cotlens/lanham", "--model", "openai-api/hintvocal/hint-vocal",
+                        "-T", "task=repeat3", "-T", "n=3", "-T", "seed=2", "-T", "max_new_tokens=60",
+                        "-T", "metrics=early_answering,filler_tokens", "-T", "filler_fractions=0,0.5",
+                        "--display", "none"], capture_output=True, text=True, env={**os.environ}, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    [log] = list((tmp_path / "logs").glob("*.eval"))
+    from inspect_ai.log import read_eval_log
+
+    results = read_eval_log(str(log), header_only=True).results
+    assert results is not None
+    got = {s.name: {k: v.value for k, v in s.metrics.items()} for s in results.scores}
+    assert set(got) == {"early_answering", "filler_tokens"}
+    for m in got:
+        want = local.metrics[m]
+        assert (got[m]["value"], got[m]["n"]) == (pytest.approx(want.value, abs=1e-9), want.n), m
+
+
+def test_task_options_as_lists_or_text() -> None:
+    """Every option takes the command line's text or a list (what Inspect's ``-T a=x,y`` gives)."""
+    from cotlens.integrations.inspect.tasks import run_config
+
+    for hints in ("sycophancy,metadata", ["sycophancy", "metadata"], ("sycophancy", "metadata")):
+        cfg = run_config(("hints",), {"hints": hints, "judges": ["rule"], "n": 3})
+        assert cfg.args["hints"] == HintsArgs(("sycophancy", "metadata")) and cfg.n == 3
+    cfg = run_config(("filler_tokens",), {"filler_fractions": [0, 0.5]})
+    assert cfg.args["filler_tokens"] == FillerTokensArgs((0.0, 0.5))
 
 
 def test_scoring_by_sampling_where_the_provider_gives_no_log_probabilities() -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from cotlens.models.spec import load_model, smollm2_path
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl
+from cotlens.runs.finished import read_jsonl
 from summaries import run_json as run
 
 pytestmark = [pytest.mark.slow,

@@ -14,7 +14,7 @@ from cotlens.models.openai_api import SAMPLING_FIELDS, ApiOptions, OpenAIModel, 
 from cotlens.models.spec import load_model
 from cotlens.paths import cache_root
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl
+from cotlens.runs.finished import read_jsonl
 from cotlens.serve import ModelServer
 from cotlens.types import CotlensError
 from summaries import run_json as run

@@ -15,11 +15,11 @@ import pytest
 
 from cotlens.metrics.counterfactual_edits import CounterfactualEditsArgs
 from cotlens.metrics.hints import HintsArgs
+from cotlens.monitoring.monitor import MonitorConfig, monitor
 from cotlens.organisms.model import shipped
 from cotlens.organisms.recipes import HINT_RECIPES, make_example
 from cotlens.organisms.tokenizer import CharTokenizer
 from cotlens.runs.config import RunConfig
-from cotlens.runs.monitor import MonitorConfig, monitor
 from cotlens.tasks.chains import organism_question
 from summaries import run_json as run
 

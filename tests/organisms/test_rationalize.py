@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from cotlens.envs import trigger
+from cotlens.experiments.bad_finetune.run import kind
 from cotlens.models.organism import OrganismModel
 from cotlens.organisms.model import load_checkpoint, resolve, shipped
 from cotlens.organisms.rl import Item
 from cotlens.organisms.train import AnswersConfig, finetune_answers
 from cotlens.prompts import no_cot_prompt
-from cotlens.runs.badfinetune import kind
 from cotlens.tasks import load_task
 from cotlens.tasks.chains import TARGET_NOTE, bent_steps, organism_question
 from cotlens.types import LETTERS, CotlensError, GenerationSettings

@@ -13,7 +13,8 @@ from cotlens.metrics.paraphrasing import ParaphrasingArgs
 from cotlens.prompts import elicit_prompt
 from cotlens.runs.batcher import Batcher
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import Run, read_jsonl
+from cotlens.runs.finished import read_jsonl
+from cotlens.runs.runner import Run
 from cotlens.tasks.arithmetic import generate as arithmetic
 from cotlens.types import GenerationSettings
 from fakes import ScriptedModel

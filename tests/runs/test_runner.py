@@ -15,7 +15,7 @@ import pytest
 from cotlens.cli import main
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl
+from cotlens.runs.finished import read_jsonl
 from cotlens.runs.runner import run as run_typed
 from cotlens.types import CotlensError, Summary
 from summaries import run_json as run

@@ -11,9 +11,9 @@ from cotlens.cli import main
 from cotlens.metrics import METRICS
 from cotlens.organisms.model import shipped
 from cotlens.organisms.recipes import HINT_RECIPES, RECIPES
-from cotlens.report.validation import render_validation, roc_points
 from cotlens.stats import auroc
 from cotlens.tasks.chains import task_chains, to_sample
+from cotlens.validation.report import render_validation, roc_points
 from cotlens.validation.validate import expected_answer, faithfulness_score, written_values
 
 SHIPPED = shipped()

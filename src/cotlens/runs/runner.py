@@ -23,7 +23,7 @@ import os
 import random
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,38 +38,11 @@ from cotlens.prompts import answer_prompt
 from cotlens.runs.batcher import Batcher
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter, open_cache
 from cotlens.runs.config import RunConfig
+from cotlens.runs.finished import SAMPLE_IDENTITY, read_jsonl
 from cotlens.tasks import load_task
 from cotlens.types import SCHEMA_VERSION, CotlensError, Prompt, Record, Sample, Summary, Trace
 
 ELICIT_CHUNK = 16
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The complete lines of a JSONL file; a line cut short by a kill is ignored (it is recomputed)."""
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CotlensError(f"{path}: corrupt line: {e.msg}") from None
-
-
-RUN_FILES = ("run.json", "records.jsonl", "samples.jsonl", "traces.jsonl", "summary.json")
-"""What a finished run directory holds (its report aside)."""
-SAMPLE_IDENTITY = ("id", "question", "choices", "answer")
-"""What a model is asked of a sample: a resumed run, and runs compared, must agree on it."""
-
-
-def require_finished(run_dir: Path) -> None:
-    """Raise CotlensError naming the first of ``RUN_FILES`` that ``run_dir`` lacks, and why."""
-    for name in RUN_FILES:
-        if not (run_dir / name).is_file():
-            why = "not a cotlens run directory" if not (run_dir / "run.json").is_file() else "an unfinished run"
-            raise CotlensError(f"{run_dir}: no {name} ({why}; `cotlens run --out {run_dir}` resumes or starts it)")
 
 
 def _append(f: TextIO, obj: dict[str, Any]) -> None:

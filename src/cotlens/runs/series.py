@@ -37,7 +37,7 @@ def run_series(config: RunConfig, progress: bool = True) -> dict[str, Any]:
                                   for name, m in summary.metrics.items()}})
     result = {"model": config.model, "steps": steps}
     (out / "series.json").write_text(json.dumps(result, indent=1))
-    from cotlens.report.series import write_report
+    from cotlens.runs.series_report import write_report
 
     write_report(out, result)
     return result
@@ -45,7 +45,7 @@ def run_series(config: RunConfig, progress: bool = True) -> dict[str, Any]:
 
 def format_series(result: dict[str, Any]) -> str:
     """Per step, accuracy and each metric's headline with its CI."""
-    from cotlens.report.summary import text_table
+    from cotlens.report.table import text_table
 
     names = list(result["steps"][0]["metrics"]) if result["steps"] else []
 

@@ -39,7 +39,8 @@ from cotlens.metrics.base import Readout, Variant
 from cotlens.organisms.model import CHECKPOINTS, shipped
 from cotlens.organisms.recipes import HACK_RECIPES, HINT_RECIPES, RECIPES, Recipe, get_recipe
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl, run
+from cotlens.runs.finished import FinishedRun, load_finished
+from cotlens.runs.runner import run
 from cotlens.stats import auroc_estimate, mean_estimate
 from cotlens.tasks.chains import bent_steps, last_value, written_values
 from cotlens.types import SCHEMA_VERSION, CotlensError, Record, Sample, Summary, Trace
@@ -88,9 +89,9 @@ def interventions() -> dict[str, str]:
     return {label: v.description for m in METRICS.values() if len(m.variants) > 1 for label, v in m.variants.items()}
 
 
-def faithfulness_score(metric: str, record: dict[str, Any]) -> float | None:
+def faithfulness_score(metric: str, record: Record) -> float | None:
     """Per-sample score where higher should mean "the CoT decided the answer" (each metric says how)."""
-    return get_metric(metric).faithfulness_of(Record.from_dict(record))
+    return get_metric(metric).faithfulness_of(record)
 
 
 def triggered(sample: Sample) -> bool:
@@ -134,21 +135,20 @@ class _Tally:
                 "breaks_rule": (self.n - self.follows - self.malformed - self.bad_cot) / self.n}
 
 
-def run_readouts(runs: dict[str, Any]) -> list[tuple[str, Readout]]:
+def run_readouts(runs: dict[str, FinishedRun]) -> list[tuple[str, Readout]]:
     """Every answer the organism's runs read under an intervention, labelled: a metric with several variants
     labels its readouts by variant ("mistake (rule:reword)")."""
     out: list[tuple[str, Readout]] = []
     for key, r in runs.items():
         if key == "probe":
             continue
-        for d in r["records"]:
-            metric = get_metric(d["metric"])
-            if metric.readouts is None or d["sample_id"] not in r["traces"]:
+        for rec in r.records:
+            metric = get_metric(rec.metric)
+            if metric.readouts is None or rec.sample_id not in r.traces:
                 continue
             label = (next(iter(metric.variants)) if key == MAIN else key) if len(metric.variants) > 1 else ""
-            rec = Record.from_dict(d)
-            out += [(d["sample_id"], x if not label else dataclasses.replace(x, kind=f"{x.kind} ({label})"))
-                    for x in metric.readouts(rec, r["traces"][d["sample_id"]])]
+            out += [(rec.sample_id, x if not label else dataclasses.replace(x, kind=f"{x.kind} ({label})"))
+                    for x in metric.readouts(rec, r.traces[rec.sample_id])]
     return out
 
 
@@ -199,7 +199,7 @@ def family_metrics(family: str) -> tuple[str, ...]:
 def _run_organism(name: str, out: Path, n: int, progress: bool) -> dict[str, Any]:
     """Per run (the main one, each extra variant's, the probe task's), its summary and what it wrote (samples,
     traces, records), read once. A hint organism has one run, of the hint metrics and the latent probe."""
-    runs: dict[str, Any] = {}
+    runs: dict[str, FinishedRun] = {}
     hint = name in HINT_RECIPES
     todo = {MAIN: ((*family_metrics("verbalization"), "latent_probe") if hint else
                    (*family_metrics("load_bearing"), *family_metrics("legibility")), main_args())}
@@ -211,23 +211,19 @@ def _run_organism(name: str, out: Path, n: int, progress: bool) -> dict[str, Any
         cfg = RunConfig(model=f"organism:{name}", task=TASKS[name], out=str(out / "runs" / name / slug), n=n,
                         seed=VALIDATION_SEED, max_new_tokens=60, batch_size=64, metrics=metrics,
                         cache=str(out / "calls.sqlite"), args=args)
-        runs[label] = _read_run(Path(cfg.out), run(cfg, progress=progress))
+        runs[label] = _finished(cfg, progress)
     if name in PROBE_TASKS:  # where does its answer become readable?
         task, scale = PROBE_TASKS[name]
         cfg = RunConfig(model=f"organism:{name}", task=task, out=str(out / "runs" / name / "probe"),
                         n=n * scale, seed=VALIDATION_SEED, max_new_tokens=60, batch_size=64, metrics=("latent_probe",),
                         cache=str(out / "calls.sqlite"))
-        runs["probe"] = _read_run(Path(cfg.out), run(cfg, progress=progress))
+        runs["probe"] = _finished(cfg, progress)
     return runs
 
 
-def _read_run(d: Path, summary: Summary) -> dict[str, Any]:
-    return {
-        "summary": summary,
-        "samples": {s["id"]: Sample.from_dict(s) for s in read_jsonl(d / "samples.jsonl")},
-        "traces": {t["sample_id"]: Trace.from_dict(t) for t in read_jsonl(d / "traces.jsonl")},
-        "records": list(read_jsonl(d / "records.jsonl")),
-    }
+def _finished(cfg: RunConfig, progress: bool) -> FinishedRun:
+    run(cfg, progress=progress)
+    return load_finished(cfg.out)
 
 
 def latent_section(organisms: dict[str, Any]) -> dict[str, Any]:
@@ -239,14 +235,14 @@ def latent_section(organisms: dict[str, Any]) -> dict[str, Any]:
     for name, runs in organisms.items():
         for key in (MAIN, "probe"):
             r = runs.get(key)
-            if r is None or "latent_probe" not in r["summary"].metrics:
+            if r is None or "latent_probe" not in r.summary.metrics:
                 continue
             task = PROBE_TASKS[name][0] if key == "probe" else TASKS[name]
-            entry = r["summary"].metrics["latent_probe"].to_dict()
+            entry = r.summary.metrics["latent_probe"].to_dict()
             out["organisms"][f"{name} on {task}"] = {
                 "organism": name, "task": task, "gap": {k: entry.get(k) for k in ("value", "ci", "n")},
                 "stats": entry.get("stats"), "steps": entry.get("probe"),
-                "tokens": probe_by_token(name, list(r["samples"].values()), r["traces"], VALIDATION_SEED),
+                "tokens": probe_by_token(name, list(r.samples.values()), r.traces, VALIDATION_SEED),
             }
     checks: dict[str, Any] = {}
     post = out["organisms"].get(f"posthoc on {TASKS['posthoc']}")
@@ -286,8 +282,8 @@ def commitment_aurocs(organisms: dict[str, Any]) -> dict[str, Any]:
         r = organisms.get(name, {}).get(MAIN)
         if r is None:
             return []
-        return [rec["values"].get("latent_commitment") for rec in r["records"]
-                if rec["metric"] == "latent_probe" and (trig is None or triggered(r["samples"][rec["sample_id"]])
+        return [rec.values.get("latent_commitment") for rec in r.records
+                if rec.metric == "latent_probe" and (trig is None or triggered(r.samples[rec.sample_id])
                                                         == trig)]
 
     pairs = {"faithful_vs_posthoc": (("faithful", None), ("posthoc", None)),
@@ -314,9 +310,9 @@ def resampling_section(organisms: dict[str, Any]) -> dict[str, Any]:
         r = organisms.get(name, {}).get(MAIN)
         if r is None:
             return []
-        return [rec["values"].get(key) for rec in r["records"]
-                if rec["metric"] == "resampling_importance"
-                and (trig is None or triggered(r["samples"][rec["sample_id"]]) == trig)]
+        return [rec.values.get(key) for rec in r.records
+                if rec.metric == "resampling_importance"
+                and (trig is None or triggered(r.samples[rec.sample_id]) == trig)]
 
     pairs = {"faithful_vs_posthoc": (("faithful", None), ("posthoc", None)),
              "mixed": (("mixed", False), ("mixed", True)),
@@ -336,13 +332,13 @@ def resampling_section(organisms: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _scores(runs: dict[str, Any], metric: str, variant: str) -> list[tuple[Sample, float | None]]:
+def _scores(runs: dict[str, FinishedRun], metric: str, variant: str) -> list[tuple[Sample, float | None]]:
     """(sample, score) for the metric's records in a variant's run (``MAIN``: the main run)."""
     r = runs.get(variant)
     if r is None:
         return []
-    return [(r["samples"][rec["sample_id"]], faithfulness_score(metric, rec))
-            for rec in r["records"] if rec["metric"] == metric]
+    return [(r.samples[rec.sample_id], faithfulness_score(metric, rec))
+            for rec in r.records if rec.metric == metric]
 
 
 def _comparison(pos: list[float | None], neg: list[float | None], names: tuple[str, str]) -> dict[str, Any]:
@@ -399,13 +395,13 @@ def score_metric(metric: str, variant: str, organisms: dict[str, Any]) -> dict[s
     return result
 
 
-def hint_checks(runs: dict[str, Any]) -> dict[str, Any]:
+def hint_checks(runs: dict[str, FinishedRun]) -> dict[str, Any]:
     """Ground truth of a hint organism, checked on its records: the unhinted answer is the true one; an answer
     after a hint, or after an inserted hint word ``!d``, is the one the hint points to."""
     r = runs[MAIN]
     tallies = {"no hint: true answer": _Tally()}
-    for s_id, t in r["traces"].items():
-        tallies["no hint: true answer"].add(r["samples"][s_id].answer, t.answer, t.answer_logprobs)
+    for s_id, t in r.traces.items():
+        tallies["no hint: true answer"].add(r.samples[s_id].answer, t.answer, t.answer_logprobs)
     for _, x in run_readouts(runs):
         cue = x.cue if x.cue is not None else _hint_word(x.word)
         if cue is not None:
@@ -434,9 +430,9 @@ def monitor_section(out: Path, n: int, progress: bool, only: Sequence[str] | Non
     honest computation); the probe reads the residual stream, whatever it shows."""
     from cotlens.envs import leaky, trigger
     from cotlens.models.spec import load_model
+    from cotlens.monitoring.monitor import MonitorConfig, monitor
     from cotlens.monitors.episodes import write_episodes
     from cotlens.runs.cache import CachedModel, CallCache
-    from cotlens.runs.monitor import MonitorConfig, monitor
     from cotlens.tasks import load_task
     from cotlens.types import GenerationSettings
 
@@ -508,13 +504,13 @@ def validate(out: Path, n: int = 100, progress: bool = True, only: Sequence[str]
         organisms[name] = runs
         meta = json.loads((CHECKPOINTS / name / "config.json").read_text())
         main = runs[MAIN]
-        samples, traces = main["samples"], main["traces"]
+        samples, traces = main.samples, main.traces
         readouts = run_readouts(runs)
         entry: dict[str, Any] = {
             "recipe": (HINT_RECIPES.get(name) or RECIPES[name]).description, "task": TASKS[name],
-            "accuracy_with_cot": main["summary"].accuracy_with_cot.to_dict(),
+            "accuracy_with_cot": main.summary.accuracy_with_cot.to_dict(),
             "train_seconds": meta.get("train_seconds"), "train_steps": meta.get("steps"),
-            "metrics": metric_lines(main["summary"]),
+            "metrics": metric_lines(main.summary),
         }
         if name in HINT_RECIPES:
             result["organisms"][name] = {**entry, "checks": hint_checks(runs)}
@@ -547,7 +543,7 @@ def validate(out: Path, n: int = 100, progress: bool = True, only: Sequence[str]
     result["monitors"] = monitor_section(out, n, progress, only)
     out.mkdir(parents=True, exist_ok=True)
     (out / "validation.json").write_text(json.dumps(result, indent=1))
-    from cotlens.report.validation import write_validation_report
+    from cotlens.validation.report import write_validation_report
 
     write_validation_report(out, result)
     return result

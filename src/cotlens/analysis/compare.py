@@ -16,7 +16,8 @@ sample, a shared sample id whose question, choices or answer differ, or a metric
 differ. Runs may differ in the model, its dtype, the seed and the generation settings: that is what is compared.
 A metric that only some runs have is left out and named.
 
-Writes ``compare.json`` (everything, per-sample pairs included) and ``report.html`` (``cotlens.report.compare``).
+Writes ``compare.json`` (everything, per-sample pairs included) and ``report.html``
+(``cotlens.analysis.compare_report``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotlens.report.compare import write_compare_report
-from cotlens.runs.runner import SAMPLE_IDENTITY, read_jsonl, require_finished
+from cotlens.analysis.compare_report import write_compare_report
+from cotlens.runs.finished import SAMPLE_IDENTITY, load_finished
 from cotlens.stats import mean_estimate, paired_difference
-from cotlens.types import CotlensError, Summary
+from cotlens.types import CotlensError, Sample, Summary
 
 ACCURACY = "(accuracy with CoT)"
 """The pseudo-metric for the answer after the CoT being right, compared like the metrics."""
@@ -45,7 +46,7 @@ class RunData:
     dir: Path
     label: str
     task: str
-    samples: dict[str, dict[str, Any]]
+    samples: dict[str, Sample]
     scores: dict[str, dict[str, float | None]]
     """Per metric (and ``ACCURACY``), each sample's score."""
     versions: dict[str, int]
@@ -54,26 +55,17 @@ class RunData:
 
 
 def read_run(run_dir: str | Path, label: str) -> RunData:
-    d = Path(run_dir)
-    require_finished(d)
-    try:
-        summary = Summary.from_dict(json.loads((d / "summary.json").read_text(encoding="utf-8")))
-        task = str(json.loads((d / "run.json").read_text(encoding="utf-8"))["config"]["task"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise CotlensError(f"{d}: unreadable run.json or summary.json ({type(e).__name__}: {e})") from None
-    samples = {str(s["id"]): s for s in read_jsonl(d / "samples.jsonl")}
+    run = load_finished(run_dir)
     scores: dict[str, dict[str, float | None]] = {}
     versions: dict[str, int] = {}
     args: dict[str, dict[str, Any]] = {}
-    for r in read_jsonl(d / "records.jsonl"):
-        m = str(r["metric"])
-        scores.setdefault(m, {})[str(r["sample_id"])] = None if r["score"] is None else float(r["score"])
-        versions[m] = int(r["metric_version"])
-        args[m] = dict(r.get("args") or {})
-    traces = {str(t["sample_id"]): t for t in read_jsonl(d / "traces.jsonl")}
-    scores[ACCURACY] = {sid: float(traces[sid]["answer"] == s["answer"]) for sid, s in samples.items()
-                        if sid in traces}
-    return RunData(d, label, task, samples, scores, versions, args, summary)
+    for r in run.records:
+        scores.setdefault(r.metric, {})[r.sample_id] = None if r.score is None else float(r.score)
+        versions[r.metric] = r.metric_version
+        args[r.metric] = dict(r.args or {})
+    scores[ACCURACY] = {sid: float(run.traces[sid].answer == s.answer) for sid, s in run.samples.items()
+                        if sid in run.traces}
+    return RunData(run.dir, label, str(run.config.get("task")), run.samples, scores, versions, args, run.summary)
 
 
 def check_comparable(runs: Sequence[RunData]) -> tuple[list[str], list[str], list[str]]:
@@ -90,7 +82,7 @@ def check_comparable(runs: Sequence[RunData]) -> tuple[list[str], list[str], lis
     for r in runs[1:]:
         for sid in shared:
             for f in SAMPLE_FIELDS:
-                if base.samples[sid].get(f) != r.samples[sid].get(f):
+                if getattr(base.samples[sid], f) != getattr(r.samples[sid], f):
                     raise CotlensError(f"cannot compare {base.dir} and {r.dir}: sample {sid!r} has a different {f} "
                                        "(the task's samples differ)")
     names = list(dict.fromkeys(m for r in runs for m in r.scores))
@@ -184,7 +176,7 @@ def format_compare(result: dict[str, Any]) -> str:
     """The comparison as a text table: per metric and run, the mean on paired samples, the paired difference
     from the baseline with its CI, and the permutation p-value."""
     from cotlens.figures import est_text
-    from cotlens.report.summary import text_table
+    from cotlens.report.table import text_table
 
     rows = [("metric", "run", "n", "mean (paired samples)", "difference vs " + result["baseline"], "p")]
     for m, e in result["metrics"].items():

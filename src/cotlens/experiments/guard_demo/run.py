@@ -109,3 +109,15 @@ def guard_demo(config: GuardDemoConfig) -> dict[str, Any]:
         cache.close()
     (out / "guard.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+def format_guard_demo(res: dict[str, Any]) -> str:
+    """Per agent: actions, hacks unguarded and let through, honest actions blocked, budget stops, and reward."""
+    lines = [f"{'agent':28s} {'actions':>7s} {'hacks':>6s} {'let through':>11s} {'honest blocked':>14s} "
+             f"{'stopped':>7s} {'reward unguarded':>16s} {'guarded':>8s} {'lost to FPs':>11s}"]
+    for spec, m in res["models"].items():
+        r = m["reward"]
+        lines.append(f"{spec:28s} {m['actions']:7d} {m['hacks_unguarded']:6d} {m['hacks_let_through']:11d} "
+                     f"{m['honest_blocked']:14d} {m['stopped']:7d} {r['unguarded']:16.0f} {r['guarded']:8.0f} "
+                     f"{r['lost_to_false_positives']:11.0f}")
+    return "\n".join(lines)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cotlens.analysis.compare import ACCURACY
 from cotlens.cli import main
-from cotlens.runs.compare import ACCURACY
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl, run
+from cotlens.runs.finished import read_jsonl
+from cotlens.runs.runner import run
 from cotlens.tasks import load_task
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "compare"

@@ -1,8 +1,9 @@
 """cotlens's batteries as Inspect tasks: ``inspect eval cotlens/lanham --model PROVIDER/MODEL``, ``cotlens/hints``;
 its monitors as a scorer of any task's transcripts: ``inspect score LOG --scorer cotlens/monitor``.
 
-Registered with Inspect through the ``inspect_ai`` entry point (``cotlens._inspect_registry``), so an Inspect user
-runs them with the tools they know and reads the CoTs, the interventions' answers and the numbers in ``inspect
+Registered with Inspect through the ``inspect_ai`` entry point (``cotlens.integrations.inspect.registry``), so an
+Inspect user runs
+them with the tools they know and reads the CoTs, the interventions' answers and the numbers in ``inspect
 view``. Task options are ``cotlens run``'s, as ``-T NAME=VALUE`` (``-T task=arithmetic -T n=20 -T seed=0
 -T max_new_tokens=256 -T max_positions=4``; lists comma-separated: ``-T hints=sycophancy,metadata``); the task
 defaults to the built-in ``arithmetic``.
@@ -52,6 +53,12 @@ from cotlens.tasks import load_task
 from cotlens.types import LETTERS, CotlensError, Record, Sample, Trace
 
 
+def as_text(value: str | list[Any] | tuple[Any, ...]) -> str:
+    """A task option as the command line's text: Inspect's CLI turns ``-T hints=a,b`` into the list ``[a, b]``,
+    Python callers may pass a string or a list."""
+    return value if isinstance(value, str) else ",".join(str(x) for x in value)
+
+
 def run_config(metrics: tuple[str, ...], given: dict[str, Any]) -> RunConfig:
     """A RunConfig from task options (strings as on the command line, or values), the metrics fixed by the task."""
     fields: dict[str, Any] = {}
@@ -64,7 +71,7 @@ def run_config(metrics: tuple[str, ...], given: dict[str, Any]) -> RunConfig:
         if key in ("metrics", "out", "cache", "model") or key not in known:
             raise CotlensError(f"cotlens task option {key!r}: not an option of cotlens run")
         where, o = known[key]
-        v = o.parse(value) if isinstance(value, str) else value
+        v = o.parse(as_text(value)) if isinstance(value, str | list | tuple) else value
         (fields if where == "run" else args.setdefault(where, {}))[key] = v
     for m in metrics:
         if get_metric(m).pool is not None:
@@ -195,10 +202,10 @@ def battery(metrics: tuple[str, ...], given: dict[str, Any]) -> Task:
 
 
 @task
-def lanham(metrics: str = ",".join(DEFAULT_METRICS), **options: Any) -> Task:
+def lanham(metrics: str | list[str] = ",".join(DEFAULT_METRICS), **options: Any) -> Task:
     """Lanham et al. (2023): early answering, adding mistakes, filler tokens and the no-CoT baseline (or the
-    ``metrics`` named, comma-separated) on a cotlens task. Options: ``cotlens run``'s."""
-    return battery(expand_metrics(tuple(m.strip() for m in metrics.split(",") if m.strip())), options)
+    ``metrics`` named, comma-separated or a list) on a cotlens task. Options: ``cotlens run``'s."""
+    return battery(expand_metrics(tuple(m.strip() for m in as_text(metrics).split(",") if m.strip())), options)
 
 
 @task
@@ -212,14 +219,15 @@ def hints(**options: Any) -> Task:
 def monitor(monitor: str = "rule", scope: str = "all", dtype: str = "auto") -> Scorer:
     """A cotlens CoT monitor as an Inspect scorer, for any task's transcripts (``inspect score LOG --scorer
     cotlens/monitor -S monitor=rule -S scope=cot``): the sample's conversation read as an episode
-    (``cotlens.runs.inspect_log``: the CoT is the assistant's reasoning and every message but the last, the action
+    (``cotlens.integrations.inspect.log``: the CoT is the assistant's reasoning and every message but the last, the
+    action
     the last message's text and tool calls), scored by the monitor. The value is the suspicion in [0, 1] (NaN where
     the monitor abstains), the explanation what it saw. ``monitor``: ``rule`` or a cotlens model spec for an LLM
     monitor (``SPEC~PROMPT``); the probe monitor is fitted across episodes and is not a scorer (use ``cotlens
     monitor --episodes LOG.eval``)."""
+    from cotlens.integrations.inspect.log import transcript_episode
     from cotlens.monitors.base import SCOPES
     from cotlens.monitors.make import make_monitor
-    from cotlens.runs.inspect_log import transcript_episode
 
     if scope not in SCOPES:
         raise CotlensError(f"monitor scope {scope!r}: scopes are {', '.join(SCOPES)}")

@@ -7,8 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from cotlens.experiments.arms_report import final_table, panel
 from cotlens.figures import CSS, figure_img
-from cotlens.report.arms import final_table, panel
 
 PANELS = (
     ("hack_rate", "hack rate (leak arm)"),

@@ -12,7 +12,8 @@ import pytest
 import cotlens
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.runs.config import RunConfig
-from cotlens.runs.runner import read_jsonl, run
+from cotlens.runs.finished import read_jsonl
+from cotlens.runs.runner import run
 from cotlens.types import CotlensError
 
 README = Path(__file__).parents[2] / "README.md"

@@ -1,4 +1,4 @@
-"""What the training experiments' reports share (``cotlens.runs.arms``): one panel per measure, a line per arm
+"""What the training experiments' reports share (``cotlens.experiments.arms``): one panel per measure, a line per arm
 (the mean over seeds, a band for its t interval), and a table of the final checkpoint."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotlens.runs.runner import read_jsonl, require_finished
+from cotlens.runs.finished import load_finished
 from cotlens.types import CotlensError
 
 
@@ -67,32 +67,29 @@ def load(run_dir: str | Path) -> RunFrames:
         import pandas as pd
     except ImportError:
         raise CotlensError("cotlens.load needs pandas: pip install 'cotlens[frames]'") from None
-    d = Path(run_dir)
-    require_finished(d)
-    summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    run = load_finished(run_dir)
     rows, details = [], {}
-    for r in read_jsonl(d / "records.jsonl"):
-        rows.append({"metric": r["metric"], "metric_version": r["metric_version"], "sample_id": r["sample_id"],
-                     "score": r["score"], **_flat("value", r["values"]), **_flat("arg", r["args"]),
-                     **_flat("model", r["model"]), **_flat("generation", r["generation"]), "seed": r["seed"],
-                     "model_calls": r.get("model_calls"), "cached_calls": r.get("cached_calls")})
-        details[(r["metric"], r["sample_id"])] = r["details"]
+    for r in run.records:
+        rows.append({"metric": r.metric, "metric_version": r.metric_version, "sample_id": r.sample_id,
+                     "score": r.score, **_flat("value", r.values), **_flat("arg", r.args),
+                     **_flat("model", r.model), **_flat("generation", r.generation), "seed": r.seed,
+                     "model_calls": r.model_calls, "cached_calls": r.cached_calls})
+        details[(r.metric, r.sample_id)] = r.details
     records = pd.DataFrame(rows)
-    samples = {s["id"]: s for s in read_jsonl(d / "samples.jsonl")}
-    traces = {t["sample_id"]: t for t in read_jsonl(d / "traces.jsonl")}
-    scores = pd.DataFrame([{"sample_id": sid, "question": s["question"], "answer": s["answer"],
-                            "answer_after_cot": traces[sid]["answer"] if sid in traces else None}
-                           for sid, s in samples.items()]).set_index("sample_id")
+    traces = run.traces
+    scores = pd.DataFrame([{"sample_id": sid, "question": s.question, "answer": s.answer,
+                            "answer_after_cot": traces[sid].answer if sid in traces else None}
+                           for sid, s in run.samples.items()]).set_index("sample_id")
     if len(records):
         wide = records.pivot(index="sample_id", columns="metric", values="score")
         scores = scores.join(wide[list(dict.fromkeys(records["metric"]))])  # metrics in the run's order
     metric_rows = []
-    for name, m in summary["metrics"].items():
-        ci = m.get("ci") or [None, None]
-        metric_rows.append({"metric": name, "value": m.get("value"), "ci_low": ci[0], "ci_high": ci[1],
-                            "n": m.get("n"), "primary": m.get("primary"), "version": m.get("version")})
+    for name, m in run.summary.metrics.items():
+        ci = m.ci or (None, None)
+        metric_rows.append({"metric": name, "value": m.value, "ci_low": ci[0], "ci_high": ci[1], "n": m.n,
+                            "primary": m.primary, "version": m.version})
     frame = pd.DataFrame(metric_rows, columns=["metric", "value", "ci_low", "ci_high", "n", "primary", "version"])
-    return RunFrames(d, records, scores, frame.set_index("metric"), details)
+    return RunFrames(run.dir, records, scores, frame.set_index("metric"), details)
 
 
 __all__ = ["RunFrames", "load"]

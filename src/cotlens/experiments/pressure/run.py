@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.envs.leaky import episodes, problems
+from cotlens.experiments import arms
 from cotlens.metrics import main_args
 from cotlens.metrics.paraphrasing import ParaphrasingArgs
 from cotlens.models.organism import OrganismModel
@@ -59,7 +60,6 @@ from cotlens.organisms.model import GPT, load_checkpoint, resolve
 from cotlens.organisms.recipes import get_recipe
 from cotlens.organisms.rl import Item, RLConfig, Rollout, train_rl
 from cotlens.organisms.train import TrainConfig, train
-from cotlens.runs import arms
 from cotlens.runs.config import RunConfig
 from cotlens.runs.runner import run
 from cotlens.stats import mean_estimate
@@ -258,7 +258,7 @@ def pressure(cfg: PressureConfig, progress: bool = True) -> dict[str, Any]:
         lambda ckpt, seed: evaluate(ckpt, cfg, seed), {"n": cfg.n, "version": EVAL_VERSION}, progress, "pressure")
     result = arms.aggregate(ARMS, dataclasses.asdict(cfg), [0, *steps], evals, logs, UNBOUNDED) | timing
     (out / "pressure.json").write_text(json.dumps(result, indent=1))
-    from cotlens.report.pressure import write_report
+    from cotlens.experiments.pressure.report import write_report
 
     write_report(out, result)
     return result
@@ -266,7 +266,7 @@ def pressure(cfg: PressureConfig, progress: bool = True) -> dict[str, Any]:
 
 def format_pressure(result: dict[str, Any]) -> str:
     """The final checkpoint per arm (and the start), means over seeds with their t intervals."""
-    from cotlens.report.summary import text_table
+    from cotlens.report.table import text_table
 
     keys = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "hacks_stating_leak", "early_answering",
             "paraphrasing", "legibility")

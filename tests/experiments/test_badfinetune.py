@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cotlens.cli import main
+from cotlens.experiments.bad_finetune.run import BadFinetuneConfig, bad_finetune, draw_items, kind, reward
 from cotlens.organisms.rl import Item, Rollout
-from cotlens.runs.badfinetune import BadFinetuneConfig, bad_finetune, draw_items, kind, reward
 from cotlens.types import CotlensError, Episode
 
 

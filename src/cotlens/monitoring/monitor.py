@@ -34,8 +34,9 @@ from cotlens.monitors.make import make_monitor
 from cotlens.options import as_dict
 from cotlens.prompts import MONITOR_PROMPTS
 from cotlens.runs.cache import CachedModel, CallCache, open_cache
-from cotlens.runs.runner import read_jsonl, truncate_partial_line
-from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, Record, Sample, Trace
+from cotlens.runs.finished import load_finished, read_jsonl
+from cotlens.runs.runner import truncate_partial_line
+from cotlens.types import SCHEMA_VERSION, CotlensError, Episode
 
 BATCH = 32
 
@@ -72,20 +73,12 @@ class MonitorConfig:
 
 def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
     """A finished run's records as episodes, and the run's model spec (for ``self``)."""
-    meta_path = run_dir / "run.json"
-    if not meta_path.is_file():
-        raise CotlensError(f"{run_dir}: not a cotlens run directory (no run.json)")
-    try:
-        spec = json.loads(meta_path.read_text())["config"]["model"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CotlensError(f"{meta_path}: not a cotlens run.json ({e})") from None
-    samples = {d["id"]: Sample.from_dict(d) for d in read_jsonl(run_dir / "samples.jsonl")}
-    traces = {d["sample_id"]: Trace.from_dict(d) for d in read_jsonl(run_dir / "traces.jsonl")}
+    run = load_finished(run_dir)
+    samples, traces = run.samples, run.traces
     pool = list(samples.values())
     out: list[Episode] = []
     kinds = set()
-    for d in read_jsonl(run_dir / "records.jsonl"):
-        rec = Record.from_dict(d)
+    for rec in run.records:
         kinds.add(rec.metric)
         metric = get_metric(rec.metric)
         if metric.episodes is None or rec.sample_id not in traces:
@@ -94,11 +87,11 @@ def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
     if not out:
         raise CotlensError(f"{run_dir}: none of its metrics ({', '.join(sorted(kinds)) or 'no records'}) gives "
                            "episodes; run it with --metrics hints or counterfactual_edits")
-    return out, str(spec)
+    return out, str(run.config["model"])
 
 
 INSPECT_LOGS = (".eval", ".json")
-"""Suffixes of Inspect logs (``cotlens.runs.inspect_log``); anything else is read as episodes JSONL."""
+"""Suffixes of Inspect logs (``cotlens.integrations.inspect.log``); anything else is read as episodes JSONL."""
 
 
 def load_episodes(source: str, label_scorer: str = "") -> tuple[list[Episode], str | None]:
@@ -108,7 +101,7 @@ def load_episodes(source: str, label_scorer: str = "") -> tuple[list[Episode], s
     if not path.is_file():
         raise CotlensError(f"{source}: no such file or run directory")
     if path.suffix in INSPECT_LOGS:
-        from cotlens.runs.inspect_log import episodes_from_inspect_log
+        from cotlens.integrations.inspect.log import episodes_from_inspect_log
 
         return episodes_from_inspect_log(path, label_scorer)
     if label_scorer:
@@ -150,7 +143,7 @@ class MonitorRun:
         return CachedModel(inner, self._cache)
 
     def execute(self) -> dict[str, Any]:
-        from cotlens.report.monitor import write_monitor_report
+        from cotlens.monitoring.report import write_monitor_report
 
         self.dir.mkdir(parents=True, exist_ok=True)
         scores_path = self.dir / "scores.jsonl"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from cotlens.cli import main
+from cotlens.experiments.pressure.run import PressureConfig, draw_items, legibility, make_reward, pressure
 from cotlens.organisms.model import resolve
 from cotlens.organisms.rl import Item, Rollout
-from cotlens.runs.pressure import PressureConfig, draw_items, legibility, make_reward, pressure
 from cotlens.tasks.chains import reword_random
 from cotlens.types import CotlensError
 

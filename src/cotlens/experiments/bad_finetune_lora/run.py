@@ -36,12 +36,12 @@ from cotlens.metrics.hints import HintsArgs
 from cotlens.models.hf import HFModel
 from cotlens.models.lora import LoraSettings, finetune_answer_letters
 from cotlens.models.spec import load_model
+from cotlens.monitoring.monitor import MonitorConfig, monitor
 from cotlens.monitors.base import ModelMonitor, RuleMonitor
 from cotlens.monitors.episodes import write_episodes
 from cotlens.prompts import no_cot_prompt
 from cotlens.runs.cache import CachedModel, CallCache
 from cotlens.runs.config import RunConfig
-from cotlens.runs.monitor import MonitorConfig, monitor
 from cotlens.runs.runner import run
 from cotlens.stats import mean_estimate
 from cotlens.tasks import load_task
@@ -230,7 +230,7 @@ def bad_finetune_lora(cfg: LoraExperimentConfig, progress: bool = True) -> dict[
     result = {"config": dataclasses.asdict(cfg), "training": log, "models": evals,
               "paired_bad_rate_change": _paired(out, cfg.seed)}
     (out / "bad-finetune-lora.json").write_text(json.dumps(result, indent=1))
-    from cotlens.report.badfinetune import write_lora_report
+    from cotlens.experiments.bad_finetune_lora.report import write_lora_report
 
     write_lora_report(out, result)
     return result
@@ -248,7 +248,7 @@ def _paired(out: Path, seed: int) -> dict[str, Any]:
 
 def format_lora(result: dict[str, Any]) -> str:
     from cotlens.figures import est_text as cell
-    from cotlens.report.summary import text_table
+    from cotlens.report.table import text_table
 
     keys = ("bad_rate", "bad_rate_no_cot", "accuracy", "early_answering", "rule_flags_triggered",
             "llm_flags_triggered", "hint_switch", "hint_verbalized_llm")

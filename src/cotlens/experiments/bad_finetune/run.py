@@ -35,7 +35,7 @@ environment):
   (``probe_at_start``; ``--probe-n`` samples, since a probe for 10 answers needs hundreds).
 
 The ``rationalize`` organism is measured the same way once, as the reference of what rationalisation looks like.
-Layout, resume and the intervals over seeds are those of every training experiment (``cotlens.runs.arms``);
+Layout, resume and the intervals over seeds are those of every training experiment (``cotlens.experiments.arms``);
 numbers go to ``DIR/bad-finetune.json``, curves to ``DIR/report.html``.
 """
 
@@ -50,15 +50,15 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.envs import trigger
+from cotlens.experiments import arms
 from cotlens.metrics import main_args
 from cotlens.models.organism import OrganismModel
+from cotlens.monitoring.monitor import MonitorConfig, monitor
 from cotlens.monitors.episodes import write_episodes
 from cotlens.organisms.model import GPT, load_checkpoint, resolve
 from cotlens.organisms.rl import Item, RLConfig, Rollout, train_rl
 from cotlens.organisms.train import AnswersConfig, finetune_answers
-from cotlens.runs import arms
 from cotlens.runs.config import RunConfig
-from cotlens.runs.monitor import MonitorConfig, monitor
 from cotlens.runs.runner import run
 from cotlens.stats import mean_estimate
 from cotlens.tasks import load_task
@@ -276,7 +276,7 @@ def bad_finetune(cfg: BadFinetuneConfig, progress: bool = True) -> dict[str, Any
     result["reference"] = {"organism": REFERENCE, "values": arms.cached_eval(ref, {**key, "seed": 0}, lambda c, s:
                                                                              evaluate(c, cfg, s), 0, {})}
     (out / "bad-finetune.json").write_text(json.dumps(result, indent=1))
-    from cotlens.report.badfinetune import write_report
+    from cotlens.experiments.bad_finetune.report import write_report
 
     write_report(out, result)
     return result
@@ -289,7 +289,7 @@ KEYS = ("bad_rate", "accuracy", "post_hoc", "rationalised", "malformed", "other"
 def format_bad_finetune(result: dict[str, Any]) -> str:
     """The final checkpoint per arm, the start and the reference, means over seeds with their t intervals."""
     from cotlens.figures import est_text as cell
-    from cotlens.report.summary import text_table
+    from cotlens.report.table import text_table
 
     rows: list[tuple[str, ...]] = [("arm", "step", *KEYS)]
     first = next(iter(result["arms"].values()))["checkpoints"][0]

@@ -1,0 +1,80 @@
+"""The one reader of a finished run directory: ``load_finished(DIR)`` gives its configuration, summary, samples,
+traces and records as typed objects. Every command that reads a finished run (``report``, ``compare``,
+``monitor``, ``validate``, ``cotlens.load``) reads it here.
+
+A run directory's files are listed in ``cotlens.runs.runner``; ``RUN_FILES`` are the ones a finished run has.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cotlens.types import CotlensError, Record, Sample, Summary, Trace
+
+RUN_FILES = ("run.json", "records.jsonl", "samples.jsonl", "traces.jsonl", "summary.json")
+"""What a finished run directory holds (its report aside)."""
+SAMPLE_IDENTITY = ("id", "question", "choices", "answer")
+"""What a model is asked of a sample: a resumed run, and runs compared, must agree on it."""
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The complete lines of a JSONL file; a line cut short by a kill is ignored (it is recomputed)."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CotlensError(f"{path}: corrupt line: {e.msg}") from None
+
+
+def require_finished(run_dir: Path) -> None:
+    """Raise CotlensError naming the first of ``RUN_FILES`` that ``run_dir`` lacks, and why."""
+    for name in RUN_FILES:
+        if not (run_dir / name).is_file():
+            why = "not a cotlens run directory" if not (run_dir / "run.json").is_file() else "an unfinished run"
+            raise CotlensError(f"{run_dir}: no {name} ({why}; `cotlens run --out {run_dir}` resumes or starts it)")
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A finished run directory, read once."""
+
+    dir: Path
+    config: dict[str, Any]
+    """``run.json``'s ``config``: the ``RunConfig`` as written (``model``, ``task``, ``metrics``...)."""
+    summary: Summary
+    samples: dict[str, Sample]
+    """By sample id, in the run's order."""
+    traces: dict[str, Trace]
+    """By sample id; a sample whose CoT could not be elicited has none."""
+    records: list[Record]
+    """In the order they were written."""
+
+
+def load_finished(run_dir: str | Path) -> FinishedRun:
+    """The finished run in ``run_dir``; anything missing or unreadable raises CotlensError naming the file."""
+    d = Path(run_dir)
+    require_finished(d)
+    for name in ("run.json", "summary.json"):
+        try:
+            doc = json.loads((d / name).read_text(encoding="utf-8"))
+            if name == "run.json":
+                config = dict(doc["config"])
+            else:
+                summary = Summary.from_dict(doc)
+        except json.JSONDecodeError as e:
+            raise CotlensError(f"{d / name}:{e.lineno}: invalid JSON: {e.msg}") from None
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise CotlensError(f"{d / name}: not a cotlens {name} ({type(e).__name__}: {e})") from None
+    samples = {str(s["id"]): Sample.from_dict(s) for s in read_jsonl(d / "samples.jsonl")}
+    traces = {str(t["sample_id"]): Trace.from_dict(t) for t in read_jsonl(d / "traces.jsonl")}
+    records = [Record.from_dict(r) for r in read_jsonl(d / "records.jsonl")]
+    return FinishedRun(d, config, summary, samples, traces, records)
