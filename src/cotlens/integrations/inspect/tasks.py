@@ -201,8 +201,12 @@ def battery(metrics: tuple[str, ...], given: dict[str, Any]) -> Task:
                 metadata={"cotlens_config": config.flat()})
 
 
+LANHAM_METRICS = ",".join(DEFAULT_METRICS)
+"""``cotlens/lanham``'s metrics unless ``-T metrics=...`` names others."""
+
+
 @task
-def lanham(metrics: str | list[str] = ",".join(DEFAULT_METRICS), **options: Any) -> Task:
+def lanham(metrics: str | list[str] = LANHAM_METRICS, **options: Any) -> Task:
     """Lanham et al. (2023): early answering, adding mistakes, filler tokens and the no-CoT baseline (or the
     ``metrics`` named, comma-separated or a list) on a cotlens task. Options: ``cotlens run``'s."""
     return battery(expand_metrics(tuple(m.strip() for m in as_text(metrics).split(",") if m.strip())), options)
