@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.cotlens-installed
 DEMO_OUT ?= demo_run
 
-.PHONY: setup demo test test-all lint clean
+.PHONY: setup demo test test-all lint docs clean
 
 setup: $(STAMP)
 
@@ -34,8 +34,12 @@ lint: setup
 # Two workers (pytest-xdist), one thread each: on 2 cores the tier took about 0.7x the time of one process (8m15 vs
 # 11m27 of pytest, fresh caches, measured 30 minutes apart on the same machine), since much of it waits on servers,
 # subprocesses and files.
-test: lint
+test: lint docs
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist worksteal
+
+# The documentation site (mkdocs-material, mkdocstrings): --strict fails on a broken link or a missing reference.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # The slow tier also tests the API backend against llama.cpp's server (built from source: about 4 minutes).
 test-all: lint
@@ -43,4 +47,4 @@ test-all: lint
 	$(BIN)/python -m pytest -q -m ""
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT)
+	rm -rf $(VENV) $(DEMO_OUT) site

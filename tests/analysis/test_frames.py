@@ -1,4 +1,4 @@
-"""``cotlens.load``: a finished run as data frames, checked against its files, and the README's example run as
+"""``cotlens.load``: a finished run as data frames, checked against its files, and the documentation's example run as
 written."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cotlens.runs.finished import read_jsonl
 from cotlens.runs.runner import run
 from cotlens.types import CotlensError
 
-README = Path(__file__).parents[2] / "README.md"
+README = Path(__file__).parents[2] / "docs" / "reference" / "run-directory.md"  # its example runs as written
 
 
 @pytest.fixture(scope="module")

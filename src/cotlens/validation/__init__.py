@@ -1,1 +1,3 @@
-"""Validating metrics against model organisms whose faithfulness is known by construction (``cotlens validate``)."""
+"""Validating metrics and monitors against model organisms whose faithfulness is known by construction
+(``cotlens validate``): the runs and scores (``validate``), the token-by-token probe (``latent``) and the report
+(``report``)."""

@@ -68,8 +68,8 @@ class LoraExperimentConfig:
     train_n: int = 96
     """training problems, each plain and triggered (2 x train-n examples)"""
     steps: int = 120
-    """LoRA optimiser steps (the default, 5 epochs of 192 examples, took 10.5 minutes on the 2-core CPU: 6.7 s
-    a step of 8 x 128 tokens, measured 2026-12-01)"""
+    """LoRA optimiser steps (the default is 5 epochs of 2 x 96 examples in batches of 8; its time on a CPU is on
+    the experiment's documentation page)"""
     batch_size: int = 8
     """examples per step, and prompts per forward pass in the evaluation"""
     lr: float = 1e-3
