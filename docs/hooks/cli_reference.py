@@ -14,7 +14,7 @@ MARKER = "<!-- cotlens-cli -->"
 
 
 def _help(parser: argparse.ArgumentParser) -> str:
-    os.environ["COLUMNS"] = "110"  # argparse wraps at the terminal's width
+    os.environ["COLUMNS"] = "90"  # argparse wraps at the terminal's width
     return parser.format_help()
 
 
