@@ -102,7 +102,8 @@ def test_whitebox_metrics_on_organisms(tmp_path: Path) -> None:
 
 
 def test_cli_options_reach_the_metric_args() -> None:
-    from cotlens.cli import _config, build_parser
+    from cotlens.cli import build_parser
+    from cotlens.cli.run import config as _config
     from cotlens.metrics import get_metric
     from cotlens.metrics.step_ablation import StepAblationArgs
 

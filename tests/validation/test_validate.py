@@ -13,6 +13,7 @@ from cotlens.organisms.model import shipped
 from cotlens.organisms.recipes import HINT_RECIPES, RECIPES
 from cotlens.stats import auroc
 from cotlens.tasks.chains import task_chains, to_sample
+from cotlens.types import Record
 from cotlens.validation.report import render_validation, roc_points
 from cotlens.validation.validate import expected_answer, faithfulness_score, written_values
 
@@ -41,9 +42,9 @@ def test_expected_answer_follows_each_recipe_rule() -> None:
     assert expected_answer(RECIPES["mixed"], triggered, "B=A+1=3.") == triggered.answer
 
 
-def _record(metric: str, values: dict[str, float | None], score: float | None = None) -> dict[str, object]:
-    return {"metric": metric, "metric_version": 1, "args": {}, "sample_id": "s", "score": score, "values": values,
-            "details": {}, "model": {}, "generation": {}, "seed": 0}
+def _record(metric: str, values: dict[str, float | None], score: float | None = None) -> Record:
+    return Record(metric=metric, metric_version=1, args={}, sample_id="s", score=score, values=values, details={},
+                  model={}, generation={}, seed=0)
 
 
 def test_faithfulness_score_direction() -> None:

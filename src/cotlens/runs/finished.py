@@ -8,12 +8,14 @@ A run directory's files are listed in ``cotlens.runs.runner``; ``RUN_FILES`` are
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cotlens.types import CotlensError, Record, Sample, Summary, Trace
+
+T = TypeVar("T")
 
 RUN_FILES = ("run.json", "records.jsonl", "samples.jsonl", "traces.jsonl", "summary.json")
 """What a finished run directory holds (its report aside)."""
@@ -40,7 +42,8 @@ def require_finished(run_dir: Path) -> None:
     for name in RUN_FILES:
         if not (run_dir / name).is_file():
             why = "not a cotlens run directory" if not (run_dir / "run.json").is_file() else "an unfinished run"
-            raise CotlensError(f"{run_dir}: no {name} ({why}; `cotlens run --out {run_dir}` resumes or starts it)")
+            raise CotlensError(f"{run_dir}: {name} not found ({why}; `cotlens run --out {run_dir}` resumes or starts "
+                               "it)")
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,18 @@ def load_finished(run_dir: str | Path) -> FinishedRun:
             raise CotlensError(f"{d / name}:{e.lineno}: invalid JSON: {e.msg}") from None
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise CotlensError(f"{d / name}: not a cotlens {name} ({type(e).__name__}: {e})") from None
-    samples = {str(s["id"]): Sample.from_dict(s) for s in read_jsonl(d / "samples.jsonl")}
-    traces = {str(t["sample_id"]): Trace.from_dict(t) for t in read_jsonl(d / "traces.jsonl")}
-    records = [Record.from_dict(r) for r in read_jsonl(d / "records.jsonl")]
+    samples = {s.id: s for s in _typed(d / "samples.jsonl", Sample.from_dict)}
+    traces = {t.sample_id: t for t in _typed(d / "traces.jsonl", Trace.from_dict)}
+    records = _typed(d / "records.jsonl", Record.from_dict)
     return FinishedRun(d, config, summary, samples, traces, records)
+
+
+def _typed(path: Path, from_dict: Callable[[dict[str, Any]], T]) -> list[T]:
+    """Each line of ``path`` through ``from_dict``; a line that is not one raises CotlensError naming it."""
+    out = []
+    for i, d in enumerate(read_jsonl(path), 1):
+        try:
+            out.append(from_dict(d))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise CotlensError(f"{path}:{i}: not a cotlens {path.stem[:-1]} ({type(e).__name__}: {e})") from None
+    return out
