@@ -27,6 +27,7 @@ from typing import Any
 from tqdm import tqdm
 
 from cotlens.organisms.model import GPT, load_checkpoint, resolve, save_checkpoint
+from cotlens.stats import mean_estimate
 from cotlens.types import CotlensError
 
 TrainArm = Callable[[str, int, Path], dict[str, Any]]
@@ -168,3 +169,8 @@ def aggregate(descriptions: dict[str, str], config: dict[str, Any], steps: list[
         arms[arm] = {"description": descriptions[arm], "checkpoints": points,
                      "training": {str(seed): log for seed, log in logs[arm].items()}}
     return {"config": config, "steps": steps, "arms": arms}
+
+
+def share(values: Sequence[bool], seed: int) -> dict[str, Any]:
+    """The share of true values, with its bootstrap interval (``Estimate.to_dict``)."""
+    return mean_estimate([float(v) for v in values], seed).to_dict()
