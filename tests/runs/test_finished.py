@@ -30,6 +30,11 @@ def test_refuses_what_is_not_a_finished_run(tmp_path: Path) -> None:
     (d / "records.jsonl").write_text((FIXTURE / "records.jsonl").read_text() + '{"metric": "no_cot"}\n')
     with pytest.raises(CotlensError, match=r"records.jsonl:\d+: not a cotlens record \(TypeError"):
         load_finished(d)
+    (d / "records.jsonl").write_text((FIXTURE / "records.jsonl").read_text())
+    (d / "run.json").write_text('{"config": {"model": "x"}}')
+    with pytest.raises(CotlensError, match=r"run.json: not a cotlens run.json \(KeyError: 'config.task'\)"):
+        load_finished(d)
+    shutil.copy(FIXTURE / "run.json", d / "run.json")
     (d / "summary.json").write_text("{")
     with pytest.raises(CotlensError, match="summary.json:1: invalid JSON"):
         load_finished(d)

@@ -65,7 +65,7 @@ def read_run(run_dir: str | Path, label: str) -> RunData:
         args[r.metric] = dict(r.args or {})
     scores[ACCURACY] = {sid: float(run.traces[sid].answer == s.answer) for sid, s in run.samples.items()
                         if sid in run.traces}
-    return RunData(run.dir, label, str(run.config.get("task")), run.samples, scores, versions, args, run.summary)
+    return RunData(run.dir, label, str(run.config["task"]), run.samples, scores, versions, args, run.summary)
 
 
 def check_comparable(runs: Sequence[RunData]) -> tuple[list[str], list[str], list[str]]:

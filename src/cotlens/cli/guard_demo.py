@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from cotlens.cli.common import Command
+from cotlens.cli.common import Command, add_config
 from cotlens.cli.experiment import experiments, run_experiment
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from cotlens.cli.common import add_config
-
     e = experiments()["guard-demo"]
     add_config(p, e.config, quiet=e.progress)
 

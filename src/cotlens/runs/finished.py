@@ -66,21 +66,31 @@ def load_finished(run_dir: str | Path) -> FinishedRun:
     """The finished run in ``run_dir``; anything missing or unreadable raises CotlensError naming the file."""
     d = Path(run_dir)
     require_finished(d)
-    for name in ("run.json", "summary.json"):
-        try:
-            doc = json.loads((d / name).read_text(encoding="utf-8"))
-            if name == "run.json":
-                config = dict(doc["config"])
-            else:
-                summary = Summary.from_dict(doc)
-        except json.JSONDecodeError as e:
-            raise CotlensError(f"{d / name}:{e.lineno}: invalid JSON: {e.msg}") from None
-        except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise CotlensError(f"{d / name}: not a cotlens {name} ({type(e).__name__}: {e})") from None
+    config = _json(d / "run.json", _run_config)
+    summary = _json(d / "summary.json", Summary.from_dict)
     samples = {s.id: s for s in _typed(d / "samples.jsonl", Sample.from_dict)}
     traces = {t.sample_id: t for t in _typed(d / "traces.jsonl", Trace.from_dict)}
     records = _typed(d / "records.jsonl", Record.from_dict)
     return FinishedRun(d, config, summary, samples, traces, records)
+
+
+def _run_config(doc: dict[str, Any]) -> dict[str, Any]:
+    """``run.json``'s configuration; the fields every reader relies on must be there."""
+    config = dict(doc["config"])
+    for key in ("model", "task"):
+        if key not in config:
+            raise KeyError(f"config.{key}")
+    return config
+
+
+def _json(path: Path, from_dict: Callable[[dict[str, Any]], T]) -> T:
+    """A JSON file through ``from_dict``; one that is not one raises CotlensError naming it."""
+    try:
+        return from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as e:
+        raise CotlensError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise CotlensError(f"{path}: not a cotlens {path.name} ({type(e).__name__}: {e})") from None
 
 
 def _typed(path: Path, from_dict: Callable[[dict[str, Any]], T]) -> list[T]:
