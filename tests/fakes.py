@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from cotlens.models.base import COUNT_TOKENS, GENERATE, SCORE_CHOICES, names
-from cotlens.types import GenerationSettings, Prompt
+from cotlens.types import GenerationSettings, ModelIdentity, Prompt
 
 
 class ScriptedModel:
@@ -21,8 +20,8 @@ class ScriptedModel:
         self.name = name
 
     @property
-    def identity(self) -> dict[str, Any]:
-        return {"spec": self.name, "revision": "test", "dtype": "none"}
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(self.name, "test", "none")
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -6,9 +6,10 @@ import base64
 import io
 import re
 from html import escape
+from collections.abc import Sequence
 from typing import Any
 
-from cotlens.types import LETTERS
+from cotlens.types import LETTERS, Estimate
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -35,31 +36,31 @@ def ci_text(ci: Any) -> str:
     return "-" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def est_text(e: dict[str, Any] | None) -> str:
-    """An estimate (``Estimate.to_dict``) as plain text: "0.500 [0.40, 0.60]"; "-" for none."""
-    if not e or e.get("value") is None:
+def est_text(e: Estimate | None) -> str:
+    """An estimate as plain text: "0.500 [0.40, 0.60]"; "-" for none."""
+    if e is None or e.value is None:
         return "-"
-    ci = e.get("ci")
-    return f"{e['value']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+    ci = e.ci
+    return f"{e.value:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
-def est_cell(e: dict[str, Any] | None) -> str:
+def est_cell(e: Estimate | None) -> str:
     """An estimate as a table cell: the value, its CI muted below it; "-" for none."""
-    if not e or e.get("value") is None:
+    if e is None or e.value is None:
         return "<td class='muted'>-</td>"
-    ci = e.get("ci")
+    ci = e.ci
     below = f"<br><span class='muted'>[{ci[0]:.2f}, {ci[1]:.2f}]</span>" if ci else ""
-    return f"<td class='num'>{fmt(e['value'])}{below}</td>"
+    return f"<td class='num'>{fmt(e.value)}{below}</td>"
 
 
-def plot_estimates(ax: Any, points: list[tuple[float, dict[str, Any] | None]], **line: Any) -> None:
-    """Estimates (``Estimate.to_dict``) along x on a matplotlib axis: a line through the values, a band for the
-    CIs; points without a value are left out. ``line``: matplotlib line options (label, color)."""
-    pts = [(x, e) for x, e in points if e and e.get("value") is not None]
+def plot_estimates(ax: Any, points: Sequence[tuple[float, Estimate | None]], **line: Any) -> None:
+    """Estimates along x on a matplotlib axis: a line through the values, a band for the CIs; points without a
+    value are left out. ``line``: matplotlib line options (label, color)."""
+    pts = [(x, e.value, e.ci) for x, e in points if e is not None and e.value is not None]
     if not pts:
         return
-    drawn = ax.plot([x for x, _ in pts], [e["value"] for _, e in pts], marker="o", ms=3, **line)[0]
-    band = [(x, e["ci"]) for x, e in pts if e.get("ci")]
+    drawn = ax.plot([x for x, _, _ in pts], [v for _, v, _ in pts], marker="o", ms=3, **line)[0]
+    band = [(x, ci) for x, _, ci in pts if ci]
     if band:
         ax.fill_between([b[0] for b in band], [b[1][0] for b in band], [b[1][1] for b in band],
                         color=drawn.get_color(), alpha=0.15, lw=0)

@@ -9,15 +9,82 @@ from __future__ import annotations
 
 import dataclasses
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 SCHEMA_VERSION = 2
 LETTERS = string.ascii_uppercase
+T = TypeVar("T")
 
 
 class CotlensError(Exception):
     """An error caused by the user's input (a file, an argument, a spec): reported in one line, exit code 2."""
+
+
+OMIT_NONE = {"omit_none": True}
+"""Field metadata: ``to_json`` leaves the field out while it is None (a key that is absent, not null, in the file)."""
+
+
+def to_json(obj: Any) -> Any:
+    """A result (dataclasses nested in dicts and lists) as JSON-ready data: each dataclass's fields in declaration
+    order (one that defines ``to_dict`` writes itself), tuples as lists. The writer shared by every typed result
+    (validation, monitor, compare, the experiments)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        if not isinstance(obj, JsonResult) and hasattr(obj, "to_dict"):
+            return obj.to_dict()
+        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
+    if isinstance(obj, Mapping):
+        return {k: to_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_json(v) for v in obj]
+    return obj
+
+
+def from_json(cls: type[T], data: object, where: str) -> T:
+    """``data`` (read from a JSON file) as ``cls``, a result dataclass, checked field by field by pydantic; a
+    mismatch is one line naming ``where`` and the field's path."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(cls).validate_python(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "top level"
+        raise CotlensError(f"{where}: {loc}: {err['msg']}") from None
+
+
+class JsonResult:
+    """A result file's type: ``to_dict`` writes it (``to_json``), ``from_dict`` reads it back, checked."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = to_json(self)
+        return out
+
+    @classmethod
+    def from_dict(cls: type[T], d: Mapping[str, Any], where: str = "result") -> T:
+        return from_json(cls, d, where)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What makes a model's outputs what they are: spec, weights revision, dtype, and what a backend adds
+    (``details``: a served model's scoring method, tokenizer and sampling fields...). Part of every cache key;
+    written into every trace and record as one flat object, ``{"spec", "revision", "dtype", **details}``."""
+
+    spec: str
+    revision: str = ""
+    dtype: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spec": self.spec, "revision": self.revision, "dtype": self.dtype, **self.details}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> ModelIdentity:
+        rest = {k: v for k, v in d.items() if k not in ("spec", "revision", "dtype")}
+        return ModelIdentity(str(d.get("spec", "?")), str(d.get("revision", "")), str(d.get("dtype", "")), rest)
 
 
 @dataclass(frozen=True)
@@ -121,8 +188,7 @@ class Trace:
     """Log-probabilities of each choice letter as the next token, full CoT."""
     cot_tokens: int
     """Length of the CoT in the model's tokens."""
-    model: dict[str, Any]
-    """The model's identity (spec, revision, dtype)."""
+    model: ModelIdentity
     generation: GenerationSettings
     seed: int
 
@@ -137,7 +203,7 @@ class Trace:
             "answer": self.answer,
             "answer_logprobs": list(self.answer_logprobs),
             "cot_tokens": self.cot_tokens,
-            "model": self.model,
+            "model": self.model.to_dict(),
             "generation": self.generation.to_dict(),
             "seed": self.seed,
         }
@@ -154,7 +220,7 @@ class Trace:
             answer=d["answer"],
             answer_logprobs=tuple(d["answer_logprobs"]),
             cot_tokens=d["cot_tokens"],
-            model=d["model"],
+            model=ModelIdentity.from_dict(d["model"]),
             generation=GenerationSettings(**d["generation"]),
             seed=d["seed"],
         )
@@ -175,7 +241,7 @@ class Record:
     """Further per-sample quantities the summary aggregates (accuracy, same-answer indicators...)."""
     details: dict[str, Any]
     """Evidence: each intervention, the answer read after it, the log-probabilities."""
-    model: dict[str, Any]
+    model: ModelIdentity
     generation: dict[str, Any]
     seed: int
     model_calls: int = 0
@@ -184,14 +250,17 @@ class Record:
     """Model requests this record found in the cache."""
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["model"] = self.model.to_dict()
         d["schema"] = SCHEMA_VERSION
         return d
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> Record:
+    def from_dict(d: Mapping[str, Any]) -> Record:
         d = dict(d)
         d.pop("schema", None)
+        if "model" in d:
+            d["model"] = ModelIdentity.from_dict(d["model"])
         return Record(**d)
 
 
@@ -285,7 +354,7 @@ class Summary:
 
     config: dict[str, Any]
     """The run's options and every metric's arguments, keyed as on the command line."""
-    model: dict[str, Any] | None
+    model: ModelIdentity | None
     """The model's identity (spec, revision, dtype actually used...)."""
     n_samples: int
     accuracy_with_cot: Estimate
@@ -305,7 +374,8 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "schema": self.schema, "config": self.config, "model": self.model, "n_samples": self.n_samples,
+            "schema": self.schema, "config": self.config,
+            "model": None if self.model is None else self.model.to_dict(), "n_samples": self.n_samples,
             "accuracy_with_cot": self.accuracy_with_cot.to_dict(), "states_answer": self.states_answer.to_dict(),
             "answer_matches_stated": self.answer_matches_stated.to_dict(),
             "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
@@ -321,7 +391,9 @@ class Summary:
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Summary:
         return Summary(
-            config=dict(d.get("config") or {}), model=d.get("model"), n_samples=int(d.get("n_samples", 0)),
+            config=dict(d.get("config") or {}),
+            model=None if d.get("model") is None else ModelIdentity.from_dict(d["model"]),
+            n_samples=int(d.get("n_samples", 0)),
             accuracy_with_cot=Estimate.from_dict(d.get("accuracy_with_cot")),
             states_answer=Estimate.from_dict(d.get("states_answer")),
             answer_matches_stated=Estimate.from_dict(d.get("answer_matches_stated")),

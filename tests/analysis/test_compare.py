@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cotlens.analysis.compare import ACCURACY
+from cotlens.analysis.compare import ACCURACY, Comparison
 from cotlens.cli import main
 from cotlens.runs.config import RunConfig
 from cotlens.runs.finished import read_jsonl
@@ -44,6 +44,9 @@ def test_fixture_paired_differences_by_hand(tmp_path: Path, capsys: pytest.Captu
         assert lo <= diff <= hi
     assert res["metrics"]["no_cot"]["pairs"][0]["per_sample"] == [["s1", 1, 0], ["s2", 1, 1], ["s3", 0, 0],
                                                                    ["s4", 1, 0]]
+    typed = Comparison.from_dict(res)  # the file reads back into the type its writer and report share
+    assert typed.metrics["no_cot"].pairs[0].difference.value == pytest.approx(-0.5)
+    assert json.loads(json.dumps(typed.to_dict())) == res and res["schema"] == typed.schema
     out = capsys.readouterr().out
     assert "-0.500" in out and "0.25" in out
     html = (tmp_path / "cmp" / "report.html").read_text()

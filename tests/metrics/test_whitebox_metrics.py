@@ -22,7 +22,7 @@ from cotlens.metrics.latent_probe import (
 from cotlens.runs.config import RunConfig
 from cotlens.runs.finished import read_jsonl
 from cotlens.stats import auroc_estimate
-from cotlens.types import Record
+from cotlens.types import ModelIdentity, Record
 from summaries import run_json as run
 
 
@@ -47,7 +47,7 @@ def _record(i: int, feats: np.ndarray, final: int, early: list[int], question: s
                   score=None, values={}, details={"n_steps": 2, "layers": [0], "final_answer": final,
                                                   "early_answers": early, "question": question,
                                                   "features": encode_array(feats)},
-                  model={}, generation={}, seed=0)
+                  model=ModelIdentity("none"), generation={}, seed=0)
 
 
 def test_pool_reads_commitment_where_the_features_start_to_hold_the_answer() -> None:

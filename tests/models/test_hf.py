@@ -70,7 +70,7 @@ def test_dtype_auto_follows_the_hardware() -> None:
     assert resolve_dtype("auto", "cpu") == ("bfloat16" if cpu_has_native_bf16() else "float32")
     assert RunConfig(model="smollm2", task="arithmetic", out="x").dtype == "auto"
     m = load_model("smollm2")
-    assert m.identity["dtype"] == resolve_dtype("auto", "cpu")
+    assert m.identity.dtype == resolve_dtype("auto", "cpu")
 
 
 def test_rollouts_share_the_prefix_and_equal_generate(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]

@@ -190,7 +190,7 @@ def test_scoring_by_sampling_where_the_provider_gives_no_log_probabilities() -> 
     from cotlens.prompts import probe_prompt
 
     [[a, b]] = m.score_choices([probe_prompt()], [("A", "B")])
-    assert m.identity["scoring"] == "sampling:20" and m.identity["prefill"] == "assistant_message"
+    assert m.identity.details["scoring"] == "sampling:20" and m.identity.details["prefill"] == "assistant_message"
     assert b > a and a == pytest.approx(math.log(6.5 / 21))  # add-half smoothing of 6 A's in 20 draws
 
 

@@ -108,7 +108,7 @@ def test_errors_name_the_server_not_the_key(tmp_path: Path, server: ModelServer)
     with pytest.raises(CotlensError, match="failed after 2 attempts") as e2:
         dead.generate([Prompt((Message("user", "hi"),))], GenerationSettings(4), 0)
     assert KEY not in str(e2.value)
-    assert json.dumps(m.identity).find(KEY) == -1
+    assert json.dumps(m.identity.to_dict()).find(KEY) == -1
 
 
 def test_sampling_fallback_without_logprobs(tmp_path: Path, server: ModelServer) -> None:
@@ -135,7 +135,7 @@ def test_sampling_fields_follow_the_server(server: ModelServer, owned_by: str | 
     proxy = FaultProxy(server.url, rate=0.0, owned_by=owned_by)
     m = OpenAIModel(f"{ORGANISM}@{proxy.url}", spec="x")
     m.prepare()
-    assert m.identity["server"] == kind and m.identity["sampling_fields"] == SAMPLING_FIELDS[kind]
+    assert m.identity.details["server"] == kind and m.identity.details["sampling_fields"] == SAMPLING_FIELDS[kind]
     prompt = elicit_prompt(load_task("repeat3", 1, seed=0)[0])
     proxy.bodies.clear()
     m.generate([prompt], GenerationSettings(max_new_tokens=8, temperature=0.0), 0)
@@ -150,7 +150,7 @@ def test_sampling_fields_follow_the_server(server: ModelServer, owned_by: str | 
         assert greedy["repetition_penalty"] == 1.0 and greedy["top_k"] == -1
     forced = OpenAIModel(f"{ORGANISM}@{proxy.url}", spec="x", options=ApiOptions(server="openai"))
     forced.prepare()
-    assert forced.identity["server"] == "openai" and forced.identity["sampling_fields"] == {}
+    assert forced.identity.details["server"] == "openai" and forced.identity.details["sampling_fields"] == {}
     with pytest.raises(CotlensError, match="--api-server must be one of auto, llama.cpp"):
         OpenAIModel(f"{ORGANISM}@{proxy.url}", spec="x", options=ApiOptions(server="ollama"))
 

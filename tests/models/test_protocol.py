@@ -37,8 +37,8 @@ def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
 def test_identity_and_capabilities(backend: dict[str, Any]) -> None:
     m = backend["model"]
     ident = m.identity
-    assert ident["spec"] == backend["spec"] and ident["dtype"] == "float32"
-    assert ident["revision"].startswith("sha256:") and len(ident["revision"]) == 71
+    assert ident.spec == backend["spec"] and ident.dtype == "float32"
+    assert ident.revision.startswith("sha256:") and len(ident.revision) == 71
     assert names(GENERATE, SCORE_CHOICES, COUNT_TOKENS) <= m.capabilities
     assert isinstance(m.count_tokens(backend["cots"][2]), int) and m.count_tokens(backend["cots"][2]) > 0
 

@@ -50,7 +50,7 @@ def test_checkpoint_roundtrip_is_safetensors_and_json(tiny: Path) -> None:
 
 def test_backend_protocol(tiny: Path) -> None:
     m = OrganismModel(str(tiny), spec="organism:tiny", batch_size=3)
-    assert m.identity["revision"].startswith("sha256:")
+    assert m.identity.revision.startswith("sha256:")
     samples = [to_sample(c, f"s{i}", "repeat3") for i, c in enumerate(task_chains("repeat3", 4, 1))]
     cots = ["", "B=A+1=1.", "B=A+1=1. C=1+1=2.", "B=A+1=1. C=1+1=2. D=2+1=3."]
     prompts = [answer_prompt(s, c) for s, c in zip(samples, cots, strict=True)] + [no_cot_prompt(samples[0])]

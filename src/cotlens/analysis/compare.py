@@ -28,10 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotlens.analysis.compare_report import write_compare_report
 from cotlens.runs.finished import SAMPLE_IDENTITY, load_finished
 from cotlens.stats import mean_estimate, paired_difference
-from cotlens.types import CotlensError, Sample, Summary
+from cotlens.types import (
+    SCHEMA_VERSION,
+    CotlensError,
+    CurveSummary,
+    Estimate,
+    JsonResult,
+    ModelIdentity,
+    Sample,
+    Summary,
+)
 
 ACCURACY = "(accuracy with CoT)"
 """The pseudo-metric for the answer after the CoT being right, compared like the metrics."""
@@ -52,6 +60,63 @@ class RunData:
     versions: dict[str, int]
     args: dict[str, dict[str, Any]]
     summary: Summary
+
+
+@dataclass(frozen=True)
+class ComparedRun(JsonResult):
+    """One run of a comparison, as ``compare.json`` names it."""
+
+    label: str
+    dir: str
+    model: ModelIdentity | None
+    n_samples: int
+    config: dict[str, Any]
+    """The run's options (``summary.json``'s ``config``)."""
+
+
+@dataclass(frozen=True)
+class Pair(JsonResult):
+    """One run against the baseline on one metric, on the samples both scored."""
+
+    baseline: str
+    other: str
+    n: int
+    not_scored: int
+    """Shared samples one of the two runs has no score for."""
+    baseline_mean: Estimate
+    other_mean: Estimate
+    difference: Estimate
+    """Mean of (other - baseline), CI from a bootstrap over pairs."""
+    p_value: float | None
+    """Two-sided paired permutation test."""
+    per_sample: list[tuple[str, float, float]]
+    """(sample id, baseline's score, other's score)."""
+
+
+@dataclass(frozen=True)
+class MetricComparison(JsonResult):
+    primary: str
+    version: int | None
+    args: dict[str, Any]
+    headline: dict[str, Estimate | None]
+    """Per run label, the metric's headline in the run's own summary (over all its samples)."""
+    curves: dict[str, CurveSummary]
+    pairs: list[Pair]
+
+
+@dataclass(frozen=True)
+class Comparison(JsonResult):
+    """``compare.json``: written by ``compare``, drawn by ``compare_report`` and ``format_compare``. Schema 2
+    added the ``schema`` field; nothing else changed."""
+
+    runs: list[ComparedRun]
+    baseline: str
+    task: str
+    shared_samples: int
+    seed: int
+    metrics_left_out: list[str]
+    metrics: dict[str, MetricComparison]
+    schema: int = SCHEMA_VERSION
 
 
 def read_run(run_dir: str | Path, label: str) -> RunData:
@@ -104,53 +169,44 @@ def check_comparable(runs: Sequence[RunData]) -> tuple[list[str], list[str], lis
     return shared, [m for m in common if m != ACCURACY] + [ACCURACY], left_out
 
 
-def compare_runs(runs: Sequence[RunData], seed: int = 0) -> dict[str, Any]:
-    """The comparison of two or more ``runs`` (the first the baseline) as ``compare.json`` holds it."""
+def compare_runs(runs: Sequence[RunData], seed: int = 0) -> Comparison:
+    """The comparison of two or more ``runs`` (the first the baseline)."""
     labels = [r.label for r in runs]
     if len(set(labels)) != len(labels):
         raise CotlensError(f"compare: run labels must differ, got {', '.join(labels)}")
     shared, metrics, left_out = check_comparable(runs)
     base = runs[0]
-    out: dict[str, Any] = {
-        "runs": [{"label": r.label, "dir": str(r.dir), "model": r.summary.model, "n_samples": len(r.samples),
-                  "config": r.summary.config} for r in runs],
-        "baseline": base.label, "task": base.task, "shared_samples": len(shared), "seed": seed,
-        "metrics_left_out": left_out, "metrics": {},
-    }
+    entries: dict[str, MetricComparison] = {}
     for m in metrics:
         head = base.summary.metrics.get(m)
-        entry: dict[str, Any] = {
-            "primary": head.primary if head else "accuracy",
-            "version": base.versions.get(m), "args": base.args.get(m, {}),
-            "headline": {r.label: _headline(r, m) for r in runs},
-            "curves": {r.label: r.summary.curves[m].to_dict() for r in runs if m in r.summary.curves},
-            "pairs": [],
-        }
+        pairs = []
         for r in runs[1:]:
             both = [(sid, base.scores[m].get(sid), r.scores[m].get(sid)) for sid in shared]
             kept = [(sid, x, y) for sid, x, y in both if x is not None and y is not None]
             diff, p = paired_difference([x for _, x, _ in kept], [y for _, _, y in kept], seed)
-            entry["pairs"].append({
-                "baseline": base.label, "other": r.label, "n": len(kept), "not_scored": len(both) - len(kept),
-                "baseline_mean": mean_estimate([x for _, x, _ in kept], seed).to_dict(),
-                "other_mean": mean_estimate([y for _, _, y in kept], seed).to_dict(),
-                "difference": diff.to_dict(), "p_value": p,
-                "per_sample": [[sid, x, y] for sid, x, y in kept],
-            })
-        out["metrics"][m] = entry
-    return out
+            pairs.append(Pair(base.label, r.label, len(kept), len(both) - len(kept),
+                              mean_estimate([x for _, x, _ in kept], seed),
+                              mean_estimate([y for _, _, y in kept], seed), diff, p, kept))
+        entries[m] = MetricComparison(
+            primary=head.primary if head else "accuracy", version=base.versions.get(m), args=base.args.get(m, {}),
+            headline={r.label: _headline(r, m) for r in runs},
+            curves={r.label: r.summary.curves[m] for r in runs if m in r.summary.curves}, pairs=pairs)
+    return Comparison(
+        runs=[ComparedRun(r.label, str(r.dir), r.summary.model, len(r.samples), r.summary.config) for r in runs],
+        baseline=base.label, task=base.task, shared_samples=len(shared), seed=seed, metrics_left_out=left_out,
+        metrics=entries)
 
 
-def _headline(run: RunData, metric: str) -> dict[str, Any] | None:
-    """The metric's headline in the run's own summary (over all its samples), as ``Estimate.to_dict``."""
+def _headline(run: RunData, metric: str) -> Estimate | None:
+    """The metric's headline in the run's own summary (over all its samples)."""
     if metric == ACCURACY:
-        return run.summary.accuracy_with_cot.to_dict()
+        return run.summary.accuracy_with_cot
     m = run.summary.metrics.get(metric)
-    return m.headline.to_dict() if m is not None else None
+    return m.headline if m is not None else None
 
 
 def compare(dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None,
-            seed: int = 0) -> dict[str, Any]:
+            seed: int = 0) -> Comparison:
     """Read the runs in ``dirs``, compare them (the first the baseline), write ``compare.json`` and
     ``report.html`` in ``out``; the comparison."""
     if len(dirs) < 2:
@@ -161,7 +217,9 @@ def compare(dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] |
     result = compare_runs([read_run(d, name) for d, name in zip(dirs, names, strict=True)], seed)
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)
-    (o / "compare.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    (o / "compare.json").write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+    from cotlens.analysis.compare_report import write_compare_report
+
     write_compare_report(o, result)
     return result
 
@@ -172,21 +230,21 @@ def _labels(dirs: Sequence[str | Path]) -> list[str]:
     return names if len(set(names)) == len(names) else [str(d) for d in dirs]
 
 
-def format_compare(result: dict[str, Any]) -> str:
+def format_compare(result: Comparison) -> str:
     """The comparison as a text table: per metric and run, the mean on paired samples, the paired difference
     from the baseline with its CI, and the permutation p-value."""
     from cotlens.figures import est_text
     from cotlens.report.table import text_table
 
-    rows = [("metric", "run", "n", "mean (paired samples)", "difference vs " + result["baseline"], "p")]
-    for m, e in result["metrics"].items():
-        for i, p in enumerate(e["pairs"]):
+    rows = [("metric", "run", "n", "mean (paired samples)", "difference vs " + result.baseline, "p")]
+    for m, e in result.metrics.items():
+        for i, p in enumerate(e.pairs):
             if i == 0:
-                rows.append((m, p["baseline"], str(p["n"]), est_text(p["baseline_mean"]), "", ""))
-            pv = "-" if p["p_value"] is None else f"{p['p_value']:.3g}"
-            rows.append(("", p["other"], str(p["n"]), est_text(p["other_mean"]), est_text(p["difference"]), pv))
-    lines = [f"task {result['task']}  shared samples {result['shared_samples']}  baseline {result['baseline']}",
+                rows.append((m, p.baseline, str(p.n), est_text(p.baseline_mean), "", ""))
+            pv = "-" if p.p_value is None else f"{p.p_value:.3g}"
+            rows.append(("", p.other, str(p.n), est_text(p.other_mean), est_text(p.difference), pv))
+    lines = [f"task {result.task}  shared samples {result.shared_samples}  baseline {result.baseline}",
              text_table(rows)]
-    if result["metrics_left_out"]:
-        lines.append(f"not in every run, left out: {', '.join(result['metrics_left_out'])}")
+    if result.metrics_left_out:
+        lines.append(f"not in every run, left out: {', '.join(result.metrics_left_out)}")
     return "\n".join(lines)

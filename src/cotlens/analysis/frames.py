@@ -72,7 +72,7 @@ def load(run_dir: str | Path) -> RunFrames:
     for r in run.records:
         rows.append({"metric": r.metric, "metric_version": r.metric_version, "sample_id": r.sample_id,
                      "score": r.score, **_flat("value", r.values), **_flat("arg", r.args),
-                     **_flat("model", r.model), **_flat("generation", r.generation), "seed": r.seed,
+                     **_flat("model", r.model.to_dict()), **_flat("generation", r.generation), "seed": r.seed,
                      "model_calls": r.model_calls, "cached_calls": r.cached_calls})
         details[(r.metric, r.sample_id)] = r.details
     records = pd.DataFrame(rows)

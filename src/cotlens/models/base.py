@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
-from cotlens.types import CotlensError, GenerationSettings, Prompt
+from cotlens.types import CotlensError, GenerationSettings, ModelIdentity, Prompt
 
 ABLATION_MODES = ("mean", "zero")
 
@@ -25,7 +25,7 @@ class Model(Protocol):
     """A language model cotlens can run its metrics on."""
 
     @property
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> ModelIdentity:
         """What makes this model's outputs what they are: spec, weights revision, dtype. Part of cache keys."""
         ...
 
@@ -164,7 +164,7 @@ def has(model: Model, cap: Capability[Any]) -> bool:
 def require(model: Model, cap: Capability[C], who: str) -> C:
     """``model`` typed as ``cap``'s protocol; fails early, naming ``who`` needs it, when the model lacks it."""
     if not has(model, cap):
-        spec = model.identity.get("spec", "?")
+        spec = model.identity.spec
         raise CotlensError(f"{who} needs the '{cap.name}' capability, which model {spec} does not have")
     return cast(C, model)  # the backend declared it: its methods are there (the protocol types them)
 
@@ -193,11 +193,11 @@ class LocalModel:
     """What the in-process backends (transformers, organisms) share: an identity fixed at load time, the same
     capabilities, and the checks of the white-box methods' arguments."""
 
-    _identity: dict[str, Any]
+    _identity: ModelIdentity
 
     @property
-    def identity(self) -> dict[str, Any]:
-        return dict(self._identity)
+    def identity(self) -> ModelIdentity:
+        return self._identity
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -219,7 +219,7 @@ class LocalModel:
     def _check_context(self, n_tokens: int) -> None:
         ctx = self.context_length
         if ctx is not None and n_tokens > ctx:
-            raise CotlensError(f"a prompt of {n_tokens} tokens is longer than {self._identity['spec']}'s context of "
+            raise CotlensError(f"a prompt of {n_tokens} tokens is longer than {self._identity.spec}'s context of "
                                f"{ctx} tokens")
 
     @property
@@ -229,7 +229,7 @@ class LocalModel:
 
     def _check_layer(self, layer: int) -> None:
         if not 0 <= layer <= self.n_layers:
-            raise CotlensError(f"layer {layer} out of range: {self._identity['spec']} has layers 0 (embeddings) "
+            raise CotlensError(f"layer {layer} out of range: {self._identity.spec} has layers 0 (embeddings) "
                                f"to {self.n_layers}")
 
     def _check_ablation(self, layer: int, mode: str) -> None:

@@ -21,7 +21,7 @@ from cotlens.batching import draw, left_pad, pack_shared_prefix, seeded_generato
 from cotlens.models.base import RENDERS, LocalModel, names
 from cotlens.models.hooks import residual_hook
 from cotlens.paths import cache_root
-from cotlens.types import CotlensError, GenerationSettings, Prompt
+from cotlens.types import CotlensError, GenerationSettings, ModelIdentity, Prompt
 
 DTYPES = ("auto", "bfloat16", "float32", "float16")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
@@ -195,7 +195,7 @@ class HFModel(LocalModel):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = model.to(self.device)  # type: ignore[arg-type]  # third-party stub: PreTrainedModel.to(str)
         self.model.eval()
-        self._identity = {"spec": spec, "revision": revision, "dtype": dtype}
+        self._identity = ModelIdentity(spec, revision, dtype)
         eos = self.model.generation_config.eos_token_id
         eos_ids = eos if isinstance(eos, list) else ([eos] if eos is not None else [])
         if self.tokenizer.eos_token_id is not None:
@@ -313,7 +313,7 @@ class HFModel(LocalModel):
         if base < 0:
             raise CotlensError("the CoT is not in the prompt (white-box positions are found in the CoT's text)")
         if not self.tokenizer.is_fast:
-            raise CotlensError(f"{self._identity['spec']}: white-box positions need a fast tokenizer (offsets)")
+            raise CotlensError(f"{self._identity.spec}: white-box positions need a fast tokenizer (offsets)")
         enc = self.tokenizer(text, add_special_tokens=not bool(self.tokenizer.chat_template),
                              return_offsets_mapping=True)
         return list(enc["input_ids"]), [(int(a), int(b)) for a, b in enc["offset_mapping"]], base
@@ -355,7 +355,7 @@ class HFModel(LocalModel):
             return self.model.get_input_embeddings()
         blocks = getattr(self.model.base_model, "layers", None) or getattr(self.model.base_model, "h", None)
         if blocks is None:
-            raise CotlensError(f"{self._identity['spec']}: cannot find the decoder layers to ablate")
+            raise CotlensError(f"{self._identity.spec}: cannot find the decoder layers to ablate")
         return blocks[layer - 1]
 
     def score_ablated(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]], cots: Sequence[str],

@@ -49,7 +49,7 @@ from cotlens.models.openai_api import (
     split_reasoning,
     trustworthy_top,
 )
-from cotlens.types import CotlensError, Prompt
+from cotlens.types import CotlensError, ModelIdentity, Prompt
 
 CONTINUES_BY_BODY = frozenset({"openai-api", "vllm", "sglang"})
 """Providers that reach an OpenAI-compatible server, told to continue a prefill by ``continue_final_message``."""
@@ -155,11 +155,11 @@ class InspectModel(RequestBackend):
 
     # -- identity and capabilities ---------------------------------------------------------------------------
     @property
-    def identity(self) -> dict[str, Any]:
-        return {"spec": self.spec, "revision": f"inspect:{self.name}",
-                "dtype": str(self._public_args.get("dtype", "api")), "scoring": self._scoring or "unprobed",
-                "tokens": "provider" if self._tokenize else "estimate", "prefill": self.prefill,
-                "model_args": dict(self._public_args)}
+    def identity(self) -> ModelIdentity:
+        return ModelIdentity(self.spec, f"inspect:{self.name}", str(self._public_args.get("dtype", "api")),
+                             {"scoring": self._scoring or "unprobed",
+                              "tokens": "provider" if self._tokenize else "estimate", "prefill": self.prefill,
+                              "model_args": dict(self._public_args)})
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -68,7 +68,7 @@ from cotlens.models.base import (
     optional,
 )
 from cotlens.paths import cache_root
-from cotlens.types import CotlensError, GenerationSettings, Prompt
+from cotlens.types import CotlensError, GenerationSettings, ModelIdentity, Prompt
 
 KEY_ENV = ("COTLENS_API_KEY", "OPENAI_API_KEY")
 SAMPLING_FIELDS: dict[str, dict[str, Any]] = {
@@ -238,13 +238,12 @@ class OpenAIModel(RequestBackend):
 
     # -- identity and capabilities ---------------------------------------------------------------------------
     @property
-    def identity(self) -> dict[str, Any]:
-        out = {"spec": self.spec, "revision": f"api:{self.model}", "dtype": "api",
-               "scoring": self._scoring or "unprobed", "tokens": "server" if self._tokenize else "estimate",
+    def identity(self) -> ModelIdentity:
+        out = {"scoring": self._scoring or "unprobed", "tokens": "server" if self._tokenize else "estimate",
                "server": self._server or "unprobed", "sampling_fields": self.sampling_fields()}
         if self.options.template:
             out.update(template=self.options.template, tokens="template")
-        return out
+        return ModelIdentity(self.spec, f"api:{self.model}", "api", out)
 
     @property
     def capabilities(self) -> frozenset[str]:

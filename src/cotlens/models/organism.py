@@ -30,7 +30,7 @@ from cotlens.organisms.model import generate, load_checkpoint, resolve, rollouts
 from cotlens.organisms.tokenizer import BOS, CHARS, EOS, PAD, CharTokenizer
 from cotlens.prompts import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
 from cotlens.tasks.chains import organism_question
-from cotlens.types import CotlensError, GenerationSettings, Prompt
+from cotlens.types import CotlensError, GenerationSettings, ModelIdentity, Prompt
 
 _QUESTION = re.compile(r"^Question: (.*?)\n\nChoices:\n", re.S)
 _CHOICE = re.compile(r"^ \(([A-Z])\) (.*)$", re.M)
@@ -45,7 +45,7 @@ class OrganismModel(LocalModel):
         self.tokenizer = CharTokenizer(self.meta.get("tokenizer", {}).get("chars", CHARS))
         self.batch_size = batch_size
         digest = hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
-        self._identity = {"spec": spec, "revision": "sha256:" + digest, "dtype": "float32"}
+        self._identity = ModelIdentity(spec, "sha256:" + digest, "float32")
         self._sep, self._end = self.tokenizer.encode("|")[0], self.tokenizer.encode(">")[0]
 
     def hidden_states(self, prompts: Sequence[Prompt]) -> list[Any]:
@@ -75,14 +75,14 @@ class OrganismModel(LocalModel):
         try:
             return self.tokenizer.encode(text)
         except ValueError as e:
-            raise CotlensError(f"organism {self._identity['spec']}: {what}: {e}") from None
+            raise CotlensError(f"organism {self._identity.spec}: {what}: {e}") from None
 
     def _question(self, prompt: Prompt) -> str:
         if not prompt.messages or prompt.messages[0].role != "user":
             raise CotlensError("organism prompts start with the question as a user message")
         m = _QUESTION.match(prompt.messages[0].content)
         if m is None:
-            raise CotlensError(f"organism {self._identity['spec']} only answers its own task's questions")
+            raise CotlensError(f"organism {self._identity.spec} only answers its own task's questions")
         return organism_question(m.group(1))
 
     def parse(self, prompt: Prompt) -> tuple[str, str, str]:
@@ -96,7 +96,7 @@ class OrganismModel(LocalModel):
         if (roles == ["user", "assistant", "user"] and prompt.messages[2].content == ASK_ANSWER
                 and prompt.prefill == ANSWER_PREFILL and prompt.messages[1].content.startswith(COT_LEAD)):
             return "answer", q, prompt.messages[1].content[len(COT_LEAD):].strip()
-        raise CotlensError(f"organism {self._identity['spec']} cannot answer this kind of prompt (it only "
+        raise CotlensError(f"organism {self._identity.spec} cannot answer this kind of prompt (it only "
                            "continues and answers its task's CoTs; use --mistake-model rule)")
 
     def _prefix(self, q: str, cot: str) -> list[int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from cotlens.figures import CSS, ci_text, figure_img, fmt
 from cotlens.metrics import get_metric
-from cotlens.types import LETTERS, CurveSummary, Record, Sample, Summary, Trace
+from cotlens.types import LETTERS, CurveSummary, ModelIdentity, Record, Sample, Summary, Trace
 
 
 def plot_curve(curve: CurveSummary, title: str) -> str:
@@ -83,12 +83,12 @@ def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) ->
 def render(summary: Summary, samples: Sequence[Sample], traces: dict[str, Trace],
            records: Sequence[Record]) -> str:
     cfg = summary.config
-    model = summary.model or {}
+    model = summary.model or ModelIdentity("?")
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens report</title>"
            f"<style>{CSS}</style></head><body><h1>cotlens report</h1>"]
-    out.append(f"<p>Model <code>{escape(str(model.get('spec')))}</code> "
-               f"(revision <code>{escape(str(model.get('revision', ''))[:23])}</code>, "
-               f"{escape(str(model.get('dtype')))}) · task <code>{escape(str(cfg.get('task')))}</code> · "
+    out.append(f"<p>Model <code>{escape(model.spec)}</code> "
+               f"(revision <code>{escape(model.revision[:23])}</code>, "
+               f"{escape(model.dtype)}) · task <code>{escape(str(cfg.get('task')))}</code> · "
                f"{summary.n_samples} samples · seed {escape(str(cfg.get('seed')))}</p>")
     acc = summary.accuracy_with_cot
     out.append(f"<p>Accuracy with the CoT: <b>{fmt(acc.value)}</b> {ci_text(acc.ci)} "

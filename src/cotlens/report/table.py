@@ -23,7 +23,7 @@ def format_table(summary: Summary) -> str:
         if e.value is not None:
             ci = e.ci or (e.value, e.value)
             rows.append((label, f"{e.value:.3f}", f"[{ci[0]:.3f}, {ci[1]:.3f}]", str(e.n), what))
-    model = (summary.model or {}).get("spec", "?")
+    model = summary.model.spec if summary.model else "?"
     cfg = summary.config
     head = f"model {model}  task {cfg.get('task')}  n {summary.n_samples}  seed {cfg.get('seed')}"
     return head + "\n" + text_table(rows, rule=True)

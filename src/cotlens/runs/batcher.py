@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cotlens.models.base import Model
-from cotlens.types import GenerationSettings, Prompt
+from cotlens.types import GenerationSettings, ModelIdentity, Prompt
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -182,7 +182,7 @@ class Batcher:
 
     # -- the Model protocol --------------------------------------------------------------------------------------
     @property
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> ModelIdentity:
         return self.inner.identity
 
     @property

@@ -31,14 +31,14 @@ from cotlens.models.base import (
     sample_rollouts,
 )
 from cotlens.paths import cache_root
-from cotlens.types import GenerationSettings, Prompt
+from cotlens.types import GenerationSettings, ModelIdentity, Prompt
 
 CACHE_FORMAT = 1
 
 
-def cache_key(identity: dict[str, Any], method: str, payload: dict[str, Any]) -> str:
+def cache_key(identity: ModelIdentity, method: str, payload: dict[str, Any]) -> str:
     blob = json.dumps(
-        {"format": CACHE_FORMAT, "model": identity, "method": method, **payload}, sort_keys=True
+        {"format": CACHE_FORMAT, "model": identity.to_dict(), "method": method, **payload}, sort_keys=True
     ).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -121,7 +121,7 @@ class CachedModel:
         return CachedModel(self.inner, self.cache, counter, on_call)
 
     @property
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> ModelIdentity:
         return self.inner.identity
 
     @property
@@ -158,7 +158,7 @@ class CachedModel:
             values = compute(idx)
             new = [(keys[i], v) for i, v in zip(idx, values, strict=True)]
             if self.cache is not None:
-                self.cache.put_many(new, method, str(ident.get("spec")))
+                self.cache.put_many(new, method, ident.spec)
             found.update(dict(new))
         return [found[k] for k in keys]
 
