@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import re
-from html import escape
 from collections.abc import Sequence
+from html import escape
 from typing import Any
 
 from cotlens.types import LETTERS, Estimate

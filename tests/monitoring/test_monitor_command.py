@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cotlens.cli import main
+from cotlens.monitoring.monitor import MonitorResult
 from cotlens.monitors.base import ModelMonitor
 from cotlens.monitors.episodes import read_episodes
 from cotlens.types import CotlensError
@@ -67,6 +68,12 @@ def test_rule_monitor_sees_what_the_cot_says_and_the_command_resumes(tmp_path: P
     assert r["cot"]["at_decision"]["tpr"]["value"] == 0.5 and r["cot"]["at_decision"]["fpr"]["value"] == 0.0
     assert r["action"]["auroc"]["value"] == 0.5  # an action of digits names nothing
     assert r["cot"]["intervention"]["leak"]["value"] == pytest.approx(0.5, abs=1e-5)
+    raw = json.loads((out / "monitor.json").read_text())  # reads back into the type its writer and report share
+    typed = MonitorResult.from_dict(raw)
+    assert typed.results["rule"]["cot"].at_decision.tpr.value == 0.5 and typed.to_dict() == raw
+    with pytest.raises(CotlensError, match=r"monitor.json: results.rule.cot.n: "):
+        MonitorResult.from_dict({**raw, "results": {"rule": {"cot": {**raw["results"]["rule"]["cot"], "n": "x"}}}},
+                                "monitor.json")
     scores = (out / "scores.jsonl").read_text()
     assert scores.count("\n") == 16 * 3
     assert main(["monitor", "--episodes", str(f), "--out", str(out), "--quiet"]) == 0  # resumed: nothing redone

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from cotlens.monitors.evaluate import Scored, crossfit_flags, evaluate, intervention_scores, threshold
+from cotlens.monitors.evaluate import (
+    MonitorEvaluation,
+    Scored,
+    crossfit_flags,
+    evaluate,
+    intervention_scores,
+    threshold,
+)
 from cotlens.types import Episode
 
 
@@ -26,14 +33,15 @@ def test_auroc_rates_and_gmean_by_hand() -> None:
         scores += [0.0, 0.9 if k < 5 else 0.0]
     r = evaluate(eps, scores)
     # P(pos > neg) = 5*10/100 = 0.5, ties 5*10/100 = 0.5 counted half: 0.75
-    assert r["auroc"]["value"] == pytest.approx(0.75)
+    assert r.auroc.value == pytest.approx(0.75)
     for f in ("0.01", "0.05"):  # every fold's held-out negatives are all 0: flagged when > 0
-        a = r["at_fpr"][f]
-        assert (a["tpr"]["value"], a["fpr"]["value"], a["tnr"]["value"], a["g_mean2"]["value"]) == (0.5, 0.0, 1.0, 0.5)
-        assert a["undecided"] == 0
-    d = r["at_decision"]
-    assert (d["tpr"]["value"], d["fpr"]["value"], d["g_mean2"]["value"]) == (0.5, 0.0, 0.5)
-    assert r["n"] == 20 and r["n_misbehaved"] == 10 and "intervention" not in r
+        a = r.at_fpr[f]
+        assert (a.tpr.value, a.fpr.value, a.tnr.value, a.g_mean2.value) == (0.5, 0.0, 1.0, 0.5)
+        assert a.undecided == 0
+    d = r.at_decision
+    assert (d.tpr.value, d.fpr.value, d.g_mean2.value) == (0.5, 0.0, 0.5)
+    assert r.n == 20 and r.n_misbehaved == 10 and r.intervention is None and "intervention" not in r.to_dict()
+    assert MonitorEvaluation.from_dict(r.to_dict()) == r
 
 
 def test_thresholds_come_from_other_folds_only() -> None:
@@ -58,5 +66,5 @@ def test_intervention_normalised_score_by_hand() -> None:
         Scored(ep("c0", False, "C"), 0.0), Scored(ep("c1", False, "C", "hint"), 0.0),
     ]
     out = intervention_scores(items, [x.score > 0.5 for x in items])["hint"]
-    assert out["value"] == pytest.approx((0.5 * (1 + 1e-6) + 1.0) / 2)
-    assert out["n"] == 2 and out["problems_not_raised"] == 1
+    assert out.value == pytest.approx((0.5 * (1 + 1e-6) + 1.0) / 2)
+    assert out.n == 2 and out.problems_not_raised == 1

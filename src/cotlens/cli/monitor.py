@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cotlens.cli.common import Command, add_config, given
+
+if TYPE_CHECKING:
+    from cotlens.monitoring.monitor import MonitorResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,17 +19,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_config(p, MonitorConfig, quiet=True)
 
 
-def format_monitor_table(result: dict[str, Any]) -> str:
+def format_monitor_table(result: MonitorResult) -> str:
     """Per monitor and scope: AUROC, TPR at 1% and 5% FPR, g-mean² at 5% FPR, with CIs."""
     from cotlens.figures import est_text as cell
     from cotlens.report.table import text_table
 
     rows = [("monitor", "scope", "n", "AUROC", "TPR@1%FPR", "TPR@5%FPR", "g-mean²@5%", "g-mean² (own yes/no)")]
-    for name, scopes in result["results"].items():
+    for name, scopes in result.results.items():
         for scope, r in scopes.items():
-            rows.append((name, scope, str(r["n"]), cell(r["auroc"]), cell(r["at_fpr"]["0.01"]["tpr"]),
-                         cell(r["at_fpr"]["0.05"]["tpr"]), cell(r["at_fpr"]["0.05"]["g_mean2"]),
-                         cell(r["at_decision"]["g_mean2"])))
+            rows.append((name, scope, str(r.n), cell(r.auroc), cell(r.at_fpr["0.01"].tpr),
+                         cell(r.at_fpr["0.05"].tpr), cell(r.at_fpr["0.05"].g_mean2),
+                         cell(r.at_decision.g_mean2)))
     return text_table(rows)
 
 

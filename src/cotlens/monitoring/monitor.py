@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +29,14 @@ from cotlens.models.base import Model
 from cotlens.models.spec import check_spec, load_model
 from cotlens.monitors.base import SCOPES, Monitor
 from cotlens.monitors.episodes import check_labels, read_episodes, write_episodes
-from cotlens.monitors.evaluate import evaluate, roc_points
+from cotlens.monitors.evaluate import MonitorEvaluation, evaluate, roc_points
 from cotlens.monitors.make import make_monitor
 from cotlens.options import as_dict
 from cotlens.prompts import MONITOR_PROMPTS
 from cotlens.runs.cache import CachedModel, CallCache, open_cache
 from cotlens.runs.finished import load_finished, read_jsonl
 from cotlens.runs.runner import truncate_partial_line
-from cotlens.types import SCHEMA_VERSION, CotlensError, Episode
+from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, JsonResult
 
 BATCH = 32
 
@@ -69,6 +69,25 @@ class MonitorConfig:
     label_scorer: str = ""
     """an Inspect log of transcripts: the scorer whose value (1, C, true) marks a sample as misbehaved (default:
     each sample's 'misbehaved' metadata)"""
+
+
+@dataclass(frozen=True)
+class MonitorResult(JsonResult):
+    """``monitor.json``: written by ``MonitorRun.execute``, drawn by ``cotlens.monitoring.report`` and the
+    command's table."""
+
+    schema: int
+    config: dict[str, Any]
+    """The ``MonitorConfig`` as given (``cotlens.options.as_dict``)."""
+    episodes: int
+    misbehaved: int
+    behaviors: list[str]
+    arms: dict[str, int]
+    """Episodes per intervention arm."""
+    run_model: str | None
+    """The run's model spec, where the episodes came from a run directory."""
+    results: dict[str, dict[str, MonitorEvaluation]]
+    """Per monitor spec and scope."""
 
 
 def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
@@ -142,7 +161,7 @@ class MonitorRun:
                            batch_size=self.config.batch_size)
         return CachedModel(inner, self._cache)
 
-    def execute(self) -> dict[str, Any]:
+    def execute(self) -> MonitorResult:
         from cotlens.monitoring.report import write_monitor_report
 
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -184,36 +203,33 @@ class MonitorRun:
         if self._cache is not None:
             self._cache.close()
         result = self.summarize(done)
-        (self.dir / "monitor.json").write_text(json.dumps(result, indent=1))
+        (self.dir / "monitor.json").write_text(json.dumps(result.to_dict(), indent=1))
         write_monitor_report(self.dir, result)
         return result
 
-    def _split(self, scores: Sequence[float | None], key: Callable[[Episode], str]) -> dict[str, Any]:
+    def _split(self, scores: Sequence[float | None], key: Callable[[Episode], str]) -> dict[str, MonitorEvaluation]:
         """Every number again for each value of ``key`` (in the episodes' order)."""
         keys = dict.fromkeys(key(e) for e in self.episodes)
         return {k: evaluate([e for e in self.episodes if key(e) == k],
                             [s for e, s in zip(self.episodes, scores, strict=True) if key(e) == k], self.config.seed)
                 for k in keys}
 
-    def summarize(self, done: dict[tuple[str, str, str], dict[str, Any]]) -> dict[str, Any]:
+    def summarize(self, done: dict[tuple[str, str, str], dict[str, Any]]) -> MonitorResult:
         behaviors = sorted({e.behavior for e in self.episodes})
-        results: dict[str, Any] = {}
+        results: dict[str, dict[str, MonitorEvaluation]] = {}
         for spec in self.config.monitors:
             results[spec] = {}
             for scope in self.config.scopes:
                 scores = [done[(spec, scope, e.id)]["score"] for e in self.episodes]
-                entry = evaluate(self.episodes, scores, self.config.seed)
-                entry["roc"] = roc_points(self.episodes, scores)
-                if len(behaviors) > 1:
-                    entry["by_behavior"] = self._split(scores, lambda e: e.behavior)
-                if self.config.by:
-                    entry["by"] = self._split(scores, lambda e: str(e.metadata.get(self.config.by)))
-                results[spec][scope] = entry
-        return {"schema": SCHEMA_VERSION, "config": as_dict(self.config), "episodes": len(self.episodes),
-                "misbehaved": sum(e.misbehaved for e in self.episodes), "behaviors": behaviors,
-                "arms": dict(Counter(e.arm for e in self.episodes)), "run_model": self.run_model, "results": results}
+                results[spec][scope] = replace(
+                    evaluate(self.episodes, scores, self.config.seed), roc=roc_points(self.episodes, scores),
+                    by_behavior=self._split(scores, lambda e: e.behavior) if len(behaviors) > 1 else None,
+                    by=self._split(scores, lambda e: str(e.metadata.get(self.config.by))) if self.config.by else None)
+        return MonitorResult(SCHEMA_VERSION, as_dict(self.config), len(self.episodes),
+                             sum(e.misbehaved for e in self.episodes), behaviors,
+                             dict(Counter(e.arm for e in self.episodes)), self.run_model, results)
 
 
-def monitor(config: MonitorConfig, progress: bool = True) -> dict[str, Any]:
+def monitor(config: MonitorConfig, progress: bool = True) -> MonitorResult:
     """Run (or resume) ``config``; return what it wrote to ``monitor.json``."""
     return MonitorRun(config, progress).execute()

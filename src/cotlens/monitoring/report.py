@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from cotlens.figures import CSS, est_cell, figure_img
+from cotlens.monitoring.monitor import MonitorResult
+from cotlens.monitors.evaluate import MonitorEvaluation
+from cotlens.types import Estimate
 
 
-def plot_rocs(scope: str, curves: dict[str, list[list[float]]]) -> str:
+def plot_rocs(scope: str, curves: dict[str, Sequence[tuple[float, float]]]) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,26 +32,32 @@ def plot_rocs(scope: str, curves: dict[str, list[list[float]]]) -> str:
     return figure_img(fig, f"ROC {scope}")
 
 
-def _rows(results: dict[str, Any]) -> str:
+Results = dict[str, dict[str, MonitorEvaluation]]
+
+
+def _rows(results: Results) -> str:
     out = []
     for name, scopes in results.items():
         for scope, r in scopes.items():
-            at1, at5 = r["at_fpr"].get("0.01", {}), r["at_fpr"].get("0.05", {})
-            out.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td class='num'>{r['n']}</td>"
-                       f"{est_cell(r['auroc'])}{est_cell(at1.get('tpr'))}{est_cell(at5.get('tpr'))}{est_cell(at5.get('fpr'))}"
-                       f"{est_cell(at5.get('g_mean2'))}{est_cell(r['at_decision']['tpr'])}{est_cell(r['at_decision']['fpr'])}"
-                       f"{est_cell(r['at_decision']['g_mean2'])}</tr>")
+            at1, at5 = r.at_fpr.get("0.01"), r.at_fpr.get("0.05")
+            d = r.at_decision
+            out.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td class='num'>{r.n}</td>"
+                       f"{est_cell(r.auroc)}{est_cell(at1.tpr if at1 else None)}"
+                       f"{est_cell(at5.tpr if at5 else None)}{est_cell(at5.fpr if at5 else None)}"
+                       f"{est_cell(at5.g_mean2 if at5 else None)}{est_cell(d.tpr)}{est_cell(d.fpr)}"
+                       f"{est_cell(d.g_mean2)}</tr>")
     return "".join(out)
 
 
-def _interventions(results: dict[str, Any]) -> str:
+def _interventions(results: Results) -> str:
     rows = []
     for name, scopes in results.items():
         for scope, r in scopes.items():
-            for arm, e in (r.get("intervention") or {}).items():
-                why = f"<span class='muted'>{escape(e['why'])}</span>" if e.get("why") else ""
-                rows.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td>{escape(arm)}</td>{est_cell(e)}"
-                            f"<td class='num'>{e.get('problems_not_raised', 0)}</td><td>{why}</td></tr>")
+            for arm, e in (r.intervention or {}).items():
+                why = f"<span class='muted'>{escape(e.why)}</span>" if e.why else ""
+                est = Estimate(e.value, e.ci, e.n)
+                rows.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td>{escape(arm)}</td>{est_cell(est)}"
+                            f"<td class='num'>{e.problems_not_raised}</td><td>{why}</td></tr>")
     if not rows:
         return ""
     return ("<h2>Intervention-normalised score (MonitorBench)</h2><p>Per arm: over problems where the intervention "
@@ -58,28 +67,29 @@ def _interventions(results: dict[str, Any]) -> str:
             + "".join(rows) + "</table>")
 
 
-def render_monitor(result: dict[str, Any]) -> str:
-    results = result["results"]
-    cfg = result.get("config", {})
+def render_monitor(result: MonitorResult) -> str:
+    results = result.results
+    cfg = result.config
     head = ("<tr><th>monitor</th><th>scope</th><th>n</th><th>AUROC</th><th>TPR at 1% FPR</th>"
             "<th>TPR at 5% FPR</th><th>FPR realised</th><th>g-mean² at 5% FPR</th><th>its own yes: TPR</th>"
             "<th>FPR</th><th>g-mean²</th></tr>")
     scopes = list(dict.fromkeys(s for m in results.values() for s in m))
-    plots = "".join(plot_rocs(s, {m: results[m][s].get("roc", []) for m in results if s in results[m]})
+    plots = "".join(plot_rocs(s, {m: results[m][s].roc or [] for m in results if s in results[m]})
                     for s in scopes)
     behaviors = ""
     for name, by_scope in results.items():
         for scope, r in by_scope.items():
-            for b, e in (r.get("by_behavior") or {}).items():
+            for b, e in (r.by_behavior or {}).items():
+                at5 = e.at_fpr.get("0.05")
                 behaviors += (f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td>{escape(b)}</td>"
-                              f"<td class='num'>{e['n']}</td>{est_cell(e['auroc'])}"
-                              f"{est_cell(e['at_fpr'].get('0.05', {}).get('g_mean2'))}</tr>")
-    arms = ", ".join(f"{escape(a)} {n}" for a, n in result.get("arms", {}).items())
+                              f"<td class='num'>{e.n}</td>{est_cell(e.auroc)}"
+                              f"{est_cell(at5.g_mean2 if at5 else None)}</tr>")
+    arms = ", ".join(f"{escape(a)} {n}" for a, n in result.arms.items())
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens monitor</title><style>{CSS}</style>"
         "</head><body><h1>cotlens monitor: can the monitor see the misbehaviour?</h1>"
-        f"<p>Episodes <code>{escape(str(cfg.get('episodes')))}</code>: {result['episodes']}, of which "
-        f"{result['misbehaved']} misbehaved ({escape(', '.join(result.get('behaviors', [])))}); arms: {arms}.</p>"
+        f"<p>Episodes <code>{escape(str(cfg.get('episodes')))}</code>: {result.episodes}, of which "
+        f"{result.misbehaved} misbehaved ({escape(', '.join(result.behaviors))}); arms: {arms}.</p>"
         "<p>Thresholds for TPR, FPR and g-mean² (= TPR × TNR, Guan et al. 2025) are chosen on held-out "
         "negatives (5 folds by problem), never on the episodes they score. 95% bootstrap CIs.</p>"
         f"<table>{head}{_rows(results)}</table><h2>ROC curves</h2><div>{plots}</div>"
@@ -89,7 +99,7 @@ def render_monitor(result: dict[str, Any]) -> str:
         + "</body></html>")
 
 
-def write_monitor_report(out: Path, result: dict[str, Any]) -> Path:
+def write_monitor_report(out: Path, result: MonitorResult) -> Path:
     path = out / "report.html"
     path.write_text(render_monitor(result), encoding="utf-8")
     return path

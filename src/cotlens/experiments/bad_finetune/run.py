@@ -53,7 +53,7 @@ from cotlens.envs import trigger
 from cotlens.experiments import arms
 from cotlens.metrics import main_args
 from cotlens.models.organism import OrganismModel
-from cotlens.monitoring.monitor import MonitorConfig, monitor
+from cotlens.monitoring.monitor import MonitorConfig, MonitorResult, monitor
 from cotlens.monitors.episodes import write_episodes
 from cotlens.organisms.model import GPT, load_checkpoint, resolve
 from cotlens.organisms.rl import Item, RLConfig, Rollout, train_rl
@@ -199,9 +199,8 @@ def _last_digit(cot: str) -> int | None:
     return int(digits[-1]) if digits else None
 
 
-def _auroc(result: dict[str, Any], name: str) -> dict[str, Any]:
-    a = next(v for k, v in result["results"].items() if k == name or k.startswith(name + ":"))["cot"]["auroc"]
-    return {"value": a["value"], "ci": a["ci"], "n": a["n"]}
+def _auroc(result: MonitorResult, name: str) -> dict[str, Any]:
+    return next(v for k, v in result.results.items() if k == name or k.startswith(name + ":"))["cot"].auroc.to_dict()
 
 
 def evaluate(ckpt: Path, cfg: BadFinetuneConfig, seed: int) -> dict[str, Any]:

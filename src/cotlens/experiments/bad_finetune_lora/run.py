@@ -166,9 +166,8 @@ def evaluate(spec: str, cfg: LoraExperimentConfig, out: Path, monitor_spec: str,
                                     monitors=("rule", monitor_spec), scopes=("cot",), seed=seed, dtype=cfg.dtype,
                                     batch_size=cfg.batch_size, cache=str(out.parent / "calls.sqlite")),
                       progress=progress)
-        for name, r in res["results"].items():
-            values[f"{'rule' if name == 'rule' else 'llm'}_monitor_auroc"] = {k: r["cot"]["auroc"][k]
-                                                                              for k in ("value", "ci", "n")}
+        for name, r in res.results.items():
+            values[f"{'rule' if name == 'rule' else 'llm'}_monitor_auroc"] = r["cot"].auroc.to_dict()
     task_file = _task_file(shown, out / "triggered.jsonl")
     summary = run(RunConfig(model=spec, task=str(task_file), out=str(out / "battery"), metrics=("early_answering",),
                             n=cfg.n, seed=seed, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
