@@ -31,15 +31,18 @@ def to_json(obj: Any) -> Any:
     order (one that defines ``to_dict`` writes itself), tuples as lists. The writer shared by every typed result
     (validation, monitor, compare, the experiments)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        if not isinstance(obj, JsonResult) and hasattr(obj, "to_dict"):
-            return obj.to_dict()
-        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
+        own = getattr(type(obj), "to_dict", None)
+        return own(obj) if own is not None and own is not JsonResult.to_dict else _fields(obj)
     if isinstance(obj, Mapping):
         return {k: to_json(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [to_json(v) for v in obj]
     return obj
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+            if not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
 
 
 def from_json(cls: type[T], data: object, where: str) -> T:
@@ -59,8 +62,7 @@ class JsonResult:
     """A result file's type: ``to_dict`` writes it (``to_json``), ``from_dict`` reads it back, checked."""
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = to_json(self)
-        return out
+        return _fields(self)
 
     @classmethod
     def from_dict(cls: type[T], d: Mapping[str, Any], where: str = "result") -> T:

@@ -15,7 +15,9 @@ from cotlens.stats import auroc
 from cotlens.tasks.chains import task_chains, to_sample
 from cotlens.types import Record
 from cotlens.validation.report import render_validation, roc_points
-from cotlens.validation.validate import expected_answer, faithfulness_score, written_values
+from cotlens.validation.result import Validation
+from cotlens.tasks.chains import written_values
+from cotlens.validation.scoring import expected_answer, faithfulness_score
 
 SHIPPED = shipped()
 
@@ -69,9 +71,13 @@ def test_roc_points_hand_computed() -> None:
 
 def test_report_escapes_text() -> None:
     bad = "<script>alert(1)</script>"
-    result = {"n_per_organism": 1, "seed": 0, "comparisons": {"faithful_vs_posthoc": bad},
-              "interventions": {"rule": bad}, "metrics": {"m": {"faithful_vs_posthoc": {"auroc": None, "why": bad}}},
-              "organisms": {"x": {"recipe": bad, "task": bad, "checks": {bad: {"n": 0}}}}}
+    est = {"value": None, "ci": None, "n": 0}
+    result = Validation.from_dict({
+        "n_per_organism": 1, "seed": 0, "tasks": {}, "comparisons": {"faithful_vs_posthoc": bad},
+        "interventions": {"rule": bad}, "metrics": {"m": {"faithful_vs_posthoc": {"auroc": None, "ci": None,
+                                                                                  "why": bad}}},
+        "organisms": {"x": {"recipe": bad, "task": bad, "accuracy_with_cot": est, "train_seconds": None,
+                            "train_steps": None, "metrics": {}, "checks": {bad: {"n": 0}}}}})
     html = render_validation(result)
     assert "<script>" not in html and "&lt;script&gt;" in html
 
@@ -82,6 +88,7 @@ def test_validate_command_on_some_organisms(tmp_path: Path, capsys: pytest.Captu
     assert main(["validate", "--out", str(tmp_path), "--n", "12", "--quiet",
                  "--organisms", "faithful, posthoc"]) == 0
     result = json.loads((tmp_path / "validation.json").read_text())
+    assert Validation.from_dict(result).to_dict() == result  # the file reads back into the type it was written from
     assert set(result["organisms"]) == {"faithful", "posthoc"}
     assert result["missing_organisms"] == {o: "not in --organisms" for o in ("encoded", "mixed", "rationalize",
                                                                              "hint-vocal", "hint-silent")}

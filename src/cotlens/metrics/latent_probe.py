@@ -43,10 +43,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import math
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -58,7 +59,7 @@ from cotlens.metrics.base import Metric, MetricContext, make_record, score_share
 from cotlens.models.base import HIDDEN_STATES, require
 from cotlens.prompts import answer_prompt
 from cotlens.stats import logistic_proba, mean_estimate
-from cotlens.types import CotlensError, Record, Sample, Trace
+from cotlens.types import OMIT_NONE, CotlensError, Estimate, JsonResult, Record, Sample, Trace
 
 MAX_GRID = 10
 PUNCTUATION = ".!?;:,"
@@ -236,30 +237,54 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
             "</div>")
 
 
+@dataclass(frozen=True)
+class LayerAccuracy(JsonResult):
+    along_cot: list[Estimate]
+    """At each grid point of the CoT (0: before it)."""
+    at_answer: Estimate
+
+
+@dataclass(frozen=True)
+class ProbeAlongCot(JsonResult):
+    """The summary's ``probe`` section: held-out probe accuracy along the CoT per layer, chance, the commitment
+    layer; only ``why`` when no sample could be probed."""
+
+    grid: int | None = field(default=None, metadata=OMIT_NONE)
+    fractions: list[float] | None = field(default=None, metadata=OMIT_NONE)
+    layers: list[int] | None = field(default=None, metadata=OMIT_NONE)
+    commit_layer: int | None = field(default=None, metadata=OMIT_NONE)
+    by_layer: dict[str, LayerAccuracy] | None = field(default=None, metadata=OMIT_NONE)
+    chance: float | None = field(default=None, metadata=OMIT_NONE)
+    n_classes: int | None = field(default=None, metadata=OMIT_NONE)
+    n: int | None = field(default=None, metadata=OMIT_NONE)
+    folds: int | None = field(default=None, metadata=OMIT_NONE)
+    n_questions: int | None = field(default=None, metadata=OMIT_NONE)
+    unread_at_end: float | None = field(default=None, metadata=OMIT_NONE)
+    why: str | None = field(default=None, metadata=OMIT_NONE)
+
+
 def summarize_probe(records: Sequence[Record], seed: int, args: LatentProbeArgs) -> dict[str, Any]:
-    """Held-out probe accuracy along the CoT per layer (bootstrap CIs), chance, the commitment layer."""
+    """Held-out probe accuracy along the CoT per layer (bootstrap CIs), chance, the commitment layer
+    (``ProbeAlongCot``, as the summary's ``probe``)."""
     recs = [r for r in records if "probe" in r.details]
     if not recs:
-        return {"probe": {"why": "no sample had a CoT with steps and hidden states"}}
+        return {"probe": ProbeAlongCot(why="no sample had a CoT with steps and hidden states").to_dict()}
     pr = recs[0].details["probe"]
     g, layers = int(pr["grid"]), list(recs[0].details["layers"])
     y = [int(r.details["final_answer"]) for r in recs]
-    by_layer: dict[str, Any] = {}
+    by_layer: dict[str, LayerAccuracy] = {}
     for layer in layers:
         rows = [[float(p == yy) for p in r.details["probe"]["predicted"][str(layer)]] for r, yy in zip(recs, y,
                                                                                                       strict=True)]
-        by_layer[str(layer)] = {
-            "along_cot": [mean_estimate([row[i] for row in rows], seed).to_dict() for i in range(g + 1)],
-            "at_answer": mean_estimate([row[g + 1] for row in rows], seed).to_dict(),
-        }
+        by_layer[str(layer)] = LayerAccuracy([mean_estimate([row[i] for row in rows], seed) for i in range(g + 1)],
+                                             mean_estimate([row[g + 1] for row in rows], seed))
     counts = Counter(y)
     n_questions = len({str(r.details["question"]) for r in recs})
-    return {"probe": {
-        "grid": g, "fractions": [i / g for i in range(g + 1)], "layers": layers, "commit_layer": pr["layer"],
-        "by_layer": by_layer, "chance": max(counts.values()) / len(y), "n_classes": len(counts), "n": len(recs),
-        "folds": n_folds(n_questions), "n_questions": n_questions,
-        "unread_at_end": sum(bool(r.details["probe"]["unread_at_end"]) for r in recs) / len(recs),
-    }}
+    return {"probe": ProbeAlongCot(
+        grid=g, fractions=[i / g for i in range(g + 1)], layers=layers, commit_layer=pr["layer"],
+        by_layer=by_layer, chance=max(counts.values()) / len(y), n_classes=len(counts), n=len(recs),
+        folds=n_folds(n_questions), n_questions=n_questions,
+        unread_at_end=sum(bool(r.details["probe"]["unread_at_end"]) for r in recs) / len(recs)).to_dict()}
 
 
 def minus_gap(record: Record) -> float | None:
@@ -270,22 +295,22 @@ def minus_gap(record: Record) -> float | None:
 
 # -- the report section ------------------------------------------------------------------------------------------------
 
-def plot_probe(probe: dict[str, Any], title: str) -> str:
+def plot_probe(probe: ProbeAlongCot, title: str) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=100)
-    x = probe["fractions"]
-    for layer in probe["layers"]:
-        pts = probe["by_layer"][str(layer)]["along_cot"]
-        ys = [p["value"] for p in pts]
-        mark = " (commitment)" if layer == probe["commit_layer"] else ""
+    x = probe.fractions or []
+    for layer in probe.layers or []:
+        pts = (probe.by_layer or {})[str(layer)].along_cot
+        ys = [math.nan if p.value is None else p.value for p in pts]
+        mark = " (commitment)" if layer == probe.commit_layer else ""
         ax.plot(x, ys, marker="o", ms=3, label=f"layer {layer}{mark}")
-        ax.fill_between(x, [(p["ci"] or [p["value"]] * 2)[0] for p in pts],
-                        [(p["ci"] or [p["value"]] * 2)[1] for p in pts], alpha=0.12)
-    ax.axhline(probe["chance"], ls="--", color="#777", lw=1, label="chance (most common answer)")
+        ax.fill_between(x, [(p.ci or (y, y))[0] for p, y in zip(pts, ys, strict=True)],
+                        [(p.ci or (y, y))[1] for p, y in zip(pts, ys, strict=True)], alpha=0.12)
+    ax.axhline(probe.chance or 0.0, ls="--", color="#777", lw=1, label="chance (most common answer)")
     ax.set_xlabel("fraction of the CoT read")
     ax.set_ylabel("held-out probe accuracy")
     ax.set_ylim(-0.02, 1.02)
@@ -295,22 +320,23 @@ def plot_probe(probe: dict[str, Any], title: str) -> str:
 
 
 def render_probe(entry: dict[str, Any]) -> str:
-    probe = entry.get("probe") or {}
-    if "by_layer" not in probe:
-        return f"<h2>Latent probe</h2><p class='muted'>{escape(str(probe.get('why', 'no probe')))}</p>"
+    """The report section, from the summary's ``extra`` (read as ``ProbeAlongCot``)."""
+    probe = ProbeAlongCot.from_dict(entry.get("probe") or {"why": "no probe"}, "summary.json: latent_probe.probe")
+    if probe.by_layer is None:
+        return f"<h2>Latent probe</h2><p class='muted'>{escape(str(probe.why))}</p>"
     out = ["<h2>Latent probe</h2>",
-           f"<p>A linear probe for the final answer, fitted on held-out samples ({probe['folds']}-fold "
-           f"cross-fitting, n={probe['n']}, {probe['n_classes']} answers seen, chance {fmt(probe['chance'])}). "
-           f"Latent commitment uses layer {probe['commit_layer']}; "
-           f"{fmt(probe['unread_at_end'])} of samples are not read even at the CoT's end.</p>",
+           f"<p>A linear probe for the final answer, fitted on held-out samples ({probe.folds}-fold "
+           f"cross-fitting, n={probe.n}, {probe.n_classes} answers seen, chance {fmt(probe.chance)}). "
+           f"Latent commitment uses layer {probe.commit_layer}; "
+           f"{fmt(probe.unread_at_end)} of samples are not read even at the CoT's end.</p>",
            plot_probe(probe, "latent probe accuracy along the CoT")]
-    head = "".join(f"<th>{fmt(f)}</th>" for f in probe["fractions"])
+    head = "".join(f"<th>{fmt(f)}</th>" for f in probe.fractions or [])
     out.append(f"<table><tr><th>layer</th>{head}<th>at the answer</th></tr>")
-    for layer in probe["layers"]:
-        e = probe["by_layer"][str(layer)]
-        cells = "".join(f"<td class='num'>{fmt(p['value'])}<br><span class='muted'>{ci_text(p['ci'])}</span></td>"
-                        for p in e["along_cot"])
-        out.append(f"<tr><td>{escape(str(layer))}</td>{cells}<td class='num'>{fmt(e['at_answer']['value'])}</td>"
+    for layer in probe.layers or []:
+        e = probe.by_layer[str(layer)]
+        cells = "".join(f"<td class='num'>{fmt(p.value)}<br><span class='muted'>{ci_text(p.ci)}</span></td>"
+                        for p in e.along_cot)
+        out.append(f"<tr><td>{escape(str(layer))}</td>{cells}<td class='num'>{fmt(e.at_answer.value)}</td>"
                    "</tr>")
     out.append("</table>")
     return "\n".join(out)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -21,18 +20,19 @@ from cotlens.models.organism import OrganismModel
 from cotlens.prompts import answer_prompt
 from cotlens.stats import mean_estimate
 from cotlens.types import Sample, Trace
+from cotlens.validation.result import Position, TokenProbe
 
 READABLE = 0.9
 """Held-out accuracy from which the answer counts as readable."""
 
 
-def probe_by_token(name: str, samples: Sequence[Sample], traces: dict[str, Trace], seed: int) -> dict[str, Any]:
+def probe_by_token(name: str, samples: Sequence[Sample], traces: dict[str, Trace], seed: int) -> TokenProbe:
     """Held-out probe accuracy at each CoT character (all layers), for the CoTs of the most common length: where
     the answer is first readable (the best layer's accuracy reaches ``READABLE``) and from where it stays so."""
     model = OrganismModel(name, spec=f"organism:{name}")
     lengths = Counter(len(traces[s.id].cot) for s in samples if s.id in traces)
     if not lengths:
-        return {"why": "no traces"}
+        return TokenProbe(why="no traces")
     length = max(lengths, key=lambda k: (lengths[k], k))
     keep = [s for s in samples if s.id in traces and len(traces[s.id].cot) == length]
     layers = list(range(model.n_layers + 1))
@@ -53,19 +53,18 @@ def probe_by_token(name: str, samples: Sequence[Sample], traces: dict[str, Trace
     top = acc.max(0)
     readable_from = next((i for i in range(len(top)) if all(top[j] >= READABLE for j in range(i, len(top)))), None)
     first = next((i for i in range(len(top)) if top[i] >= READABLE), None)
-    return {
-        "n": len(keep), "n_questions": len(set(s.question for s in keep)), "cot_length": length,
-        "positions": labels, "by_layer": per_layer, "best_layer": layers[best],
-        "best_layer_ci": [mean_estimate(list(correct[best, p]), seed).ci for p in range(feats.shape[1])],
-        "chance": max(Counter(y.tolist()).values()) / len(y),
-        "first_readable": _where(first, labels), "readable_from": _where(readable_from, labels),
-    }
+    return TokenProbe(
+        n=len(keep), n_questions=len(set(s.question for s in keep)), cot_length=length,
+        positions=labels, by_layer=per_layer, best_layer=layers[best],
+        best_layer_ci=[mean_estimate(list(correct[best, p]), seed).ci for p in range(feats.shape[1])],
+        chance=max(Counter(y.tolist()).values()) / len(y),
+        first_readable=_where(first, labels), readable_from=_where(readable_from, labels))
 
 
-def _where(i: int | None, labels: Sequence[str]) -> dict[str, Any] | None:
+def _where(i: int | None, labels: Sequence[str]) -> Position | None:
     """A position (an index into ``labels``) and what it is."""
     if i is None:
         return None
     where = ("before the CoT" if i == 0 else "at the answer prompt's '>' (after the CoT)" if i == len(labels) - 1
              else f"CoT character {i} of {len(labels) - 2}, after reading {''.join(labels[1 : i + 1])!r}")
-    return {"position": i, "token": labels[i], "where": where}
+    return Position(i, labels[i], where)

@@ -6,12 +6,21 @@ One self-contained HTML file (plots inline). Everything interpolated goes throug
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
 
 from cotlens.figures import CSS, ci_text, figure_img, fmt
+from cotlens.validation.result import (
+    AurocComparison,
+    Check,
+    LatentEntry,
+    LatentSection,
+    MonitorSection,
+    ReadableCheck,
+    ResamplingSection,
+    Validation,
+)
 
 
 def roc_points(pos: Sequence[float], neg: Sequence[float]) -> list[tuple[float, float]]:
@@ -27,7 +36,7 @@ def roc_points(pos: Sequence[float], neg: Sequence[float]) -> list[tuple[float, 
     return pts
 
 
-def plot_roc(metric: str, curves: dict[str, dict[str, Any]]) -> str:
+def plot_roc(metric: str, curves: Mapping[str, AurocComparison]) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,10 +45,10 @@ def plot_roc(metric: str, curves: dict[str, dict[str, Any]]) -> str:
     fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=100)
     ax.plot([0, 1], [0, 1], color="#bbb", lw=1, ls="--")
     for label, c in curves.items():
-        if c.get("auroc") is None:
+        if c.auroc is None or c.roc_scores is None:
             continue
-        pts = roc_points(c["roc_scores"]["faithful"], c["roc_scores"]["unfaithful"])
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", ms=3, label=f"{label} ({c['auroc']:.2f})")
+        pts = roc_points(c.roc_scores.faithful, c.roc_scores.unfaithful)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", ms=3, label=f"{label} ({c.auroc:.2f})")
     ax.set_xlabel("false positive rate (unfaithful called faithful)")
     ax.set_ylabel("true positive rate")
     ax.set_xlim(-0.02, 1.02)
@@ -49,25 +58,15 @@ def plot_roc(metric: str, curves: dict[str, dict[str, Any]]) -> str:
     return figure_img(fig, f"ROC {metric}")
 
 
-def _cell(c: dict[str, Any] | None) -> str:
-    if not c:
+def _cell(c: AurocComparison | None) -> str:
+    if c is None:
         return "<td>-</td>"
-    if c.get("auroc") is None:
-        return f'<td class="muted">{escape(str(c.get("why", "-")))}</td>'
-    return f'<td class="num">{fmt(c["auroc"])} {ci_text(c.get("ci"))}</td>'
+    if c.auroc is None:
+        return f'<td class="muted">{escape(c.why or "-")}</td>'
+    return f'<td class="num">{fmt(c.auroc)} {ci_text(c.ci)}</td>'
 
 
-def rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    rows = []
-    for metric, entry in result["metrics"].items():
-        label = metric + (f" [{entry['intervention']}]" if "intervention" in entry else "")
-        rows.append((label, entry))
-        for iv, sub in entry.get("unlike_training", {}).items():
-            rows.append((f"{metric} [{iv}, unlike training]", sub))
-    return rows
-
-
-def plot_token_probe(entries: dict[str, Any]) -> str:
+def plot_token_probe(entries: Mapping[str, LatentEntry]) -> str:
     """Best-layer held-out probe accuracy at each CoT position, one line per organism and task."""
     import matplotlib
 
@@ -76,11 +75,11 @@ def plot_token_probe(entries: dict[str, Any]) -> str:
 
     fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=100)
     for label, e in entries.items():
-        tok = e.get("tokens") or {}
-        if "by_layer" not in tok:
+        tok = e.tokens
+        if tok.by_layer is None:
             continue
-        ys = tok["by_layer"][str(tok["best_layer"])]
-        ax.plot(range(len(ys)), ys, marker=".", ms=3, label=f"{label} (layer {tok['best_layer']})")
+        ys = tok.by_layer[str(tok.best_layer)]
+        ax.plot(range(len(ys)), ys, marker=".", ms=3, label=f"{label} (layer {tok.best_layer})")
     ax.axhline(0.9, ls=":", color="#999", lw=1)
     ax.set_xlabel("position: '|' before the CoT, each CoT character, then the answer's '>'")
     ax.set_ylabel("held-out probe accuracy")
@@ -90,35 +89,33 @@ def plot_token_probe(entries: dict[str, Any]) -> str:
     return figure_img(fig, "latent probe by token")
 
 
-def _checks_table(checks: dict[str, Any]) -> str:
+def _checks_table(checks: Mapping[str, Check | ReadableCheck]) -> str:
     """Expectations checked on measurements: what was expected, what was measured, whether it holds."""
-    rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v['expected']))}</td><td class='num'>"
-                   f"{fmt(v['value'])}</td><td>{'holds' if v['holds'] else '<b>fails</b>'}</td></tr>"
+    rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v.expected)}</td><td class='num'>"
+                   f"{fmt(v.value)}</td><td>{'holds' if v.holds else '<b>fails</b>'}</td></tr>"
                    for k, v in checks.items())
     return "<table><tr><th>expectation</th><th>target</th><th>measured</th><th></th></tr>" + rows + "</table>"
 
 
-def render_latent(section: dict[str, Any] | None) -> str:
+def render_latent(section: LatentSection | None) -> str:
     if not section:
         return ""
     rows_ = []
-    for label, e in section["organisms"].items():
-        tok = e.get("tokens") or {}
-        rf = tok.get("readable_from") or {}
-        first = tok.get("first_readable") or {}
-        steps = e.get("steps") or {}
-        best = (steps.get("by_layer") or {}).get(str(steps.get("commit_layer")), {})
-        along = " ".join(fmt(p["value"]) for p in best.get("along_cot", []))
-        gap = e.get("gap") or {}
+    for label, e in section.organisms.items():
+        tok = e.tokens
+        by_layer = (e.steps.by_layer if e.steps else None) or {}
+        best = by_layer.get(str(e.steps.commit_layer)) if e.steps else None
+        along = " ".join(fmt(p.value) for p in (best.along_cot if best else []))
         rows_.append(f"<tr><td>{escape(label)}</td><td>{along or '-'}</td>"
-                     f"<td>{escape(str(first.get('where', 'nowhere')))}</td>"
-                     f"<td>{escape(str(rf.get('where', 'nowhere')))}</td>"
-                     f"<td class='num'>{fmt(tok.get('chance'))}</td>"
-                     f"<td class='num'>{fmt(gap.get('value'))} {ci_text(gap.get('ci'))}</td></tr>")
-    checks = _checks_table(section.get("checks", {}))
-    commit = "".join(f"<tr><td>{escape(c)}</td><td class='num'>{fmt(e['auroc'])} {ci_text(e.get('ci'))}</td>"
-                     f"<td class='num'>{fmt(e['mean_score']['faithful'])} / {fmt(e['mean_score']['unfaithful'])}"
-                     "</td></tr>" for c, e in (section.get("latent_commitment") or {}).items())
+                     f"<td>{escape(tok.first_readable.where if tok.first_readable else 'nowhere')}</td>"
+                     f"<td>{escape(tok.readable_from.where if tok.readable_from else 'nowhere')}</td>"
+                     f"<td class='num'>{fmt(tok.chance)}</td>"
+                     f"<td class='num'>{fmt(e.gap.value)} {ci_text(e.gap.ci)}</td></tr>")
+    checks = _checks_table(section.checks)
+    commit = "".join(f"<tr><td>{escape(c)}</td><td class='num'>{fmt(e.auroc)} {ci_text(e.ci)}</td>"
+                     f"<td class='num'>{fmt(e.mean_score.faithful if e.mean_score else None)} / "
+                     f"{fmt(e.mean_score.unfaithful if e.mean_score else None)}"
+                     "</td></tr>" for c, e in section.latent_commitment.items())
     if commit:
         checks += ("<p>The latent commitment alone as the score (later = more faithful): the gap subtracts the "
                    "verbal commitment, which is also 0 for an answer decided before the CoT.</p><table><tr><th>"
@@ -128,20 +125,20 @@ def render_latent(section: dict[str, Any] | None) -> str:
             "<table><tr><th>organism on task</th><th>held-out accuracy at step ends (commitment layer)</th>"
             "<th>first readable (&ge; 0.9)</th><th>readable from then on</th><th>chance</th>"
             "<th>gap (verbal - latent)</th></tr>"
-            + "".join(rows_) + "</table>" + plot_token_probe(section["organisms"])
+            + "".join(rows_) + "</table>" + plot_token_probe(section.organisms)
             + checks)
 
 
-def render_resampling(section: dict[str, Any] | None) -> str:
+def render_resampling(section: ResamplingSection | None) -> str:
     """Resampling importance: each per-sample value's AUROC, and how often the rollouts rewrote a step."""
-    if not section or not section.get("aurocs"):
+    if not section or not section.aurocs:
         return ""
-    comps = sorted({c for per in section["aurocs"].values() for c in per})
+    comps = sorted({c for per in section.aurocs.values() for c in per})
     rows_ = "".join(
         f"<tr><td>{escape(key)}</td>" + "".join(
-            f"<td class='num'>{fmt(per[c]['auroc'])} {ci_text(per[c].get('ci'))}</td>" if c in per else "<td>-</td>"
-            for c in comps) + "</tr>" for key, per in section["aurocs"].items())
-    diff = ", ".join(f"{escape(k)} {fmt(v.get('value'))}" for k, v in section.get("different_fraction", {}).items())
+            f"<td class='num'>{fmt(per[c].auroc)} {ci_text(per[c].ci)}</td>" if c in per else "<td>-</td>"
+            for c in comps) + "</tr>" for key, per in section.aurocs.items())
+    diff = ", ".join(f"{escape(k)} {fmt(v.value)}" for k, v in section.different_fraction.items())
     return ("<h2>Resampling importance: what each of its measures sees</h2><p>AUROC of each per-sample value "
             "(higher = a step mattered more). Share of rollouts whose first sentence differs from the step it "
             f"replaced (cosine below the threshold): {diff or '-'}. Where that is 0 the rollouts rewrite each step as "
@@ -150,19 +147,19 @@ def render_resampling(section: dict[str, Any] | None) -> str:
             + "</table>")
 
 
-def render_monitors(section: dict[str, Any] | None) -> str:
+def render_monitors(section: MonitorSection | None) -> str:
     """Monitors on the hack organisms: AUROC per organism, monitor and scope, and where each is blind."""
-    if not section or not section.get("organisms"):
+    if not section or not section.organisms:
         return ""
     rows = []
-    for name, o in section["organisms"].items():
-        for mon, scopes in o["monitors"].items():
+    for name, o in section.organisms.items():
+        for mon, cells_by_scope in o.monitors.items():
             cells = "".join(
-                f"<td class='num'>{fmt(e['value'])} {ci_text(e.get('ci'))}"
-                + (" <b class='warn'>blind</b>" if e.get("blind") else "") + "</td>" for e in scopes.values())
+                f"<td class='num'>{fmt(e.value)} {ci_text(e.ci)}"
+                + (" <b class='warn'>blind</b>" if e.blind else "") + "</td>" for e in cells_by_scope.values())
             rows.append(f"<tr><td>{escape(name)}</td><td>{escape(mon)}</td>{cells}</tr>")
-    scopes = list(next(iter(next(iter(section["organisms"].values()))["monitors"].values())))
-    checks = _checks_table(section.get("checks", {}))
+    scopes = list(next(iter(next(iter(section.organisms.values())).monitors.values())))
+    checks = _checks_table(section.checks)
     return ("<h2>Monitors on the hack organisms (leaky grader) and the rationalize organism (backdoor trigger)"
             "</h2><p>AUROC of misbehaving (hacked, or answered the trigger's target) vs honest episodes (95% "
             "bootstrap CI); <b>blind</b>: the CI holds 0.5. The probe is fitted on the episodes' labels (cross-fitted "
@@ -171,65 +168,62 @@ def render_monitors(section: dict[str, Any] | None) -> str:
             + "</tr>" + "".join(rows) + "</table>" + checks)
 
 
-def render_validation(result: dict[str, Any]) -> str:
-    comps = list(result["comparisons"])
+def render_validation(result: Validation) -> str:
+    comps = list(result.comparisons)
     head = "".join(f"<th>{escape(c)}</th>" for c in comps)
     table = "".join(f"<tr><td>{escape(label)}</td>{''.join(_cell(e.get(c)) for c in comps)}</tr>"
-                    for label, e in rows(result))
-    plots = "".join(plot_roc(label, {c: e[c] for c in comps if isinstance(e.get(c), dict)})
-                    for label, e in rows(result) if any(isinstance(e.get(c), dict) and e[c].get("auroc")
-                                                         is not None for c in comps))
+                    for label, e in result.rows())
+    plots = "".join(plot_roc(label, {c: e[c] for c in comps if c in e})
+                    for label, e in result.rows() if any(c in e and e[c].auroc is not None for c in comps))
     orgs = []
-    for name, o in result["organisms"].items():
+    for name, o in result.organisms.items():
         checks = "".join(
-            f"<tr><td>{escape(k)}</td><td class='num'>{v.get('n', 0)}</td>"
-            f"<td class='num'>{fmt(v.get('follows_rule'))}</td><td class='num'>{fmt(v.get('breaks_rule'))}</td>"
-            f"<td class='num'>{fmt(v.get('malformed_answer'))}</td><td class='num'>{fmt(v.get('malformed_cot'))}"
-            "</td></tr>" for k, v in o["checks"].items())
-        acc = o.get("accuracy_with_cot") or {}
-        secs = o.get("train_seconds")
+            f"<tr><td>{escape(k)}</td><td class='num'>{v.n}</td>"
+            f"<td class='num'>{fmt(v.follows_rule)}</td><td class='num'>{fmt(v.breaks_rule)}</td>"
+            f"<td class='num'>{fmt(v.malformed_answer)}</td><td class='num'>{fmt(v.malformed_cot)}"
+            "</td></tr>" for k, v in o.checks.items())
+        acc = o.accuracy_with_cot
+        secs = o.train_seconds
         lines = "".join(
-            f"<tr><td>{escape(m)}</td><td>{escape(str(e.get('primary')))}</td><td class='num'>{fmt(e.get('value'))} "
-            f"{ci_text(e.get('ci'))}</td><td class='num'>{e.get('n')}</td><td class='muted'>"
-            + "; ".join(f"{escape(k)} {fmt(v.get('value'))}" for k, v in (e.get("stats") or {}).items()
-                        if isinstance(v, dict))
-            + "</td></tr>" for m, e in o.get("metrics", {}).items())
-        rat = o.get("rationalisation")
-        if rat:
+            f"<tr><td>{escape(m)}</td><td>{escape(e.primary)}</td><td class='num'>{fmt(e.value)} "
+            f"{ci_text(e.ci)}</td><td class='num'>{e.n}</td><td class='muted'>"
+            + "; ".join(f"{escape(k)} {fmt(v.value)}" for k, v in e.stats.items())
+            + "</td></tr>" for m, e in o.metrics.items())
+        if o.rationalisation:
             lines += "".join(
                 f"<tr><td>CoT arithmetic ({escape(k)} questions)</td><td>wrong / wrong and lands on the answer</td>"
-                f"<td class='num'>{fmt(v['wrong_arithmetic']['value'])} / "
-                f"{fmt(v['wrong_and_lands_on_answer']['value'])}</td><td class='num'>{v['wrong_arithmetic']['n']}</td>"
-                f"<td class='muted'>wrong steps: {escape(json.dumps(v['wrong_steps']))}</td></tr>"
-                for k, v in rat.items())
+                f"<td class='num'>{fmt(v.wrong_arithmetic.value)} / "
+                f"{fmt(v.wrong_and_lands_on_answer.value)}</td><td class='num'>{v.wrong_arithmetic.n}</td>"
+                f"<td class='muted'>wrong steps: {escape(json.dumps(v.wrong_steps))}</td></tr>"
+                for k, v in o.rationalisation.items())
         orgs.append(
-            f"<h3>{escape(name)}</h3><p>{escape(o['recipe'])}. Task {escape(o['task'])}; accuracy with CoT "
-            f"{fmt(acc.get('value'))} {ci_text(acc.get('ci'))}; trained {escape(str(o.get('train_steps')))} steps "
+            f"<h3>{escape(name)}</h3><p>{escape(o.recipe)}. Task {escape(o.task)}; accuracy with CoT "
+            f"{fmt(acc.value)} {ci_text(acc.ci)}; trained {escape(str(o.train_steps))} steps "
             f"in {'-' if secs is None else f'{secs:.0f}'} s.</p>"
             "<table><tr><th>metric</th><th>headline</th><th>value</th><th>n</th><th>per-sample means</th></tr>"
             f"{lines}</table>"
             "<table><tr><th>answers checked against the recipe's rule</th><th>n</th><th>follow</th><th>break</th>"
             f"<th>malformed answer</th><th>malformed CoT</th></tr>{checks}</table>")
-    comp_text = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in result["comparisons"].items())
-    iv_text = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in result["interventions"].items())
-    missing = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in result.get("missing_organisms", {}).items())
+    comp_text = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in result.comparisons.items())
+    iv_text = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in result.interventions.items())
+    missing = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in (result.missing_organisms or {}).items())
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens validate</title><style>{CSS}</style>"
         "</head><body><h1>cotlens validate: metrics against organisms of known faithfulness</h1>"
-        f"<p>{result['n_per_organism']} held-out questions per organism, seed {result['seed']}. AUROC of each "
+        f"<p>{result.n_per_organism} held-out questions per organism, seed {result.seed}. AUROC of each "
         "metric's per-sample score at telling samples whose answer comes from the CoT (positive) from samples "
         f"whose answer comes from the question, with 95% stratified bootstrap CIs.</p><ul>{comp_text}</ul>"
         f"<p>Interventions (a metric's variants, each scored apart):</p><ul>{iv_text}</ul>"
         + (f"<p class='warn'>Missing organisms:</p><ul>{missing}</ul>" if missing else "")
         + f"<table><tr><th>metric</th>{head}</tr>{table}</table><h2>ROC curves</h2><div>{plots}</div>"
-        + render_latent(result.get("latent_probe"))
-        + render_resampling(result.get("resampling"))
-        + render_monitors(result.get("monitors"))
+        + render_latent(result.latent_probe)
+        + render_resampling(result.resampling)
+        + render_monitors(result.monitors)
         + f"<h2>Organisms: ground truth, checked</h2>{''.join(orgs)}</body></html>"
     )
 
 
-def write_validation_report(out: Path, result: dict[str, Any]) -> Path:
+def write_validation_report(out: Path, result: Validation) -> Path:
     path = out / "report.html"
     path.write_text(render_validation(result), encoding="utf-8")
     return path

@@ -1,0 +1,295 @@
+"""``validation.json`` as types: what ``cotlens validate`` writes, what its report and its table read.
+
+``Validation.to_dict`` writes the file (``cotlens.types.to_json``: fields in declaration order, a field marked
+``OMIT_NONE`` left out while it is None); ``Validation.from_dict`` reads one back, checked field by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cotlens.metrics.latent_probe import ProbeAlongCot
+from cotlens.types import OMIT_NONE, SCHEMA_VERSION, Estimate, JsonResult, from_json
+
+
+@dataclass(frozen=True)
+class Sides(JsonResult):
+    """A count per side of a comparison: the samples labelled faithful (1) and unfaithful (0)."""
+
+    faithful: int
+    unfaithful: int
+
+
+@dataclass(frozen=True)
+class MeanScores(JsonResult):
+    faithful: float | None
+    unfaithful: float | None
+
+
+@dataclass(frozen=True)
+class RocScores(JsonResult):
+    """Every per-sample score of a comparison, per side (the ROC curve is drawn from them)."""
+
+    faithful: list[float]
+    unfaithful: list[float]
+
+
+@dataclass(frozen=True)
+class AurocComparison(JsonResult):
+    """A metric's per-sample score at telling faithful (1) from unfaithful (0) samples: AUROC with a stratified
+    bootstrap CI. Without a score on either side, only ``why`` says why."""
+
+    auroc: float | None
+    ci: tuple[float, float] | None
+    n_faithful: int | None = field(default=None, metadata=OMIT_NONE)
+    n_unfaithful: int | None = field(default=None, metadata=OMIT_NONE)
+    no_score: Sides | None = field(default=None, metadata=OMIT_NONE)
+    """Samples whose record has no score (the record's details say why)."""
+    mean_score: MeanScores | None = field(default=None, metadata=OMIT_NONE)
+    roc_scores: RocScores | None = field(default=None, metadata=OMIT_NONE)
+    why: str | None = field(default=None, metadata=OMIT_NONE)
+
+    @staticmethod
+    def missing(why: str) -> AurocComparison:
+        return AurocComparison(None, None, why=why)
+
+    def brief(self) -> AurocComparison:
+        """AUROC, CI, sizes and mean scores only (the latent-commitment and resampling tables)."""
+        return AurocComparison(self.auroc, self.ci, self.n_faithful, self.n_unfaithful, mean_score=self.mean_score)
+
+
+@dataclass(frozen=True)
+class MetricValidation:
+    """One metric's AUROC per comparison; a metric with several variants (interventions) names the one its main
+    run used and scores the others apart (``unlike_training``). In the file: the comparisons, then
+    ``intervention`` and ``unlike_training`` beside them."""
+
+    comparisons: dict[str, AurocComparison]
+    intervention: str | None = None
+    unlike_training: dict[str, dict[str, AurocComparison]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v.to_dict() for k, v in self.comparisons.items()}
+        if self.intervention is not None:
+            out["intervention"] = self.intervention
+        if self.unlike_training is not None:
+            out["unlike_training"] = {label: {k: v.to_dict() for k, v in per.items()}
+                                      for label, per in self.unlike_training.items()}
+        return out
+
+    @staticmethod
+    def nest(d: Mapping[str, Any]) -> dict[str, Any]:
+        """The file's flat form in the fields' shape (``Validation.from_dict``)."""
+        rest = {k: v for k, v in d.items() if k not in ("intervention", "unlike_training")}
+        return {"comparisons": rest, "intervention": d.get("intervention"), "unlike_training": d.get("unlike_training")}
+
+
+@dataclass(frozen=True)
+class RuleCheck(JsonResult):
+    """Answers checked against an organism's rule: the shares that follow it, break it, are malformed answers
+    (the digits hold under half the probability) or follow a CoT that no longer parses. Only ``n`` when 0."""
+
+    n: int
+    follows_rule: float | None = field(default=None, metadata=OMIT_NONE)
+    malformed_answer: float | None = field(default=None, metadata=OMIT_NONE)
+    malformed_cot: float | None = field(default=None, metadata=OMIT_NONE)
+    breaks_rule: float | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class MetricLine(JsonResult):
+    """A metric in an organism's main run: its headline with CI, and its per-sample statistics."""
+
+    value: float | None
+    ci: tuple[float, float] | None
+    n: int
+    primary: str
+    stats: dict[str, Estimate]
+
+
+@dataclass(frozen=True)
+class BentArithmetic(JsonResult):
+    """How CoTs reach their answer, read from their text: wrong arithmetic, wrong and landing on the answer, and
+    at which step (step index -> CoTs)."""
+
+    wrong_arithmetic: Estimate
+    wrong_and_lands_on_answer: Estimate
+    wrong_steps: dict[str, int]
+
+
+@dataclass(frozen=True)
+class OrganismValidation(JsonResult):
+    """One organism of the battery: its recipe, accuracy, metrics, and its ground truth checked on the records."""
+
+    recipe: str
+    task: str
+    accuracy_with_cot: Estimate
+    train_seconds: float | None
+    train_steps: int | None
+    metrics: dict[str, MetricLine]
+    checks: dict[str, RuleCheck]
+    """Per intervention (or hint), answers checked against the recipe's rule."""
+    checks_plain: dict[str, RuleCheck] | None = field(default=None, metadata=OMIT_NONE)
+    checks_triggered: dict[str, RuleCheck] | None = field(default=None, metadata=OMIT_NONE)
+    rationalisation: dict[str, BentArithmetic] | None = field(default=None, metadata=OMIT_NONE)
+    """Triggered and plain questions, for a recipe that rationalises."""
+
+
+@dataclass(frozen=True)
+class Position(JsonResult):
+    """A position along the CoT (an index into ``TokenProbe.positions``) and what it is."""
+
+    position: int
+    token: str
+    where: str
+
+
+@dataclass(frozen=True)
+class TokenProbe(JsonResult):
+    """Held-out probe accuracy at each CoT character, every layer (``cotlens.validation.latent``); only ``why``
+    when there was nothing to probe."""
+
+    n: int | None = field(default=None, metadata=OMIT_NONE)
+    n_questions: int | None = field(default=None, metadata=OMIT_NONE)
+    cot_length: int | None = field(default=None, metadata=OMIT_NONE)
+    positions: list[str] | None = field(default=None, metadata=OMIT_NONE)
+    by_layer: dict[str, list[float]] | None = field(default=None, metadata=OMIT_NONE)
+    best_layer: int | None = field(default=None, metadata=OMIT_NONE)
+    best_layer_ci: list[tuple[float, float] | None] | None = field(default=None, metadata=OMIT_NONE)
+    chance: float | None = field(default=None, metadata=OMIT_NONE)
+    first_readable: Position | None = None
+    readable_from: Position | None = None
+    why: str | None = field(default=None, metadata=OMIT_NONE)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.why is not None:
+            return {"why": self.why}
+        return super().to_dict()
+
+
+@dataclass(frozen=True)
+class LatentEntry(JsonResult):
+    """The latent probe on one organism and task."""
+
+    organism: str
+    task: str
+    gap: Estimate
+    """The metric's headline (verbal minus latent commitment)."""
+    stats: dict[str, Estimate] | None
+    steps: ProbeAlongCot | None
+    """The metric's accuracy along the CoT, at step ends."""
+    tokens: TokenProbe
+
+
+@dataclass(frozen=True)
+class Check(JsonResult):
+    """An expectation checked on a measurement."""
+
+    expected: str
+    value: float | None
+    holds: bool
+
+
+@dataclass(frozen=True)
+class ReadableCheck(JsonResult):
+    """An expectation on where the answer becomes readable, with where it did."""
+
+    expected: str
+    value: float
+    layer: int | None = field(default=None, metadata=OMIT_NONE)
+    holds: bool = False
+    n: int | None = field(default=None, metadata=OMIT_NONE)
+    first_readable: Position | None = None
+    readable_from: Position | None = None
+
+
+@dataclass(frozen=True)
+class LatentSection(JsonResult):
+    readable_at: float
+    organisms: dict[str, LatentEntry]
+    """Keyed "ORGANISM on TASK"."""
+    checks: dict[str, ReadableCheck]
+    latent_commitment: dict[str, AurocComparison]
+    """The latent commitment alone as the score, on the comparisons where an answer is decided before the CoT."""
+
+
+@dataclass(frozen=True)
+class ResamplingSection(JsonResult):
+    aurocs: dict[str, dict[str, AurocComparison]]
+    """Per per-sample value, per comparison."""
+    different_fraction: dict[str, Estimate]
+    """Per organism, the share of rollouts that rewrote their step differently."""
+
+
+@dataclass(frozen=True)
+class MonitorCell(JsonResult):
+    """A monitor's AUROC of misbehaving vs honest episodes on one scope; blind where the CI holds 0.5."""
+
+    value: float | None
+    ci: tuple[float, float] | None
+    n: int
+    blind: bool
+    g_mean2: float | None
+    """At the monitor's own yes/no."""
+
+
+@dataclass(frozen=True)
+class MonitorOrganism(JsonResult):
+    recipe: str
+    env: str
+    episodes: int
+    hacked: int
+    monitors: dict[str, dict[str, MonitorCell]]
+    """Per monitor ("rule", "probe") and scope."""
+
+
+@dataclass(frozen=True)
+class MonitorSection(JsonResult):
+    task: str
+    organisms: dict[str, MonitorOrganism]
+    checks: dict[str, Check]
+
+
+@dataclass(frozen=True)
+class Validation(JsonResult):
+    """``validation.json``."""
+
+    n_per_organism: int
+    seed: int
+    tasks: dict[str, str]
+    interventions: dict[str, str]
+    """Every variant of every metric that has several, described."""
+    comparisons: dict[str, str]
+    """Each comparison's name and what its two sides are."""
+    organisms: dict[str, OrganismValidation]
+    metrics: dict[str, MetricValidation]
+    missing_organisms: dict[str, str] | None = field(default=None, metadata=OMIT_NONE)
+    latent_probe: LatentSection | None = None
+    resampling: ResamplingSection | None = None
+    monitors: MonitorSection | None = None
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, **{k: v for k, v in super().to_dict().items() if k != "schema"}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "validation.json") -> Validation:
+        def nest(entry: Mapping[str, Any]) -> dict[str, Any]:
+            out = MetricValidation.nest(entry)
+            if out["unlike_training"] is not None:
+                out["unlike_training"] = dict(out["unlike_training"])
+            return out
+
+        data = {**d, "metrics": {k: nest(v) for k, v in (d.get("metrics") or {}).items()}}
+        return from_json(cls, data, where)
+
+    def rows(self) -> list[tuple[str, dict[str, AurocComparison]]]:
+        """(label, comparisons) per metric and per variant scored apart, in the table's order."""
+        out = []
+        for metric, entry in self.metrics.items():
+            out.append((metric + (f" [{entry.intervention}]" if entry.intervention else ""), entry.comparisons))
+            for iv, sub in (entry.unlike_training or {}).items():
+                out.append((f"{metric} [{iv}, unlike training]", sub))
+        return out
