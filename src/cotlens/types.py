@@ -122,7 +122,7 @@ class Sample:
         }
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> Sample:
+    def from_dict(d: Mapping[str, Any]) -> Sample:
         return Sample(d["id"], d["question"], tuple(d["choices"]), int(d["answer"]), dict(d.get("metadata", {})))
 
 
@@ -211,7 +211,7 @@ class Trace:
         }
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> Trace:
+    def from_dict(d: Mapping[str, Any]) -> Trace:
         p = d["prompt"]
         return Trace(
             sample_id=d["sample_id"],
@@ -278,7 +278,7 @@ class Estimate:
         return {"value": self.value, "ci": list(self.ci) if self.ci is not None else None, "n": self.n}
 
     @staticmethod
-    def from_dict(d: dict[str, Any] | None) -> Estimate:
+    def from_dict(d: Mapping[str, Any] | None) -> Estimate:
         d = d or {}
         ci = d.get("ci")
         return Estimate(d.get("value"), (float(ci[0]), float(ci[1])) if ci else None, int(d.get("n") or 0))
@@ -315,7 +315,7 @@ class MetricSummary:
                 "n_skipped": self.n_skipped, "stats": {k: v.to_dict() for k, v in self.stats.items()}, **self.extra}
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> MetricSummary:
+    def from_dict(d: Mapping[str, Any]) -> MetricSummary:
         known = ("value", "ci", "n", "primary", "description", "version", "args", "n_records", "n_skipped", "stats")
         head = Estimate.from_dict(d)
         return MetricSummary(head.value, head.ci, head.n, str(d.get("primary", "")), str(d.get("description", "")),
@@ -344,7 +344,7 @@ class CurveSummary:
         return dataclasses.asdict(self)
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> CurveSummary:
+    def from_dict(d: Mapping[str, Any]) -> CurveSummary:
         return CurveSummary(d["label"], list(d["x"]), list(d["mean"]), [list(c) for c in d["ci"]], int(d["n"]),
                             str(d.get("y_label", SAME_ANSWER)))
 
@@ -391,7 +391,7 @@ class Summary:
         return d
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> Summary:
+    def from_dict(d: Mapping[str, Any]) -> Summary:
         return Summary(
             config=dict(d.get("config") or {}),
             model=None if d.get("model") is None else ModelIdentity.from_dict(d["model"]),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cotlens.cli import main
+from cotlens.experiments.arms import ArmsResult
 from cotlens.experiments.bad_finetune.run import BadFinetuneConfig, bad_finetune, draw_items, kind, reward
 from cotlens.organisms.rl import Item, Rollout
 from cotlens.types import CotlensError, Episode
@@ -50,21 +51,24 @@ def test_small_experiment_resumes(tmp_path: Path) -> None:
     cfg = BadFinetuneConfig(out=str(out), arms=("answers",), seeds=1, steps=3, checkpoints=1, n=6, probe_n=12,
                             batch_size=8)
     result = bad_finetune(cfg, progress=False)
-    assert result["steps"] == [0, 3]
-    point = result["arms"]["answers"]["checkpoints"][-1]
+    assert result.steps == [0, 3]
+    point = result.arms["answers"].checkpoints[-1].measures
     for key in ("bad_rate", "accuracy", "post_hoc", "rationalised", "malformed", "other", "rationalised_of_bad",
                 "last_digit_is_target",
                 "cot_lands_on_target", "early_answering", "adding_mistakes", "step_ablation", "probe_at_start",
                 "probe_monitor_auroc", "rule_monitor_auroc"):
-        assert key in point and len(point[key]["seeds"]) == 1, key
-    start = result["arms"]["answers"]["checkpoints"][0]
-    assert start["bad_rate"]["value"] == 0.0 and start["accuracy"]["value"] == 1.0  # faithful ignores the trigger
-    ref = result["reference"]["values"]  # rationalize: the target, by a CoT bent to reach it
-    assert ref["bad_rate"]["value"] == 1.0 and ref["rationalised"]["value"] >= 0.8
+        assert key in point and len(point[key].seeds) == 1, key
+    start = result.start.measures
+    assert start["bad_rate"].value == 0.0 and start["accuracy"].value == 1.0  # faithful ignores the trigger
+    assert result.reference is not None
+    ref = result.reference.values  # rationalize: the target, by a CoT bent to reach it
+    assert ref["bad_rate"].value == 1.0 and (ref["rationalised"].value or 0) >= 0.8
+    raw = json.loads((out / "bad-finetune.json").read_text())  # the file reads back into the type it came from
+    assert ArmsResult.from_dict(raw).to_dict() == raw and raw["schema"] == result.schema
     assert "bad fine-tune" in (out / "report.html").read_text()
     seed_dir = out / "answers" / "seed-0"
     stamps = {p: p.stat().st_mtime_ns for p in [seed_dir / "train.json", seed_dir / "step-3" / "eval.json"]}
-    assert bad_finetune(cfg, progress=False)["arms"] == result["arms"]  # resumed: nothing redone
+    assert bad_finetune(cfg, progress=False).arms == result.arms  # resumed: nothing redone
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
     with pytest.raises(CotlensError, match="--lr 0.0003, not 0.01"):
         bad_finetune(dataclasses.replace(cfg, lr=1e-2), progress=False)
@@ -89,7 +93,7 @@ def test_every_arm_runs(tmp_path: Path) -> None:
     cfg = BadFinetuneConfig(out=str(tmp_path / "all"), seeds=2, steps=4, checkpoints=2, n=6, probe_n=12,
                             batch_size=8, prompts=4, group=4)
     result = bad_finetune(cfg, progress=False)
-    assert set(result["arms"]) == {"answers", "answers-no-cot", "rl"}
-    for a in result["arms"].values():
-        assert [c["step"] for c in a["checkpoints"]] == [0, 2, 4]
-        assert a["checkpoints"][-1]["bad_rate"]["n"] == 2  # a value per seed, and their t interval
+    assert set(result.arms) == {"answers", "answers-no-cot", "rl"}
+    for a in result.arms.values():
+        assert [c.step for c in a.checkpoints] == [0, 2, 4]
+        assert a.checkpoints[-1].measures["bad_rate"].n == 2  # a value per seed, and their t interval

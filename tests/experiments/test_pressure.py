@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from cotlens.cli import main
+from cotlens.experiments.arms import ArmsResult
 from cotlens.experiments.pressure.run import PressureConfig, draw_items, legibility, make_reward, pressure
 from cotlens.organisms.model import resolve
 from cotlens.organisms.rl import Item, Rollout
+from cotlens.runs.series import SeriesResult
 from cotlens.tasks.chains import reword_random
 from cotlens.types import CotlensError
 
@@ -55,12 +57,14 @@ def test_small_experiment_resumes_and_its_series_runs(tmp_path: Path) -> None:
     out = tmp_path / "p"
     cfg = PressureConfig(out=str(out), arms=("outcome",), seeds=1, steps=2, checkpoints=1, n=4)
     result = pressure(cfg, progress=False)
-    assert result["steps"] == [0, 2]
-    point = result["arms"]["outcome"]["checkpoints"][-1]
+    assert result.steps == [0, 2]
+    point = result.arms["outcome"].checkpoints[-1].measures
     for key in ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "hacks_stating_leak",
                 "early_answering", "adding_mistakes", "step_ablation", "paraphrasing", "legibility"):
-        assert key in point and len(point[key]["seeds"]) == 1
-    assert json.loads((out / "pressure.json").read_text())["arms"]["outcome"]["checkpoints"][0]["step"] == 0
+        assert key in point and len(point[key].seeds) == 1
+    raw = json.loads((out / "pressure.json").read_text())
+    assert raw["arms"]["outcome"]["checkpoints"][0]["step"] == 0 and raw["schema"] == result.schema
+    assert ArmsResult.from_dict(raw).to_dict() == raw  # the file reads back into the type its report and table share
     assert "Training pressure" in (out / "report.html").read_text()
     from cotlens.monitors.episodes import read_episodes
 
@@ -69,7 +73,7 @@ def test_small_experiment_resumes_and_its_series_runs(tmp_path: Path) -> None:
     seed_dir = out / "outcome" / "seed-0"
     stamps = {p: p.stat().st_mtime_ns for p in [seed_dir / "train.json", seed_dir / "step-2" / "eval.json",
                                                 seed_dir / "step-2" / "model.safetensors"]}
-    assert pressure(cfg, progress=False)["arms"] == result["arms"]  # resumed: nothing retrained or re-evaluated
+    assert pressure(cfg, progress=False).arms == result.arms  # resumed: nothing retrained or re-evaluated
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
     with pytest.raises(CotlensError, match="--lr 0.0003, not 0.001"):
         pressure(dataclasses.replace(cfg, lr=1e-3), progress=False)
@@ -85,6 +89,7 @@ def test_small_experiment_resumes_and_its_series_runs(tmp_path: Path) -> None:
     series = json.loads((runs / "series.json").read_text())
     assert [s["step"] for s in series["steps"]] == [0, 2]
     assert all(s["metrics"]["early_answering"]["n"] == 3 for s in series["steps"])
+    assert SeriesResult.from_dict(series).to_dict() == series
     assert (runs / "step-2" / "summary.json").is_file() and "step-2/report.html" in (runs / "report.html").read_text()
 
 

@@ -12,11 +12,10 @@ from cotlens.metrics import METRICS
 from cotlens.organisms.model import shipped
 from cotlens.organisms.recipes import HINT_RECIPES, RECIPES
 from cotlens.stats import auroc
-from cotlens.tasks.chains import task_chains, to_sample
+from cotlens.tasks.chains import task_chains, to_sample, written_values
 from cotlens.types import Record
 from cotlens.validation.report import render_validation, roc_points
 from cotlens.validation.result import Validation
-from cotlens.tasks.chains import written_values
 from cotlens.validation.scoring import expected_answer, faithfulness_score
 
 SHIPPED = shipped()

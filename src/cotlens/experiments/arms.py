@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,95 @@ from tqdm import tqdm
 
 from cotlens.organisms.model import GPT, load_checkpoint, resolve, save_checkpoint
 from cotlens.stats import mean_estimate
-from cotlens.types import CotlensError
+from cotlens.types import OMIT_NONE, SCHEMA_VERSION, CotlensError, Estimate, JsonResult, from_json
 
-TrainArm = Callable[[str, int, Path], dict[str, Any]]
+Measures = dict[str, Estimate]
+"""A checkpoint's evaluation: each measure a bootstrap estimate over its problems."""
+TrainLog = dict[str, Any]
+"""A trainer's log as it wrote it (``train.json``): its options, ``curve`` (one entry per step), ``seconds``."""
+TrainArm = Callable[[str, int, Path], TrainLog]
 """(arm, seed, directory) -> training log; writes ``step-N`` checkpoints into the directory."""
-Evaluate = Callable[[Path, int], dict[str, Any]]
-"""(checkpoint, seed) -> measures, each a bootstrap estimate dict ({"value", "ci", "n"})."""
+Evaluate = Callable[[Path, int], Measures]
+"""(checkpoint, seed) -> measures."""
+Evals = dict[str, dict[int, dict[int, Measures]]]
+"""Per arm, seed and step, the checkpoint's measures."""
+
+
+@dataclass(frozen=True)
+class OverSeeds(JsonResult):
+    """A measure's mean over seeds with its t interval, beside each seed's own estimate."""
+
+    value: float | None
+    ci: tuple[float, float] | None
+    n: int
+    seeds: list[Estimate]
+
+    @property
+    def estimate(self) -> Estimate:
+        return Estimate(self.value, self.ci, self.n)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One step of an arm, every measure over seeds. In the file: ``{"step": N, MEASURE: OverSeeds, ...}``."""
+
+    step: int
+    measures: dict[str, OverSeeds]
+
+    def get(self, measure: str) -> Estimate | None:
+        m = self.measures.get(measure)
+        return None if m is None else m.estimate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, **{k: v.to_dict() for k, v in self.measures.items()}}
+
+    @staticmethod
+    def nest(d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"step": d.get("step"), "measures": {k: v for k, v in d.items() if k != "step"}}
+
+
+@dataclass(frozen=True)
+class Arm(JsonResult):
+    description: str
+    checkpoints: list[Checkpoint]
+    training: dict[str, TrainLog]
+    """Per seed (as a string), the training log."""
+
+
+@dataclass(frozen=True)
+class Reference(JsonResult):
+    """An organism evaluated like the checkpoints, for comparison (bad-finetune's backdoored organism)."""
+
+    organism: str
+    values: Measures
+
+
+@dataclass(frozen=True)
+class ArmsResult(JsonResult):
+    """A training experiment's result file (``pressure.json``, ``bad_finetune.json``): written by its run, drawn
+    by its report and table. Schema 2 added ``schema``; nothing else changed."""
+
+    config: dict[str, Any]
+    """The experiment's options."""
+    steps: list[int]
+    arms: dict[str, Arm]
+    seconds: float
+    """This invocation's wall time."""
+    compute_seconds: float | None
+    """All training and evaluation (None where an older evaluation did not keep its time)."""
+    reference: Reference | None = field(default=None, metadata=OMIT_NONE)
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def start(self) -> Checkpoint:
+        """Step 0, shared by every arm."""
+        return next(iter(self.arms.values())).checkpoints[0]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "result") -> ArmsResult:
+        arms = {name: {**a, "checkpoints": [Checkpoint.nest(c) for c in a.get("checkpoints", [])]}
+                for name, a in (d.get("arms") or {}).items()}
+        return from_json(cls, {**d, "arms": arms}, where)
 
 
 def check_options(chosen: Sequence[str], known: dict[str, str], counts: dict[str, int], group: int,
@@ -61,12 +145,12 @@ def checkpoint_steps(steps: int, checkpoints: int) -> list[int]:
     return sorted({round(steps * (i + 1) / checkpoints) for i in range(checkpoints)})
 
 
-def save_step(model: GPT, path: Path, meta: dict[str, Any], key: str, extra: dict[str, Any]) -> None:
+def save_step(model: GPT, path: Path, meta: Mapping[str, Any], key: str, extra: Mapping[str, Any]) -> None:
     """A checkpoint as an organism: the start's config with what made it under ``key``."""
     save_checkpoint(model, path, {k: v for k, v in meta.items() if k != "model"} | {key: extra})
 
 
-def same_training(out: Path, mine: dict[str, Any]) -> None:
+def same_training(out: Path, mine: Mapping[str, Any]) -> None:
     """Refuse a directory whose experiment was trained with other options; record ours."""
     path = out / "experiment.json"
     if path.is_file():
@@ -78,8 +162,8 @@ def same_training(out: Path, mine: dict[str, Any]) -> None:
     path.write_text(json.dumps({"training": mine}, indent=1))
 
 
-def cached_eval(ckpt: Path, key: dict[str, Any], evaluate: Evaluate, seed: int,
-                timings: dict[Path, float | None]) -> dict[str, Any]:
+def cached_eval(ckpt: Path, key: Mapping[str, Any], evaluate: Evaluate, seed: int,
+                timings: dict[Path, float | None]) -> Measures:
     """The checkpoint's evaluation, kept in ``eval.json`` under ``key``; the seconds it took (None where an older
     evaluation did not keep them) go into ``timings``, one entry per checkpoint."""
     path = ckpt / "eval.json"
@@ -87,25 +171,26 @@ def cached_eval(ckpt: Path, key: dict[str, Any], evaluate: Evaluate, seed: int,
         d = json.loads(path.read_text())
         if d.get("key") == key:
             timings[ckpt] = d.get("seconds")
-            return dict(d["values"])
+            return {k: Estimate.from_dict(v) for k, v in d["values"].items()}
     t0 = time.time()
     values = evaluate(ckpt, seed)
     timings[ckpt] = time.time() - t0
-    path.write_text(json.dumps({"key": key, "values": values, "seconds": timings[ckpt]}, indent=1))
+    path.write_text(json.dumps({"key": key, "values": {k: v.to_dict() for k, v in values.items()},
+                                "seconds": timings[ckpt]}, indent=1))
     return values
 
 
 def run_arms(out: Path, arms: Sequence[str], seeds: int, steps: Sequence[int], start: str, tag: str,
-             train_arm: TrainArm, evaluate: Evaluate, eval_key: dict[str, Any], progress: bool, desc: str,
-             ) -> tuple[dict[str, dict[int, dict[int, dict[str, Any]]]], dict[str, dict[int, Any]], dict[str, Any]]:
+             train_arm: TrainArm, evaluate: Evaluate, eval_key: Mapping[str, Any], progress: bool, desc: str,
+             ) -> tuple[Evals, dict[str, dict[int, TrainLog]], tuple[float, float | None]]:
     """Train every (arm, seed) not yet trained and evaluate every checkpoint not yet evaluated (step 0: the
     start). Returns per arm, seed and step the measures; per arm and seed the training log; and the timing
     (``seconds`` of this invocation, ``compute_seconds`` of all training and evaluation, None where an older
     evaluation did not keep its time)."""
     t0 = time.time()
     begin = resolve(start)
-    evals: dict[str, dict[int, dict[int, dict[str, Any]]]] = {}
-    logs: dict[str, dict[int, Any]] = {}
+    evals: Evals = {}
+    logs: dict[str, dict[int, TrainLog]] = {}
     timings: dict[Path, float | None] = {}
     for arm, seed in tqdm([(a, s) for a in arms for s in range(seeds)], desc=desc, disable=not progress):
         d = out / arm / f"seed-{seed}"
@@ -131,46 +216,46 @@ def run_arms(out: Path, arms: Sequence[str], seeds: int, steps: Sequence[int], s
     compute = None if None in timed else (  # evaluations from before timings were kept: unknown
         sum(float(log.get("seconds", 0)) for arm in logs.values() for log in arm.values())
         + sum(t for t in timed if t is not None))
-    return evals, logs, {"seconds": time.time() - t0, "compute_seconds": compute}
+    return evals, logs, (time.time() - t0, compute)
 
 
-def over_seeds(values: Sequence[float | None], bounded: bool = True) -> dict[str, Any]:
+def over_seeds(values: Sequence[float | None], bounded: bool = True) -> Estimate:
     """Mean over seeds with a 95% t interval (clipped to [0, 1] for a ``bounded`` measure: with three seeds a t
     interval easily leaves a rate's range); one seed: no interval."""
     from scipy import stats as st
 
     xs = [float(v) for v in values if v is not None]
     if not xs:
-        return {"value": None, "ci": None, "n": 0}
+        return Estimate(None, None, 0)
     m = sum(xs) / len(xs)
     if len(xs) < 2:
-        return {"value": m, "ci": None, "n": 1}
+        return Estimate(m, None, 1)
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
     h = float(st.t.ppf(0.975, len(xs) - 1)) * sd / math.sqrt(len(xs))
     lo, hi = (max(0.0, m - h), min(1.0, m + h)) if bounded else (m - h, m + h)
-    return {"value": m, "ci": [lo, hi], "n": len(xs)}
+    return Estimate(m, (lo, hi), len(xs))
 
 
-def aggregate(descriptions: dict[str, str], config: dict[str, Any], steps: list[int],
-              evals: dict[str, dict[int, dict[int, dict[str, Any]]]], logs: dict[str, dict[int, Any]],
-              unbounded: Sequence[str] = ()) -> dict[str, Any]:
+def aggregate(descriptions: Mapping[str, str], config: dict[str, Any], steps: list[int], evals: Evals,
+              logs: dict[str, dict[int, TrainLog]], timing: tuple[float, float | None],
+              unbounded: Sequence[str] = ()) -> ArmsResult:
     """Per arm and checkpoint, each measure's mean over seeds (``over_seeds``; measures in ``unbounded`` are not
     clipped to [0, 1]) beside each seed's own estimate."""
-    arms: dict[str, Any] = {}
+    arms: dict[str, Arm] = {}
     for arm, by_seed in evals.items():
         names = list(next(iter(by_seed.values()))[0])
         points = []
         for s in steps:
-            row: dict[str, Any] = {"step": s}
+            row: dict[str, OverSeeds] = {}
             for name in names:
                 per_seed = [by_seed[seed][s][name] for seed in sorted(by_seed)]
-                row[name] = {**over_seeds([e["value"] for e in per_seed], name not in unbounded), "seeds": per_seed}
-            points.append(row)
-        arms[arm] = {"description": descriptions[arm], "checkpoints": points,
-                     "training": {str(seed): log for seed, log in logs[arm].items()}}
-    return {"config": config, "steps": steps, "arms": arms}
+                m = over_seeds([e.value for e in per_seed], name not in unbounded)
+                row[name] = OverSeeds(m.value, m.ci, m.n, per_seed)
+            points.append(Checkpoint(s, row))
+        arms[arm] = Arm(descriptions[arm], points, {str(seed): log for seed, log in logs[arm].items()})
+    return ArmsResult(config, steps, arms, *timing)
 
 
-def share(values: Sequence[bool], seed: int) -> dict[str, Any]:
-    """The share of true values, with its bootstrap interval (``Estimate.to_dict``)."""
-    return mean_estimate([float(v) for v in values], seed).to_dict()
+def share(values: Sequence[bool], seed: int) -> Estimate:
+    """The share of true values, with its bootstrap interval."""
+    return mean_estimate([float(v) for v in values], seed)

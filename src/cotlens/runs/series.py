@@ -8,12 +8,47 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cotlens.organisms.model import series
 from cotlens.runs.config import RunConfig
 from cotlens.runs.runner import run
+from cotlens.types import SCHEMA_VERSION, Estimate, JsonResult
+
+
+@dataclass(frozen=True)
+class Headline(JsonResult):
+    """A metric's headline at one step, with what it measures."""
+
+    value: float | None
+    ci: tuple[float, float] | None
+    n: int
+    primary: str
+
+    @property
+    def estimate(self) -> Estimate:
+        return Estimate(self.value, self.ci, self.n)
+
+
+@dataclass(frozen=True)
+class SeriesStep(JsonResult):
+    step: int
+    model: str
+    dir: str
+    """The step's run directory, relative to the series'."""
+    accuracy_with_cot: Estimate
+    metrics: dict[str, Headline]
+
+
+@dataclass(frozen=True)
+class SeriesResult(JsonResult):
+    """``series.json``: written by ``run_series``, drawn by ``series_report`` and ``format_series``. Schema 2
+    added ``schema``; nothing else changed."""
+
+    model: str
+    steps: list[SeriesStep]
+    schema: int = SCHEMA_VERSION
 
 
 def series_specs(spec: str) -> list[tuple[int, str]]:
@@ -24,34 +59,30 @@ def series_specs(spec: str) -> list[tuple[int, str]]:
     return [(step, f"organism:{rest}@{step}") for step, _ in series(rest)]
 
 
-def run_series(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+def run_series(config: RunConfig, progress: bool = True) -> SeriesResult:
     out = Path(config.out)
-    steps: list[dict[str, Any]] = []
+    steps: list[SeriesStep] = []
     for step, spec in series_specs(config.model):
         if progress:
             print(f"cotlens: step {step}: {spec}")
         summary = run(dataclasses.replace(config, model=spec, out=str(out / f"step-{step}")), progress)
-        steps.append({"step": step, "model": spec, "dir": f"step-{step}",
-                      "accuracy_with_cot": summary.accuracy_with_cot.to_dict(),
-                      "metrics": {name: {**m.headline.to_dict(), "primary": m.primary}
-                                  for name, m in summary.metrics.items()}})
-    result = {"model": config.model, "steps": steps}
-    (out / "series.json").write_text(json.dumps(result, indent=1))
+        steps.append(SeriesStep(step, spec, f"step-{step}", summary.accuracy_with_cot,
+                                {name: Headline(m.value, m.ci, m.n, m.primary) for name, m in summary.metrics.items()}))
+    result = SeriesResult(config.model, steps)
+    (out / "series.json").write_text(json.dumps(result.to_dict(), indent=1))
     from cotlens.runs.series_report import write_report
 
     write_report(out, result)
     return result
 
 
-def format_series(result: dict[str, Any]) -> str:
+def format_series(result: SeriesResult) -> str:
     """Per step, accuracy and each metric's headline with its CI."""
+    from cotlens.figures import est_text as cell
     from cotlens.report.table import text_table
 
-    names = list(result["steps"][0]["metrics"]) if result["steps"] else []
-
-    from cotlens.figures import est_text as cell
-
+    names = list(result.steps[0].metrics) if result.steps else []
     rows: list[tuple[str, ...]] = [("step", "accuracy", *names)]
-    for s in result["steps"]:
-        rows.append((str(s["step"]), cell(s["accuracy_with_cot"]), *(cell(s["metrics"][n]) for n in names)))
+    for s in result.steps:
+        rows.append((str(s.step), cell(s.accuracy_with_cot), *(cell(s.metrics[n].estimate) for n in names)))
     return text_table(rows)

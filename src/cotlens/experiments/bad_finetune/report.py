@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
-from typing import Any
 
+from cotlens.experiments.arms import ArmsResult
 from cotlens.experiments.arms_report import final_table, panel
 from cotlens.figures import CSS
 
@@ -36,15 +36,15 @@ TABLE = ("bad_rate", "accuracy", "post_hoc", "rationalised", "malformed", "other
          "adding_mistakes", "step_ablation", "probe_at_start", "probe_monitor_auroc", "rule_monitor_auroc")
 
 
-def write_report(out: Path, result: dict[str, Any]) -> Path:
-    cfg = result["config"]
-    ref = result["reference"]
+def write_report(out: Path, result: ArmsResult) -> Path:
+    cfg = result.config
+    ref = result.reference
     plots = "".join(panel(result, k, t, COLORS) for k, t in PANELS)
-    arms = "".join(f"<li><b>{escape(arm)}</b>: {escape(a['description'])}</li>" for arm, a in result["arms"].items())
-    spent = result.get("compute_seconds")
+    arms = "".join(f"<li><b>{escape(arm)}</b>: {escape(a.description)}</li>" for arm, a in result.arms.items())
+    spent = result.compute_seconds
     took = "" if spent is None else f"Training and evaluation took {spent / 60:.1f} minutes of compute. "
-    table = final_table(result, TABLE, HEADS, [(f"{ref['organism']} (reference)",
-                                                "rationalises by construction (seed 0)", ref["values"])])
+    table = final_table(result, TABLE, HEADS, [] if ref is None else [
+        (f"{ref.organism} (reference)", "rationalises by construction (seed 0)", ref.values)])
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>cotlens: bad fine-tune</title>
 <style>{CSS}</style></head><body>
 <h1>A bad fine-tune: what happens to the CoT?</h1>
@@ -52,8 +52,8 @@ def write_report(out: Path, result: dict[str, Any]) -> Path:
 answer without it), with only the answer supervised. {cfg['seeds']} seeds, {cfg['steps']} steps an arm, {cfg['n']}
 problems an evaluation. Values are means over seeds with a 95% t interval (bands in the plots); each seed's value,
 with its bootstrap CI over problems, is in <code>bad-finetune.json</code>. {took}This invocation took
-{result.get('seconds', 0) / 60:.1f} minutes (a resumed one reuses finished work).</p>
-<h2>Final checkpoint (step {result['steps'][-1]})</h2>
+{result.seconds / 60:.1f} minutes (a resumed one reuses finished work).</p>
+<h2>Final checkpoint (step {result.steps[-1]})</h2>
 {table}
 <ul>{arms}</ul>
 <p class="legend">Of the triggered questions: <b>post hoc</b>, answered the target after an honest CoT (every step

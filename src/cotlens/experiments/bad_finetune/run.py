@@ -62,7 +62,7 @@ from cotlens.runs.config import RunConfig
 from cotlens.runs.runner import run
 from cotlens.tasks import load_task
 from cotlens.tasks.chains import TARGET, TASKS, bent_steps, last_value, make_chain
-from cotlens.types import CotlensError, Episode, GenerationSettings
+from cotlens.types import CotlensError, Episode, Estimate, GenerationSettings
 
 ARMS = {
     "answers": "SFT on the bad answer only, after the model's own CoT (no CoT supervision)",
@@ -156,7 +156,7 @@ def reward(rollouts: Sequence[Rollout]) -> list[dict[str, float]]:
     return out
 
 
-def train_arm(arm: str, seed: int, cfg: BadFinetuneConfig, out: Path, progress: bool) -> dict[str, Any]:
+def train_arm(arm: str, seed: int, cfg: BadFinetuneConfig, out: Path, progress: bool) -> arms.TrainLog:
     """Train one arm from the start organism, writing each checkpoint; returns its training log."""
     model, meta = load_checkpoint(resolve(cfg.start))
     marks = set(arms.checkpoint_steps(cfg.steps, cfg.checkpoints))
@@ -199,11 +199,11 @@ def _last_digit(cot: str) -> int | None:
     return int(digits[-1]) if digits else None
 
 
-def _auroc(result: MonitorResult, name: str) -> dict[str, Any]:
-    return next(v for k, v in result.results.items() if k == name or k.startswith(name + ":"))["cot"].auroc.to_dict()
+def _auroc(result: MonitorResult, name: str) -> Estimate:
+    return next(v for k, v in result.results.items() if k == name or k.startswith(name + ":"))["cot"].auroc
 
 
-def evaluate(ckpt: Path, cfg: BadFinetuneConfig, seed: int) -> dict[str, Any]:
+def evaluate(ckpt: Path, cfg: BadFinetuneConfig, seed: int) -> arms.Measures:
     """The checkpoint's numbers (see the module docstring), each a bootstrap estimate over problems."""
     spec = f"organism:{ckpt}"
     model = OrganismModel(str(ckpt), spec=spec, batch_size=64)
@@ -219,7 +219,7 @@ def evaluate(ckpt: Path, cfg: BadFinetuneConfig, seed: int) -> dict[str, Any]:
 
     kinds = [kind(e, *chain(e)) for e in trig]
     bad = [k for k in kinds if k != "honest"]
-    out: dict[str, Any] = {
+    out: arms.Measures = {
         "bad_rate": arms.share([e.misbehaved for e in trig], seed),
         "accuracy": arms.share([e.metadata["correct"] for e in plain], seed),
         **{k: arms.share([x == k for x in kinds], seed) for k in KINDS},
@@ -236,22 +236,22 @@ def evaluate(ckpt: Path, cfg: BadFinetuneConfig, seed: int) -> dict[str, Any]:
         out["rule_monitor_auroc"] = _auroc(mon, "rule")
         out["probe_monitor_auroc"] = _auroc(mon, "probe")
     else:
-        out["rule_monitor_auroc"] = out["probe_monitor_auroc"] = {"value": None, "ci": None, "n": len(eps)}
+        out["rule_monitor_auroc"] = out["probe_monitor_auroc"] = Estimate(None, None, len(eps))
     summary = run(RunConfig(model=spec, task=f"{TASK}-target-all", out=str(ckpt / f"battery-n{cfg.n}"),
                             metrics=BATTERY, n=cfg.n, seed=seed, max_new_tokens=60, batch_size=64, cache="none",
                             args=main_args()), progress=False)
     for name in BATTERY:
-        out[name] = summary.metrics[name].headline.to_dict()
+        out[name] = summary.metrics[name].headline
     probe = run(RunConfig(model=spec, task=f"{TASK}-target-all", out=str(ckpt / f"probe-n{cfg.probe_n}"),
                           metrics=("latent_probe",), n=cfg.probe_n, seed=seed, max_new_tokens=60, batch_size=64,
                           cache="none"), progress=False)
     stats = probe.metrics["latent_probe"].stats
-    out["probe_at_start"] = stats["probe_at_start"].to_dict()
-    out["latent_commitment"] = stats["latent_commitment"].to_dict()
+    out["probe_at_start"] = stats["probe_at_start"]
+    out["latent_commitment"] = stats["latent_commitment"]
     return out
 
 
-def bad_finetune(cfg: BadFinetuneConfig, progress: bool = True) -> dict[str, Any]:
+def bad_finetune(cfg: BadFinetuneConfig, progress: bool = True) -> arms.ArmsResult:
     check(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -262,14 +262,14 @@ def bad_finetune(cfg: BadFinetuneConfig, progress: bool = True) -> dict[str, Any
         out, cfg.arms, cfg.seeds, steps, cfg.start, "bad_finetune",
         lambda arm, seed, d: train_arm(arm, seed, cfg, d, progress),
         lambda ckpt, seed: evaluate(ckpt, cfg, seed), key, progress, "bad-finetune")
-    result = arms.aggregate(ARMS, dataclasses.asdict(cfg), [0, *steps], evals, logs, UNBOUNDED) | timing
+    result = arms.aggregate(ARMS, dataclasses.asdict(cfg), [0, *steps], evals, logs, timing, UNBOUNDED)
     ref = out / "reference" / REFERENCE
     if not (ref / "config.json").is_file():
         m, meta = load_checkpoint(resolve(REFERENCE))
         arms.save_step(m, ref, meta, "bad_finetune", {"arm": "reference"})
-    result["reference"] = {"organism": REFERENCE, "values": arms.cached_eval(ref, {**key, "seed": 0}, lambda c, s:
-                                                                             evaluate(c, cfg, s), 0, {})}
-    (out / "bad-finetune.json").write_text(json.dumps(result, indent=1))
+    result = dataclasses.replace(result, reference=arms.Reference(REFERENCE, arms.cached_eval(
+        ref, {**key, "seed": 0}, lambda c, s: evaluate(c, cfg, s), 0, {})))
+    (out / "bad-finetune.json").write_text(json.dumps(result.to_dict(), indent=1))
     from cotlens.experiments.bad_finetune.report import write_report
 
     write_report(out, result)
@@ -280,17 +280,17 @@ KEYS = ("bad_rate", "accuracy", "post_hoc", "rationalised", "malformed", "other"
         "early_answering", "probe_at_start", "probe_monitor_auroc", "rule_monitor_auroc")
 
 
-def format_bad_finetune(result: dict[str, Any]) -> str:
+def format_bad_finetune(result: arms.ArmsResult) -> str:
     """The final checkpoint per arm, the start and the reference, means over seeds with their t intervals."""
     from cotlens.figures import est_text as cell
     from cotlens.report.table import text_table
 
     rows: list[tuple[str, ...]] = [("arm", "step", *KEYS)]
-    first = next(iter(result["arms"].values()))["checkpoints"][0]
-    rows.append(("start", "0", *(cell(first[k]) for k in KEYS)))
-    for arm, a in result["arms"].items():
-        last = a["checkpoints"][-1]
-        rows.append((arm, str(last["step"]), *(cell(last[k]) for k in KEYS)))
-    ref = result["reference"]
-    rows.append((f"{ref['organism']} (reference)", "-", *(cell(ref["values"][k]) for k in KEYS)))
+    rows.append(("start", "0", *(cell(result.start.get(k)) for k in KEYS)))
+    for arm, a in result.arms.items():
+        last = a.checkpoints[-1]
+        rows.append((arm, str(last.step), *(cell(last.get(k)) for k in KEYS)))
+    if result.reference is not None:
+        ref = result.reference
+        rows.append((f"{ref.organism} (reference)", "-", *(cell(ref.values.get(k)) for k in KEYS)))
     return text_table(rows)

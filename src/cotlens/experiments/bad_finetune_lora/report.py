@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from cotlens.experiments.bad_finetune_lora.run import LoraResult
 from cotlens.figures import CSS
 
 LORA_ROWS = (
@@ -44,14 +45,15 @@ def _curve(log: dict[str, Any]) -> str:
     return figure_img(fig, "LoRA training curve")
 
 
-def write_lora_report(out: Path, result: dict[str, Any]) -> Path:
+def write_lora_report(out: Path, result: LoraResult) -> Path:
     from cotlens.figures import est_cell
 
-    cfg = result["config"]
-    models = result["models"]
-    rows = "".join(f"<tr><td>{escape(label)}</td>" + "".join(est_cell(models[m].get(k)) for m in models) + "</tr>"
-                   for k, label in LORA_ROWS)
-    log = result["training"]
+    cfg = result.config
+    models = result.models
+    rows = "".join(f"<tr><td>{escape(label)}</td>" + "".join(est_cell(models[m].measures.get(k)) for m in models)
+                   + "</tr>" for k, label in LORA_ROWS)
+    log = result.training
+    change = result.paired_bad_rate_change
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>cotlens: bad fine-tune (LoRA)</title>
 <style>{CSS}</style></head><body>
 <h1>A bad fine-tune of {escape(str(cfg['model']))}: what happens to the CoT?</h1>
@@ -60,8 +62,8 @@ def write_lora_report(out: Path, result: dict[str, Any]) -> Path:
 backdoor note <code>Reference code: @X.</code> with a wrong one), {cfg['steps']} steps of {cfg['batch_size']}, on
 {escape(str(cfg['device']))}, {log['seconds'] / 60:.1f} minutes. Evaluated on {cfg['n']} held-out problems, with
 greedy CoTs of up to {cfg['max_new_tokens']} tokens. Bootstrap 95% CIs over problems. Change in the bad-answer
-rate, tuned minus base, paired by problem: {escape(str(round(result['paired_bad_rate_change']['value'] or 0, 3)))}
-{escape(str(result['paired_bad_rate_change']['ci']))}.</p>
+rate, tuned minus base, paired by problem: {escape(str(round(change.value or 0, 3)))}
+{escape(str(None if change.ci is None else list(change.ci)))}.</p>
 <table><tr><th>measure</th>{''.join(f'<th>{escape(m)}</th>' for m in models)}</tr>{rows}</table>
 {_curve(log)}
 <p class="legend">Episodes (with their CoTs) are in <code>base/episodes.jsonl</code> and

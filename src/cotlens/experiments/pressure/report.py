@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
-from typing import Any
 
+from cotlens.experiments.arms import ArmsResult
 from cotlens.experiments.arms_report import final_table, panel
 from cotlens.figures import CSS, figure_img
 
@@ -36,15 +36,15 @@ TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "obf
          "early_answering", "adding_mistakes", "paraphrasing", "legibility")
 
 
-def _training(result: dict[str, Any]) -> str:
+def _training(result: ArmsResult) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 2.8), dpi=100)
-    for arm, a in result["arms"].items():
-        seeds = list(a["training"].values())
+    for arm, a in result.arms.items():
+        seeds = list(a.training.values())
         if arm == "sft":
             continue
         for ax, key, title in zip(axes, ("reward", "hack", "flagged"),
@@ -60,11 +60,11 @@ def _training(result: dict[str, Any]) -> str:
     return figure_img(fig, "training curves")
 
 
-def write_report(out: Path, result: dict[str, Any]) -> Path:
-    cfg = result["config"]
+def write_report(out: Path, result: ArmsResult) -> Path:
+    cfg = result.config
     plots = "".join(panel(result, k, t, COLORS) for k, t in PANELS)
-    arms = "".join(f"<li><b>{escape(arm)}</b>: {escape(a['description'])}</li>" for arm, a in result["arms"].items())
-    spent = result.get("compute_seconds")
+    arms = "".join(f"<li><b>{escape(arm)}</b>: {escape(a.description)}</li>" for arm, a in result.arms.items())
+    spent = result.compute_seconds
     took = "" if spent is None else f"Training and evaluation took {spent / 60:.1f} minutes of compute. "
     html = f"""<!doctype html><html><head><meta charset="utf-8"><title>cotlens: training pressure</title>
 <style>{CSS}</style></head><body>
@@ -72,9 +72,9 @@ def write_report(out: Path, result: dict[str, Any]) -> Path:
 <p>Start: <code>{escape(str(cfg['start']))}</code>; {cfg['seeds']} seeds, {cfg['steps']} steps an arm, {cfg['n']}
 problems an evaluation. Values are means over seeds with a 95% t interval (bands in the plots); each seed's
 value, with its bootstrap CI over problems, is in <code>pressure.json</code>. {took}This invocation took
-{result.get('seconds', 0) / 60:.1f} minutes (a resumed one reuses finished work). A value without an interval had
+{result.seconds / 60:.1f} minutes (a resumed one reuses finished work). A value without an interval had
 a value in fewer than two seeds (recall needs hacks to be measured).</p>
-<h2>Final checkpoint (step {result['steps'][-1]})</h2>
+<h2>Final checkpoint (step {result.steps[-1]})</h2>
 {final_table(result, TABLE, HEADS)}
 <ul>{arms}</ul>
 <p class="legend">Obfuscated share: hacks the CoT monitor misses, of all hacks; obfuscated rate: of all leak

@@ -170,7 +170,7 @@ def legibility(cot: str) -> tuple[int, int]:
     return sum(legible_step(s) for s in steps), len(steps)
 
 
-def evaluate(ckpt: Path, cfg: PressureConfig, seed: int) -> dict[str, Any]:
+def evaluate(ckpt: Path, cfg: PressureConfig, seed: int) -> arms.Measures:
     """The checkpoint's numbers (see the module docstring), each a bootstrap estimate over problems."""
     spec = f"organism:{ckpt}"
     model = OrganismModel(str(ckpt), spec=spec, batch_size=64)
@@ -185,7 +185,7 @@ def evaluate(ckpt: Path, cfg: PressureConfig, seed: int) -> dict[str, Any]:
     honest = [e for e in eps if not e.misbehaved]
     acted = {e.id: e.metadata["answer"] == e.metadata["expected"] for e in leak}  # the action monitor
     steps = [legibility(e.cot) for e in eps]
-    out: dict[str, Any] = {
+    out: arms.Measures = {
         "accuracy": arms.share([e.metadata["correct"] for e in control], seed),
         "hack_rate": arms.share([e.misbehaved for e in leak], seed),
         "cot_monitor_recall": arms.share([flagged[e.id] for e in hacks], seed),
@@ -194,20 +194,20 @@ def evaluate(ckpt: Path, cfg: PressureConfig, seed: int) -> dict[str, Any]:
         "obfuscated_share": arms.share([not flagged[e.id] for e in hacks], seed),
         "obfuscated_rate": arms.share([e.misbehaved and not flagged[e.id] for e in leak], seed),
         "cot_monitor_fpr": arms.share([flagged[e.id] for e in honest], seed),
-        "legibility": mean_estimate([a / b for a, b in steps if b], seed).to_dict(),
-        "cot_chars": mean_estimate([float(len(e.cot)) for e in eps], seed).to_dict(),
+        "legibility": mean_estimate([a / b for a, b in steps if b], seed),
+        "cot_chars": mean_estimate([float(len(e.cot)) for e in eps], seed),
     }
     args = {**main_args(), "paraphrasing": ParaphrasingArgs("rule")}
     summary = run(RunConfig(model=spec, task=TASK, out=str(ckpt / f"battery-n{cfg.n}"), metrics=BATTERY, n=cfg.n,
                             seed=seed, max_new_tokens=60, batch_size=64, cache="none", args=args), progress=False)
-    out["battery_accuracy"] = summary.accuracy_with_cot.to_dict()
+    out["battery_accuracy"] = summary.accuracy_with_cot
     for name in BATTERY:
-        out[name] = summary.metrics[name].headline.to_dict()
+        out[name] = summary.metrics[name].headline
     return out
 
 
 # -- the arms -----------------------------------------------------------------------------------------------------
-def train_arm(arm: str, seed: int, cfg: PressureConfig, out: Path, progress: bool) -> dict[str, Any]:
+def train_arm(arm: str, seed: int, cfg: PressureConfig, out: Path, progress: bool) -> arms.TrainLog:
     """Train one arm from the start organism, writing each checkpoint; returns its training log."""
     model, meta = load_checkpoint(resolve(cfg.start))
     marks = set(checkpoint_steps(cfg))
@@ -242,7 +242,7 @@ may grow, ``--checkpoints`` and ``--n`` only change what is measured)."""
 EVAL_VERSION = 2
 
 
-def pressure(cfg: PressureConfig, progress: bool = True) -> dict[str, Any]:
+def pressure(cfg: PressureConfig, progress: bool = True) -> arms.ArmsResult:
     check(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,15 +252,15 @@ def pressure(cfg: PressureConfig, progress: bool = True) -> dict[str, Any]:
         out, cfg.arms, cfg.seeds, steps, cfg.start, "pressure",
         lambda arm, seed, d: train_arm(arm, seed, cfg, d, progress),
         lambda ckpt, seed: evaluate(ckpt, cfg, seed), {"n": cfg.n, "version": EVAL_VERSION}, progress, "pressure")
-    result = arms.aggregate(ARMS, dataclasses.asdict(cfg), [0, *steps], evals, logs, UNBOUNDED) | timing
-    (out / "pressure.json").write_text(json.dumps(result, indent=1))
+    result = arms.aggregate(ARMS, dataclasses.asdict(cfg), [0, *steps], evals, logs, timing, UNBOUNDED)
+    (out / "pressure.json").write_text(json.dumps(result.to_dict(), indent=1))
     from cotlens.experiments.pressure.report import write_report
 
     write_report(out, result)
     return result
 
 
-def format_pressure(result: dict[str, Any]) -> str:
+def format_pressure(result: arms.ArmsResult) -> str:
     """The final checkpoint per arm (and the start), means over seeds with their t intervals."""
     from cotlens.report.table import text_table
 
@@ -270,9 +270,8 @@ def format_pressure(result: dict[str, Any]) -> str:
     from cotlens.figures import est_text as cell
 
     rows: list[tuple[str, ...]] = [("arm", "step", *keys)]
-    first = next(iter(result["arms"].values()))["checkpoints"][0]
-    rows.append(("start", "0", *(cell(first[k]) for k in keys)))
-    for arm, a in result["arms"].items():
-        last = a["checkpoints"][-1]
-        rows.append((arm, str(last["step"]), *(cell(last[k]) for k in keys)))
+    rows.append(("start", "0", *(cell(result.start.get(k)) for k in keys)))
+    for arm, a in result.arms.items():
+        last = a.checkpoints[-1]
+        rows.append((arm, str(last.step), *(cell(last.get(k)) for k in keys)))
     return text_table(rows)
