@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cotlens.types import JsonObject
+
 _DOCS: dict[type[Any], dict[str, str]] = {}
 
 
@@ -98,7 +100,7 @@ def options(cls: type[Any]) -> list[Option]:
     return out
 
 
-def as_dict(obj: Any, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> dict[str, Any]:
+def as_dict(obj: Any, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> JsonObject:
     """An options dataclass as JSON-ready data (tuples as lists), the fields ``keep`` keeps."""
     return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if keep(f)}
 
@@ -108,7 +110,7 @@ def in_identity(f: dataclasses.Field[Any]) -> bool:
     return bool(f.metadata.get("identity", True))
 
 
-def identity(obj: Any) -> dict[str, Any]:
+def identity(obj: Any) -> JsonObject:
     """An options dataclass as JSON-ready data, without its ``identity: False`` fields (tuples as lists)."""
     return as_dict(obj, in_identity)
 

@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cotlens.models.base import RANKS_NEXT_TOKENS, Model, optional
-from cotlens.types import CotlensError, GenerationSettings, Message, Prompt
+from cotlens.types import CotlensError, GenerationSettings, JsonObject, Message, Prompt
 
 
 class ModelServer(ThreadingHTTPServer):
@@ -61,7 +61,7 @@ class ModelServer(ThreadingHTTPServer):
         return t
 
     # -- the work --------------------------------------------------------------------------------------------
-    def _reply(self, prompt: Prompt, body: dict[str, Any], k: int, default_max: int
+    def _reply(self, prompt: Prompt, body: JsonObject, k: int, default_max: int
                ) -> tuple[str, list[tuple[str, float]] | None]:
         """The text for a request and, when ``k`` > 0, the first token's top-k: one token (``max_tokens: 1``) is
         read from the next-token distribution, anything longer is generated."""
@@ -82,7 +82,7 @@ class ModelServer(ThreadingHTTPServer):
                 text = self.model.generate([prompt], settings, seed)[0]
         return text, (top[:k] if top is not None and k else None)
 
-    def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+    def chat(self, body: JsonObject) -> JsonObject:
         msgs = body.get("messages")
         if not isinstance(msgs, list) or not msgs:
             raise CotlensError("'messages' must be a non-empty list")
@@ -95,7 +95,7 @@ class ModelServer(ThreadingHTTPServer):
             prefill = messages.pop().content
         k = max(1, int(body.get("top_logprobs") or 1)) if body.get("logprobs") else 0
         text, top = self._reply(Prompt(tuple(messages), prefill), body, k, 256)
-        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None,
+        choice: JsonObject = {"index": 0, "finish_reason": "stop", "logprobs": None,
                                   "message": {"role": "assistant", "content": text}}
         if top:
             choice["logprobs"] = {"content": [{"token": top[0][0], "logprob": top[0][1],
@@ -103,7 +103,7 @@ class ModelServer(ThreadingHTTPServer):
         return {"id": f"cotlens-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.name, "choices": [choice]}
 
-    def completion(self, body: dict[str, Any]) -> dict[str, Any]:
+    def completion(self, body: JsonObject) -> JsonObject:
         """``/v1/completions``: the prompt is raw text (no chat template), continued as it is."""
         text_in = body.get("prompt")
         if not isinstance(text_in, str):
@@ -111,14 +111,14 @@ class ModelServer(ThreadingHTTPServer):
         if body.get("echo"):
             raise CotlensError("'echo' is not supported: score the next token with 'logprobs' instead")
         text, top = self._reply(Prompt((), text_in), body, int(body.get("logprobs") or 0), 16)
-        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None, "text": text}
+        choice: JsonObject = {"index": 0, "finish_reason": "stop", "logprobs": None, "text": text}
         if top:
             choice["logprobs"] = {"tokens": [top[0][0]], "token_logprobs": [top[0][1]],
                                   "top_logprobs": [dict(top)], "text_offset": [0]}
         return {"id": f"cotlens-{time.time_ns()}", "object": "text_completion", "created": int(time.time()),
                 "model": self.name, "choices": [choice]}
 
-    def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+    def tokenize(self, body: JsonObject) -> JsonObject:
         text = body.get("prompt")
         if not isinstance(text, str):
             raise CotlensError("'prompt' must be a string")
@@ -154,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         # add about 40 ms to every reply
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def _send(self, status: int, obj: dict[str, Any]) -> None:
+    def _send(self, status: int, obj: JsonObject) -> None:
         data = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -17,6 +17,11 @@ SCHEMA_VERSION = 2
 LETTERS = string.ascii_uppercase
 T = TypeVar("T")
 
+JsonObject = dict[str, Any]
+"""A JSON object at the boundary: a request or response body on the wire, a row of a file being parsed, a result's
+``to_dict``, and the sections that are free-form by design (a record's ``details`` and ``args``, a sample's
+``metadata``, a run's options). Results passed between cotlens's own modules are dataclasses (``JsonResult``)."""
+
 
 class CotlensError(Exception):
     """An error caused by the user's input (a file, an argument, a spec): reported in one line, exit code 2."""
@@ -40,7 +45,7 @@ def to_json(obj: Any) -> Any:
     return obj
 
 
-def _fields(obj: Any) -> dict[str, Any]:
+def _fields(obj: Any) -> JsonObject:
     return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)
             if not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
 
@@ -61,7 +66,7 @@ def from_json(cls: type[T], data: object, where: str) -> T:
 class JsonResult:
     """A result file's type: ``to_dict`` writes it (``to_json``), ``from_dict`` reads it back, checked."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return _fields(self)
 
     @classmethod
@@ -80,7 +85,7 @@ class ModelIdentity:
     dtype: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"spec": self.spec, "revision": self.revision, "dtype": self.dtype, **self.details}
 
     @staticmethod
@@ -101,7 +106,7 @@ class Sample:
     """Answer options, shown as (A), (B), ... in this order."""
     answer: int
     """Index into ``choices`` of the gold answer."""
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: JsonObject = field(default_factory=dict)
     """Task-specific data (difficulty, intermediate values, hints); JSON-serialisable."""
 
     @property
@@ -112,7 +117,7 @@ class Sample:
     def answer_letter(self) -> str:
         return LETTERS[self.answer]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "id": self.id,
             "question": self.question,
@@ -143,7 +148,7 @@ class Prompt:
     messages: tuple[Message, ...]
     prefill: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"messages": [[m.role, m.content] for m in self.messages], "prefill": self.prefill}
 
 
@@ -158,7 +163,7 @@ class GenerationSettings:
     top_p: float = 1.0
     """Nucleus sampling mass; ignored when greedy."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return dataclasses.asdict(self)
 
 
@@ -194,7 +199,7 @@ class Trace:
     generation: GenerationSettings
     seed: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "schema": SCHEMA_VERSION,
             "sample_id": self.sample_id,
@@ -234,24 +239,24 @@ class Record:
 
     metric: str
     metric_version: int
-    args: dict[str, Any]
+    args: JsonObject
     """The metric's arguments, so the record can be re-run."""
     sample_id: str
     score: float | None
     """The per-sample score (None when the metric does not apply to this sample; ``details`` says why)."""
     values: dict[str, float | None]
     """Further per-sample quantities the summary aggregates (accuracy, same-answer indicators...)."""
-    details: dict[str, Any]
+    details: JsonObject
     """Evidence: each intervention, the answer read after it, the log-probabilities."""
     model: ModelIdentity
-    generation: dict[str, Any]
+    generation: JsonObject
     seed: int
     model_calls: int = 0
     """Model requests this record needed that were not in the cache."""
     cached_calls: int = 0
     """Model requests this record found in the cache."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["model"] = self.model.to_dict()
         d["schema"] = SCHEMA_VERSION
@@ -274,7 +279,7 @@ class Estimate:
     ci: tuple[float, float] | None
     n: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"value": self.value, "ci": list(self.ci) if self.ci is not None else None, "n": self.n}
 
     @staticmethod
@@ -295,11 +300,11 @@ class MetricSummary:
     primary: str
     description: str
     version: int
-    args: dict[str, Any]
+    args: JsonObject
     n_records: int
     n_skipped: int
     stats: dict[str, Estimate]
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JsonObject = field(default_factory=dict)
 
     @property
     def headline(self) -> Estimate:
@@ -309,7 +314,7 @@ class MetricSummary:
     def notes(self) -> list[str]:
         return list(self.extra.get("notes", ()))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {**self.headline.to_dict(), "primary": self.primary, "description": self.description,
                 "version": self.version, "args": self.args, "n_records": self.n_records,
                 "n_skipped": self.n_skipped, "stats": {k: v.to_dict() for k, v in self.stats.items()}, **self.extra}
@@ -340,7 +345,7 @@ class CurveSummary:
     n: int
     y_label: str = SAME_ANSWER
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return dataclasses.asdict(self)
 
     @staticmethod
@@ -354,7 +359,7 @@ class Summary:
     """A run's results (``summary.json``): written by ``cotlens.runs.summary.summarize``, read back by
     ``Summary.from_dict`` (the one reader, used by ``cotlens report``, validation and the reports)."""
 
-    config: dict[str, Any]
+    config: JsonObject
     """The run's options and every metric's arguments, keyed as on the command line."""
     model: ModelIdentity | None
     """The model's identity (spec, revision, dtype actually used...)."""
@@ -370,12 +375,12 @@ class Summary:
     cached_calls: int
     task_notes: list[str] = field(default_factory=list)
     """How the task file was read where a rule settled an ambiguity."""
-    backend: dict[str, Any] | None = None
+    backend: JsonObject | None = None
     """A served model's request statistics for this invocation."""
     schema: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
+    def to_dict(self) -> JsonObject:
+        d: JsonObject = {
             "schema": self.schema, "config": self.config,
             "model": None if self.model is None else self.model.to_dict(), "n_samples": self.n_samples,
             "accuracy_with_cot": self.accuracy_with_cot.to_dict(), "states_answer": self.states_answer.to_dict(),
@@ -430,13 +435,13 @@ class Episode:
     cues: tuple[str, ...] = ()
     """Regular expressions that name the misbehaviour's cause when an output mentions it (a hint type's cues, an
     inserted word); the ``rule`` monitor reads them."""
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: JsonObject = field(default_factory=dict)
 
     @property
     def problem(self) -> str:
         return self.group or self.id
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         d = dataclasses.asdict(self)
         d["cues"] = list(self.cues)
         return d

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cotlens.analysis.compare import ACCURACY, Comparison
+from cotlens.analysis.compare import ACCURACY
+from cotlens.analysis.comparison import Comparison
 from cotlens.cli import main
 from cotlens.runs.config import RunConfig
 from cotlens.runs.finished import read_jsonl

@@ -15,7 +15,7 @@ from cotlens.experiments.arms import ArmsResult
 from cotlens.experiments.pressure.run import PressureConfig, draw_items, legibility, make_reward, pressure
 from cotlens.organisms.model import resolve
 from cotlens.organisms.rl import Item, Rollout
-from cotlens.runs.series import SeriesResult
+from cotlens.runs.series_result import SeriesResult
 from cotlens.tasks.chains import reword_random
 from cotlens.types import CotlensError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cotlens.cli import main
-from cotlens.monitoring.monitor import MonitorResult
+from cotlens.monitoring.result import MonitorResult
 from cotlens.monitors.base import ModelMonitor
 from cotlens.monitors.episodes import read_episodes
 from cotlens.types import CotlensError

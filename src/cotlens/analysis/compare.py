@@ -26,17 +26,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from cotlens.analysis.comparison import ComparedRun, Comparison, MetricComparison, Pair
 from cotlens.runs.finished import SAMPLE_IDENTITY, load_finished
 from cotlens.stats import mean_estimate, paired_difference
 from cotlens.types import (
-    SCHEMA_VERSION,
     CotlensError,
-    CurveSummary,
     Estimate,
-    JsonResult,
-    ModelIdentity,
+    JsonObject,
     Sample,
     Summary,
 )
@@ -58,72 +55,15 @@ class RunData:
     scores: dict[str, dict[str, float | None]]
     """Per metric (and ``ACCURACY``), each sample's score."""
     versions: dict[str, int]
-    args: dict[str, dict[str, Any]]
+    args: dict[str, JsonObject]
     summary: Summary
-
-
-@dataclass(frozen=True)
-class ComparedRun(JsonResult):
-    """One run of a comparison, as ``compare.json`` names it."""
-
-    label: str
-    dir: str
-    model: ModelIdentity | None
-    n_samples: int
-    config: dict[str, Any]
-    """The run's options (``summary.json``'s ``config``)."""
-
-
-@dataclass(frozen=True)
-class Pair(JsonResult):
-    """One run against the baseline on one metric, on the samples both scored."""
-
-    baseline: str
-    other: str
-    n: int
-    not_scored: int
-    """Shared samples one of the two runs has no score for."""
-    baseline_mean: Estimate
-    other_mean: Estimate
-    difference: Estimate
-    """Mean of (other - baseline), CI from a bootstrap over pairs."""
-    p_value: float | None
-    """Two-sided paired permutation test."""
-    per_sample: list[tuple[str, float, float]]
-    """(sample id, baseline's score, other's score)."""
-
-
-@dataclass(frozen=True)
-class MetricComparison(JsonResult):
-    primary: str
-    version: int | None
-    args: dict[str, Any]
-    headline: dict[str, Estimate | None]
-    """Per run label, the metric's headline in the run's own summary (over all its samples)."""
-    curves: dict[str, CurveSummary]
-    pairs: list[Pair]
-
-
-@dataclass(frozen=True)
-class Comparison(JsonResult):
-    """``compare.json``: written by ``compare``, drawn by ``compare_report`` and ``format_compare``. Schema 2
-    added the ``schema`` field; nothing else changed."""
-
-    runs: list[ComparedRun]
-    baseline: str
-    task: str
-    shared_samples: int
-    seed: int
-    metrics_left_out: list[str]
-    metrics: dict[str, MetricComparison]
-    schema: int = SCHEMA_VERSION
 
 
 def read_run(run_dir: str | Path, label: str) -> RunData:
     run = load_finished(run_dir)
     scores: dict[str, dict[str, float | None]] = {}
     versions: dict[str, int] = {}
-    args: dict[str, dict[str, Any]] = {}
+    args: dict[str, JsonObject] = {}
     for r in run.records:
         scores.setdefault(r.metric, {})[r.sample_id] = None if r.score is None else float(r.score)
         versions[r.metric] = r.metric_version

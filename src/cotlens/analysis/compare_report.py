@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from cotlens.analysis.compare import Comparison, MetricComparison
+from cotlens.analysis.comparison import Comparison, MetricComparison
 from cotlens.figures import CSS, est_cell, figure_img
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.runs.finished import load_finished
-from cotlens.types import CotlensError
+from cotlens.types import CotlensError, JsonObject
 
 
 def _cell(v: Any) -> Any:
@@ -35,7 +35,7 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def _flat(prefix: str, d: dict[str, Any] | None) -> dict[str, Any]:
+def _flat(prefix: str, d: JsonObject | None) -> JsonObject:
     return {f"{prefix}.{k}": _cell(v) for k, v in (d or {}).items()}
 
 
@@ -50,9 +50,9 @@ class RunFrames:
     """pandas.DataFrame: one row per sample, a column per metric."""
     summary: Any
     """pandas.DataFrame: one row per metric."""
-    _details: dict[tuple[str, str], dict[str, Any]]
+    _details: dict[tuple[str, str], JsonObject]
 
-    def details(self, metric: str, sample_id: str) -> dict[str, Any]:
+    def details(self, metric: str, sample_id: str) -> JsonObject:
         """One record's evidence (its ``details``), as ``records.jsonl`` holds it."""
         try:
             return self._details[(metric, sample_id)]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from cotlens.cli.common import Command, add_config, given
 
 if TYPE_CHECKING:
-    from cotlens.monitoring.monitor import MonitorResult
+    from cotlens.monitoring.result import MonitorResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -29,11 +29,11 @@ from tqdm import tqdm
 
 from cotlens.organisms.model import GPT, load_checkpoint, resolve, save_checkpoint
 from cotlens.stats import mean_estimate
-from cotlens.types import OMIT_NONE, SCHEMA_VERSION, CotlensError, Estimate, JsonResult, from_json
+from cotlens.types import OMIT_NONE, SCHEMA_VERSION, CotlensError, Estimate, JsonObject, JsonResult, from_json
 
 Measures = dict[str, Estimate]
 """A checkpoint's evaluation: each measure a bootstrap estimate over its problems."""
-TrainLog = dict[str, Any]
+TrainLog = JsonObject
 """A trainer's log as it wrote it (``train.json``): its options, ``curve`` (one entry per step), ``seconds``."""
 TrainArm = Callable[[str, int, Path], TrainLog]
 """(arm, seed, directory) -> training log; writes ``step-N`` checkpoints into the directory."""
@@ -68,11 +68,11 @@ class Checkpoint:
         m = self.measures.get(measure)
         return None if m is None else m.estimate
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"step": self.step, **{k: v.to_dict() for k, v in self.measures.items()}}
 
     @staticmethod
-    def nest(d: Mapping[str, Any]) -> dict[str, Any]:
+    def nest(d: Mapping[str, Any]) -> JsonObject:
         return {"step": d.get("step"), "measures": {k: v for k, v in d.items() if k != "step"}}
 
 
@@ -97,7 +97,7 @@ class ArmsResult(JsonResult):
     """A training experiment's result file (``pressure.json``, ``bad_finetune.json``): written by its run, drawn
     by its report and table. Schema 2 added ``schema``; nothing else changed."""
 
-    config: dict[str, Any]
+    config: JsonObject
     """The experiment's options."""
     steps: list[int]
     arms: dict[str, Arm]
@@ -236,7 +236,7 @@ def over_seeds(values: Sequence[float | None], bounded: bool = True) -> Estimate
     return Estimate(m, (lo, hi), len(xs))
 
 
-def aggregate(descriptions: Mapping[str, str], config: dict[str, Any], steps: list[int], evals: Evals,
+def aggregate(descriptions: Mapping[str, str], config: JsonObject, steps: list[int], evals: Evals,
               logs: dict[str, dict[int, TrainLog]], timing: tuple[float, float | None],
               unbounded: Sequence[str] = ()) -> ArmsResult:
     """Per arm and checkpoint, each measure's mean over seeds (``over_seeds``; measures in ``unbounded`` are not

@@ -49,7 +49,7 @@ from cotlens.models.openai_api import (
     split_reasoning,
     trustworthy_top,
 )
-from cotlens.types import CotlensError, ModelIdentity, Prompt
+from cotlens.types import CotlensError, JsonObject, ModelIdentity, Prompt
 
 CONTINUES_BY_BODY = frozenset({"openai-api", "vllm", "sglang"})
 """Providers that reach an OpenAI-compatible server, told to continue a prefill by ``continue_final_message``."""
@@ -76,7 +76,7 @@ def _value(text: str) -> Any:
     return text
 
 
-def public_args(args: dict[str, Any]) -> dict[str, Any]:
+def public_args(args: JsonObject) -> JsonObject:
     """Model arguments without those named like a secret (``SECRET``)."""
     return {k: v for k, v in args.items() if not any(s in k.lower() for s in SECRET)}
 
@@ -91,7 +91,7 @@ def message_parts(message: Any) -> tuple[str, str]:
     return " ".join(c.reasoning for c in content if isinstance(c, ContentReasoning)), str(message.text)
 
 
-def parse_spec(rest: str) -> tuple[str, dict[str, Any]]:
+def parse_spec(rest: str) -> tuple[str, JsonObject]:
     """(``PROVIDER/MODEL``, model arguments) of ``inspect:PROVIDER/MODEL[?KEY=VALUE&...]``."""
     name, _, query = rest.partition("?")
     provider, slash, model = name.partition("/")
@@ -172,7 +172,7 @@ class InspectModel(RequestBackend):
             return
         from cotlens.prompts import probe_prompt
 
-        def probe_now() -> dict[str, Any]:
+        def probe_now() -> JsonObject:
             p = probe or probe_prompt()
             text, top = self._run(self._complete(p, 1, 0.0, logprobs=TOP_LOGPROBS))
             greedy = self._run(self._complete(p, 1, 0.0))[0]
@@ -203,7 +203,7 @@ class InspectModel(RequestBackend):
                 logprobs: int) -> Any:
         from inspect_ai.model import GenerateConfig
 
-        kw: dict[str, Any] = {"max_tokens": max_tokens, "seed": seed}
+        kw: JsonObject = {"max_tokens": max_tokens, "seed": seed}
         if self.provider == "hf" and temperature == 0:
             kw.update(temperature=1.0, top_k=1)
         else:

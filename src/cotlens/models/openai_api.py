@@ -68,10 +68,10 @@ from cotlens.models.base import (
     optional,
 )
 from cotlens.paths import cache_root
-from cotlens.types import CotlensError, GenerationSettings, ModelIdentity, Prompt
+from cotlens.types import CotlensError, GenerationSettings, JsonObject, ModelIdentity, Prompt
 
 KEY_ENV = ("COTLENS_API_KEY", "OPENAI_API_KEY")
-SAMPLING_FIELDS: dict[str, dict[str, Any]] = {
+SAMPLING_FIELDS: dict[str, JsonObject] = {
     # llama.cpp's own server (llama-server): every knob off (top_k 0 and top_n_sigma -1 disable; DRY, XTC and
     # mirostat off; typical_p 1)
     "llama.cpp": {"repeat_penalty": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0, "top_k": 0,
@@ -164,7 +164,7 @@ class ApiError(CotlensError):
     """A request the server refused for good (not retried), or one that failed after every retry."""
 
 
-def split_reasoning(message: dict[str, Any]) -> str:
+def split_reasoning(message: JsonObject) -> str:
     """The CoT in a chat message: the server's separate reasoning field, then the content (``<think>`` blocks
     kept as text, their tags removed)."""
     reasoning = message.get("reasoning") or message.get("reasoning_content") or ""
@@ -258,7 +258,7 @@ class OpenAIModel(RequestBackend):
             return
         key = f"{self.base_url}|{self.model}|{self.options.template}|{self.options.server}"
 
-        def probe_now() -> dict[str, Any]:
+        def probe_now() -> JsonObject:
             if self._server is None:  # first: the probe's requests carry the server's sampling fields
                 self._server = self._run(self._probe_server())
             return {"scoring": self._run(self._probe(probe)), "tokenize": self._run(self._probe_tokenize()),
@@ -285,7 +285,7 @@ class OpenAIModel(RequestBackend):
             self._bucket = _TokenBucket(self.options.tokens_per_minute)
             return await coro
 
-    async def _post(self, path: str, body: dict[str, Any], cost: float) -> dict[str, Any]:
+    async def _post(self, path: str, body: JsonObject, cost: float) -> JsonObject:
         httpx = self._httpx
         o = self.options
         await self._bucket.take(cost)
@@ -301,7 +301,7 @@ class OpenAIModel(RequestBackend):
                 else:
                     if r.status_code == 200:
                         try:
-                            data: dict[str, Any] = r.json()
+                            data: JsonObject = r.json()
                             return data
                         except ValueError:
                             last = "200 with a body that is not JSON"
@@ -318,9 +318,9 @@ class OpenAIModel(RequestBackend):
             await asyncio.sleep(wait if wait is not None else random.uniform(0, min(30.0, o.backoff * 2 ** attempt)))
         raise ApiError(f"{self.base_url}{path}: failed after {o.retries + 1} attempts (last: {last})")
 
-    def _chat_body(self, prompt: Prompt, **kw: Any) -> dict[str, Any]:
+    def _chat_body(self, prompt: Prompt, **kw: Any) -> JsonObject:
         msgs = [{"role": m.role, "content": m.content} for m in prompt.messages]
-        body: dict[str, Any] = {"model": self.model, "messages": msgs, **kw}
+        body: JsonObject = {"model": self.model, "messages": msgs, **kw}
         if prompt.prefill:
             msgs.append({"role": "assistant", "content": prompt.prefill})
             body.update(continue_final_message=True, add_generation_prompt=False)
@@ -330,14 +330,14 @@ class OpenAIModel(RequestBackend):
     def _cost(prompt: Prompt, max_tokens: int) -> float:
         return (sum(len(m.content) for m in prompt.messages) + len(prompt.prefill)) / 4 + max_tokens
 
-    def sampling_fields(self) -> dict[str, Any]:
+    def sampling_fields(self) -> JsonObject:
         """The sampling fields every request carries beside OpenAI's (the server's knobs at their neutral values)."""
         return dict(SAMPLING_FIELDS[self._server or "openai"])
 
     async def _complete(self, p: Prompt, max_tokens: int, temperature: float, seed: int = 0, top_p: float = 1.0,
                         logprobs: int = 0) -> tuple[str, list[tuple[str, float]] | None]:
         """One request: the text generated and, when ``logprobs`` > 0, the first token's top-k list."""
-        kw: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed,
+        kw: JsonObject = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed,
                               **self.sampling_fields()}
         if temperature > 0:  # always: a server's own default top_p (0.95 in llama.cpp) would otherwise apply
             kw["top_p"] = top_p
@@ -406,7 +406,7 @@ class OpenAIModel(RequestBackend):
             return False
         return isinstance(data, dict) and isinstance(data.get("count"), int)
 
-    async def _post_once(self, path: str, body: dict[str, Any] | None) -> dict[str, Any] | None:
+    async def _post_once(self, path: str, body: JsonObject | None) -> JsonObject | None:
         """One request, no retry: a POST of ``body``, or a GET when it is None; the JSON reply if it is a 200."""
         r = await (self._client.get(path) if body is None else self._client.post(path, json=body))
         data: Any = r.json() if r.status_code == 200 else None
@@ -483,8 +483,8 @@ def letters_from_draws(drawn: Sequence[str], letters: Sequence[str]) -> list[flo
     return [math.log((sum(g == le for g in drawn) + 0.5) / (k + 0.5 * len(letters))) for le in letters]
 
 
-def remembered_probe(key: str, probe: Callable[[], dict[str, Any]],
-                     valid: Callable[[dict[str, Any]], bool] = lambda known: True) -> dict[str, Any]:
+def remembered_probe(key: str, probe: Callable[[], JsonObject],
+                     valid: Callable[[JsonObject], bool] = lambda known: True) -> JsonObject:
     """A served model's probe outcome, kept in ``$COTLENS_CACHE_DIR/api_probes.json`` under ``key`` so that a fully
     cached re-run sends no request at all: the kept one when ``valid``, else ``probe()``'s, kept."""
     path = cache_root() / "api_probes.json"

@@ -20,13 +20,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
 from cotlens.metrics import get_metric
 from cotlens.models.base import Model
 from cotlens.models.spec import check_spec, load_model
+from cotlens.monitoring.result import MonitorResult
 from cotlens.monitors.base import SCOPES, Monitor
 from cotlens.monitors.episodes import check_labels, read_episodes, write_episodes
 from cotlens.monitors.evaluate import MonitorEvaluation, evaluate, roc_points
@@ -36,7 +36,7 @@ from cotlens.prompts import MONITOR_PROMPTS
 from cotlens.runs.cache import CachedModel, CallCache, open_cache
 from cotlens.runs.finished import load_finished, read_jsonl
 from cotlens.runs.runner import truncate_partial_line
-from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, JsonResult
+from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, JsonObject
 
 BATCH = 32
 
@@ -69,25 +69,6 @@ class MonitorConfig:
     label_scorer: str = ""
     """an Inspect log of transcripts: the scorer whose value (1, C, true) marks a sample as misbehaved (default:
     each sample's 'misbehaved' metadata)"""
-
-
-@dataclass(frozen=True)
-class MonitorResult(JsonResult):
-    """``monitor.json``: written by ``MonitorRun.execute``, drawn by ``cotlens.monitoring.report`` and the
-    command's table."""
-
-    schema: int
-    config: dict[str, Any]
-    """The ``MonitorConfig`` as given (``cotlens.options.as_dict``)."""
-    episodes: int
-    misbehaved: int
-    behaviors: list[str]
-    arms: dict[str, int]
-    """Episodes per intervention arm."""
-    run_model: str | None
-    """The run's model spec, where the episodes came from a run directory."""
-    results: dict[str, dict[str, MonitorEvaluation]]
-    """Per monitor spec and scope."""
 
 
 def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
@@ -173,7 +154,7 @@ class MonitorRun:
                                "a new --out")
         write_episodes(eps_path, self.episodes)
         truncate_partial_line(scores_path)  # a line a kill left half-written
-        done: dict[tuple[str, str, str], dict[str, Any]] = {}
+        done: dict[tuple[str, str, str], JsonObject] = {}
         for d in read_jsonl(scores_path):
             done[(d["monitor"], d["scope"], d["episode"])] = d
         with scores_path.open("a", encoding="utf-8") as f:
@@ -214,7 +195,7 @@ class MonitorRun:
                             [s for e, s in zip(self.episodes, scores, strict=True) if key(e) == k], self.config.seed)
                 for k in keys}
 
-    def summarize(self, done: dict[tuple[str, str, str], dict[str, Any]]) -> MonitorResult:
+    def summarize(self, done: dict[tuple[str, str, str], JsonObject]) -> MonitorResult:
         behaviors = sorted({e.behavior for e in self.episodes})
         results: dict[str, dict[str, MonitorEvaluation]] = {}
         for spec in self.config.monitors:

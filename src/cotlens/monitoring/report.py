@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from cotlens.figures import CSS, est_cell, figure_img
-from cotlens.monitoring.monitor import MonitorResult
+from cotlens.monitoring.result import MonitorResult
 from cotlens.monitors.evaluate import MonitorEvaluation
 from cotlens.types import Estimate
 

@@ -31,12 +31,12 @@ from cotlens.models.base import (
     sample_rollouts,
 )
 from cotlens.paths import cache_root
-from cotlens.types import GenerationSettings, ModelIdentity, Prompt
+from cotlens.types import GenerationSettings, JsonObject, ModelIdentity, Prompt
 
 CACHE_FORMAT = 1
 
 
-def cache_key(identity: ModelIdentity, method: str, payload: dict[str, Any]) -> str:
+def cache_key(identity: ModelIdentity, method: str, payload: JsonObject) -> str:
     blob = json.dumps(
         {"format": CACHE_FORMAT, "model": identity.to_dict(), "method": method, **payload}, sort_keys=True
     ).encode()
@@ -59,8 +59,8 @@ class CallCache:
         )
         self._db.commit()
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
+    def get_many(self, keys: Sequence[str]) -> JsonObject:
+        found: JsonObject = {}
         with self._lock:
             for i in range(0, len(keys), 500):
                 part = list(keys[i : i + 500])
@@ -138,7 +138,7 @@ class CachedModel:
     def _cached(
         self,
         method: str,
-        payloads: list[dict[str, Any]],
+        payloads: list[JsonObject],
         compute: Callable[[list[int]], list[Any]],
     ) -> list[Any]:
         ident = self.inner.identity

@@ -9,7 +9,7 @@ from typing import Any
 
 from cotlens.metrics import DEFAULT_METRICS, METRICS, Metric
 from cotlens.options import as_dict, in_identity
-from cotlens.types import GenerationSettings
+from cotlens.types import GenerationSettings, JsonObject
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class RunConfig:
         args = self.args.get(metric.name)
         return metric.default_args() if args is None else args
 
-    def flat(self, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> dict[str, Any]:
+    def flat(self, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> JsonObject:
         """The run's options and every registered metric's arguments in one dict, keyed as on the command line
         (each metric's defaults where the run does not set them): ``summary.json``'s ``config``."""
         out = as_dict(self, lambda f: f.name != "args" and keep(f))
@@ -81,7 +81,7 @@ class RunConfig:
             out.update(as_dict(self.args_for(metric), keep))
         return out
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> JsonObject:
         """What a resumed run must share with the original: not where it is written or cached, nor how fast it
         calls the model, nor files read only to summarise (fields marked ``identity: False``)."""
         return self.flat(in_identity)

@@ -11,9 +11,9 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from cotlens.types import CotlensError, Record, Sample, Summary, Trace
+from cotlens.types import CotlensError, JsonObject, Record, Sample, Summary, Trace
 
 T = TypeVar("T")
 
@@ -23,7 +23,7 @@ SAMPLE_IDENTITY = ("id", "question", "choices", "answer")
 """What a model is asked of a sample: a resumed run, and runs compared, must agree on it."""
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def read_jsonl(path: Path) -> Iterator[JsonObject]:
     """The complete lines of a JSONL file; a line cut short by a kill is ignored (it is recomputed)."""
     if not path.exists():
         return
@@ -51,7 +51,7 @@ class FinishedRun:
     """A finished run directory, read once."""
 
     dir: Path
-    config: dict[str, Any]
+    config: JsonObject
     """``run.json``'s ``config``: the ``RunConfig`` as written (``model``, ``task``, ``metrics``...)."""
     summary: Summary
     samples: dict[str, Sample]
@@ -74,7 +74,7 @@ def load_finished(run_dir: str | Path) -> FinishedRun:
     return FinishedRun(d, config, summary, samples, traces, records)
 
 
-def _run_config(doc: dict[str, Any]) -> dict[str, Any]:
+def _run_config(doc: JsonObject) -> JsonObject:
     """``run.json``'s configuration; the fields every reader relies on must be there."""
     config = dict(doc["config"])
     for key in ("model", "task"):
@@ -83,7 +83,7 @@ def _run_config(doc: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _json(path: Path, from_dict: Callable[[dict[str, Any]], T]) -> T:
+def _json(path: Path, from_dict: Callable[[JsonObject], T]) -> T:
     """A JSON file through ``from_dict``; one that is not one raises CotlensError naming it."""
     try:
         return from_dict(json.loads(path.read_text(encoding="utf-8")))
@@ -93,7 +93,7 @@ def _json(path: Path, from_dict: Callable[[dict[str, Any]], T]) -> T:
         raise CotlensError(f"{path}: not a cotlens {path.name} ({type(e).__name__}: {e})") from None
 
 
-def _typed(path: Path, from_dict: Callable[[dict[str, Any]], T]) -> list[T]:
+def _typed(path: Path, from_dict: Callable[[JsonObject], T]) -> list[T]:
     """Each line of ``path`` through ``from_dict``; a line that is not one raises CotlensError naming it."""
     out = []
     for i, d in enumerate(read_jsonl(path), 1):

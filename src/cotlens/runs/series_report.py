@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from cotlens.figures import CSS, est_cell, figure_img, plot_estimates
-from cotlens.runs.series import SeriesResult, SeriesStep
+from cotlens.runs.series_result import SeriesResult, SeriesStep
 
 
 def _plot(steps: Sequence[SeriesStep], name: str, title: str) -> str:

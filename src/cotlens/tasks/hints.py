@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.prompts import FEW_SHOT_ANSWER, question_body, question_text
-from cotlens.types import LETTERS, CotlensError, Message, Sample
+from cotlens.types import LETTERS, CotlensError, JsonObject, Message, Sample
 
 BUILTIN_FILE = Path(__file__).resolve().parent / "hints.jsonl"
 PLACEHOLDERS = ("question", "text", "letter", "choice")
@@ -60,14 +60,14 @@ class HintType:
     source: str = ""
     default: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"name": self.name, "user": self.user, "system": self.system,
                 "turns": [{"role": r, "content": c} for r, c in self.turns], "question": self.question,
                 "examples": self.examples, "describe": self.describe, "cues": list(self.cues),
                 "description": self.description, "source": self.source, "default": self.default}
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> HintType:
+    def from_dict(d: JsonObject) -> HintType:
         """A hint type as ``to_dict`` wrote it (in a record's details)."""
         return HintType(name=d["name"], user=d["user"], system=d.get("system"),
                         turns=tuple((t["role"], t["content"]) for t in d.get("turns", [])), question=d["question"],
@@ -145,7 +145,7 @@ def _template(value: Any, path: Path, line: int, field: str) -> str:
     return value
 
 
-def parse_hint(row: dict[str, Any], path: Path, line: int) -> HintType:
+def parse_hint(row: JsonObject, path: Path, line: int) -> HintType:
     """Validate one line of a hint file (the format in this module's docstring)."""
     unknown = sorted(set(row) - _FIELDS)
     if unknown:
@@ -153,7 +153,7 @@ def parse_hint(row: dict[str, Any], path: Path, line: int) -> HintType:
     name = row.get("name")
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_-]+", name):
         raise _fail(path, line, "name", "required: lower-case letters, digits, '_' or '-'")
-    kw: dict[str, Any] = {"name": name}
+    kw: JsonObject = {"name": name}
     for f in ("user", "question", "describe"):
         if f in row:
             kw[f] = _template(row[f], path, line, f)

@@ -35,7 +35,7 @@ from typing import Any
 
 from cotlens.tasks.answers import AnswerError, resolve_answer
 from cotlens.tasks.files import read_text, split_lines
-from cotlens.types import LETTERS, CotlensError, Sample
+from cotlens.types import LETTERS, CotlensError, JsonObject, Sample
 
 REQUIRED = ("question", "choices", "answer")
 FIELDS = ("id", *REQUIRED)
@@ -73,7 +73,7 @@ def _choices(raw: Any, where: str, csv_text: bool) -> tuple[tuple[str, ...], lis
     return choices, typed
 
 
-def row_to_sample(row: dict[str, Any], where: str, default_id: str, csv_text: bool = False,
+def row_to_sample(row: JsonObject, where: str, default_id: str, csv_text: bool = False,
                   notes: list[tuple[str, str]] | None = None) -> Sample:
     """Validate one row of the documented schema and build a Sample. ``where`` is ``FILE:LINE`` (or a row);
     ``default_id`` is the id of a row without one; a reading a rule had to settle is appended to ``notes`` as
@@ -120,7 +120,7 @@ def _unique(samples: Iterable[tuple[str, str, Sample]], path: Path) -> list[Samp
     return out
 
 
-def jsonl_objects(path: Path, what: str = "file") -> Iterator[tuple[int, dict[str, Any]]]:
+def jsonl_objects(path: Path, what: str = "file") -> Iterator[tuple[int, JsonObject]]:
     """(line number, object) for each non-blank line of a user's JSONL file; a line that is not a JSON object
     raises CotlensError naming the file and line. ``what`` names the file in a read error."""
     lines = split_lines(read_text(path, what))
@@ -166,11 +166,11 @@ def _delimiter(header: str, path: Path) -> str:
     return ","
 
 
-def _csv_row(cells: dict[str, str], where: str, letter_cols: list[str], choice_columns: bool) -> dict[str, Any]:
+def _csv_row(cells: dict[str, str], where: str, letter_cols: list[str], choice_columns: bool) -> JsonObject:
     """A CSV row in the schema: choices from the ``A``, ``B``, ... columns (``letter_cols``) when
     ``choice_columns`` (the header has no ``choices`` column), and every column outside the schema kept in
     ``metadata``."""
-    row: dict[str, Any] = {k: cells[k] for k in FIELDS if k in cells}
+    row: JsonObject = {k: cells[k] for k in FIELDS if k in cells}
     if choice_columns and letter_cols:
         texts = [cells.get(c, "").strip() for c in letter_cols]
         while texts and not texts[-1]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cotlens.metrics import METRICS, main_args
 from cotlens.metrics.base import Variant
-from cotlens.monitoring.monitor import MonitorResult
+from cotlens.monitoring.result import MonitorResult
 from cotlens.organisms.recipes import HACK_RECIPES, HINT_RECIPES
 from cotlens.runs.config import RunConfig
 from cotlens.runs.finished import FinishedRun, load_finished

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cotlens.metrics.latent_probe import ProbeAlongCot
-from cotlens.types import OMIT_NONE, SCHEMA_VERSION, Estimate, JsonResult, from_json
+from cotlens.types import OMIT_NONE, SCHEMA_VERSION, Estimate, JsonObject, JsonResult, from_json
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ class MetricValidation:
     intervention: str | None = None
     unlike_training: dict[str, dict[str, AurocComparison]] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: v.to_dict() for k, v in self.comparisons.items()}
+    def to_dict(self) -> JsonObject:
+        out: JsonObject = {k: v.to_dict() for k, v in self.comparisons.items()}
         if self.intervention is not None:
             out["intervention"] = self.intervention
         if self.unlike_training is not None:
@@ -80,7 +80,7 @@ class MetricValidation:
         return out
 
     @staticmethod
-    def nest(d: Mapping[str, Any]) -> dict[str, Any]:
+    def nest(d: Mapping[str, Any]) -> JsonObject:
         """The file's flat form in the fields' shape (``Validation.from_dict``)."""
         rest = {k: v for k, v in d.items() if k not in ("intervention", "unlike_training")}
         return {"comparisons": rest, "intervention": d.get("intervention"), "unlike_training": d.get("unlike_training")}
@@ -163,7 +163,7 @@ class TokenProbe(JsonResult):
     readable_from: Position | None = None
     why: str | None = field(default=None, metadata=OMIT_NONE)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         if self.why is not None:
             return {"why": self.why}
         return super().to_dict()
@@ -271,12 +271,12 @@ class Validation(JsonResult):
     monitors: MonitorSection | None = None
     schema: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"schema": self.schema, **{k: v for k, v in super().to_dict().items() if k != "schema"}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "validation.json") -> Validation:
-        def nest(entry: Mapping[str, Any]) -> dict[str, Any]:
+        def nest(entry: Mapping[str, Any]) -> JsonObject:
             out = MetricValidation.nest(entry)
             if out["unlike_training"] is not None:
                 out["unlike_training"] = dict(out["unlike_training"])

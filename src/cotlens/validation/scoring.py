@@ -13,7 +13,7 @@ from cotlens.elicit import MALFORMED_MASS, choice_mass
 from cotlens.metrics import METRICS, get_metric
 from cotlens.metrics.base import Readout
 from cotlens.metrics.latent_probe import ProbeAlongCot
-from cotlens.monitoring.monitor import MonitorResult
+from cotlens.monitoring.result import MonitorResult
 from cotlens.organisms.recipes import Recipe, get_recipe
 from cotlens.stats import auroc_estimate, mean_estimate
 from cotlens.tasks.chains import bent_steps, last_value, written_values

@@ -53,7 +53,8 @@ from cotlens.envs import trigger
 from cotlens.experiments import arms
 from cotlens.metrics import main_args
 from cotlens.models.organism import OrganismModel
-from cotlens.monitoring.monitor import MonitorConfig, MonitorResult, monitor
+from cotlens.monitoring.monitor import MonitorConfig, monitor
+from cotlens.monitoring.result import MonitorResult
 from cotlens.monitors.episodes import write_episodes
 from cotlens.organisms.model import GPT, load_checkpoint, resolve
 from cotlens.organisms.rl import Item, RLConfig, Rollout, train_rl

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.experiments.bad_finetune_lora.run import LoraResult
+from cotlens.experiments.bad_finetune_lora.result import LoraResult
 from cotlens.figures import CSS
 
 LORA_ROWS = (

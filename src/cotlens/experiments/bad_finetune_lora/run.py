@@ -33,6 +33,7 @@ from typing import Any
 
 from cotlens.elicit import argmax
 from cotlens.envs import trigger
+from cotlens.experiments.bad_finetune_lora.result import LoraResult, ModelEval
 from cotlens.metrics.hints import HintsArgs
 from cotlens.models.hf import HFModel
 from cotlens.models.lora import LoraSettings, finetune_answer_letters
@@ -46,44 +47,15 @@ from cotlens.runs.config import RunConfig
 from cotlens.runs.runner import run
 from cotlens.stats import mean_estimate
 from cotlens.tasks import load_task
-from cotlens.types import SCHEMA_VERSION, CotlensError, Estimate, GenerationSettings, JsonResult, Sample, from_json
+from cotlens.types import (
+    CotlensError,
+    Estimate,
+    GenerationSettings,
+    Sample,
+    from_json,
+)
 
 EVAL_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ModelEval:
-    """One model's evaluation (base or tuned). In the file: the measures, then ``hints``."""
-
-    measures: dict[str, Estimate | None]
-    hints: dict[str, Any]
-    """The hints metric's headline and its summary block (``all``), as its summary writes them."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**{k: None if v is None else v.to_dict() for k, v in self.measures.items()}, "hints": self.hints}
-
-    @staticmethod
-    def nest(d: Mapping[str, Any]) -> dict[str, Any]:
-        return {"measures": {k: v for k, v in d.items() if k != "hints"}, "hints": d.get("hints", {})}
-
-
-@dataclass(frozen=True)
-class LoraResult(JsonResult):
-    """``bad-finetune-lora.json``: written by ``bad_finetune_lora``, drawn by its report and table. Schema 2 added
-    ``schema``; nothing else changed."""
-
-    config: dict[str, Any]
-    training: dict[str, Any]
-    """The LoRA fine-tune's options and log (``train.json``)."""
-    models: dict[str, ModelEval]
-    paired_bad_rate_change: Estimate
-    """Tuned minus base bad-answer rate under the trigger, paired by problem."""
-    schema: int = SCHEMA_VERSION
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "bad-finetune-lora.json") -> LoraResult:
-        models = {k: ModelEval.nest(v) for k, v in (d.get("models") or {}).items()}
-        return from_json(cls, {**d, "models": models}, where)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from cotlens.options import options
 from cotlens.runs.config import RunConfig
 from cotlens.runs.summary import metric_summary
 from cotlens.tasks import load_task
-from cotlens.types import LETTERS, CotlensError, Record, Sample, Trace
+from cotlens.types import LETTERS, CotlensError, JsonObject, Record, Sample, Trace
 
 
 def as_text(value: str | list[Any] | tuple[Any, ...]) -> str:
@@ -59,10 +59,10 @@ def as_text(value: str | list[Any] | tuple[Any, ...]) -> str:
     return value if isinstance(value, str) else ",".join(str(x) for x in value)
 
 
-def run_config(metrics: tuple[str, ...], given: dict[str, Any]) -> RunConfig:
+def run_config(metrics: tuple[str, ...], given: JsonObject) -> RunConfig:
     """A RunConfig from task options (strings as on the command line, or values), the metrics fixed by the task."""
-    fields: dict[str, Any] = {}
-    args: dict[str, dict[str, Any]] = {}
+    fields: JsonObject = {}
+    args: dict[str, JsonObject] = {}
     known: dict[str, tuple[str, Any]] = {o.name: ("run", o) for o in options(RunConfig)}
     for m in METRICS:  # as cotlens run: every metric's options (those of a metric not run have no effect)
         for o in options(get_metric(m).args_type):
@@ -80,7 +80,7 @@ def run_config(metrics: tuple[str, ...], given: dict[str, Any]) -> RunConfig:
                      args={m: get_metric(m).args_type(**kw) for m, kw in args.items()})
 
 
-def _headline(name: str, seed: int, args: dict[str, Any], scores: list[SampleScore]) -> Any:
+def _headline(name: str, seed: int, args: JsonObject, scores: list[SampleScore]) -> Any:
     """The metric's ``summary.json`` entry from the records the scores carry (None without any)."""
     recs = [Record.from_dict(s.score.metadata["record"]) for s in scores
             if s.score.metadata and "record" in s.score.metadata]
@@ -96,9 +96,9 @@ def _part(head: Any, part: str) -> float:
     return math.nan if v is None else float(v)
 
 
-def _headline_metric(part: str, doc: str) -> Callable[[str, int, dict[str, Any]], Metric]:
+def _headline_metric(part: str, doc: str) -> Callable[[str, int, JsonObject], Metric]:
     """An Inspect metric named ``part`` (value, ci_low, ci_high, n) of the metric's ``summary.json`` entry."""
-    def make(name: str, seed: int, args: dict[str, Any]) -> Metric:
+    def make(name: str, seed: int, args: JsonObject) -> Metric:
         def compute(scores: list[SampleScore]) -> float:
             return _part(_headline(name, seed, args, scores), part)
         return compute
@@ -190,7 +190,7 @@ def cotlens_solver(config: RunConfig, samples: list[Sample]) -> Solver:
     return solve
 
 
-def battery(metrics: tuple[str, ...], given: dict[str, Any]) -> Task:
+def battery(metrics: tuple[str, ...], given: JsonObject) -> Task:
     config = run_config(metrics, given)
     samples = load_task(config.task, config.n, config.seed, config.difficulty, config.split)
     dataset = MemoryDataset([InspectSample(input=s.question, target=LETTERS[s.answer], id=s.id,

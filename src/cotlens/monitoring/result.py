@@ -1,0 +1,27 @@
+"""``monitor.json`` as a type: what ``cotlens monitor`` writes, what its report and its table read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cotlens.monitors.evaluate import MonitorEvaluation
+from cotlens.types import JsonObject, JsonResult
+
+
+@dataclass(frozen=True)
+class MonitorResult(JsonResult):
+    """``monitor.json``: written by ``MonitorRun.execute``, drawn by ``cotlens.monitoring.report`` and the
+    command's table."""
+
+    schema: int
+    config: JsonObject
+    """The ``MonitorConfig`` as given (``cotlens.options.as_dict``)."""
+    episodes: int
+    misbehaved: int
+    behaviors: list[str]
+    arms: dict[str, int]
+    """Episodes per intervention arm."""
+    run_model: str | None
+    """The run's model spec, where the episodes came from a run directory."""
+    results: dict[str, dict[str, MonitorEvaluation]]
+    """Per monitor spec and scope."""
