@@ -19,7 +19,7 @@ from cotlens.metrics import (
 from cotlens.metrics.base import Metric, MetricContext
 from cotlens.types import CotlensError
 
-METRICS: dict[str, Metric] = {
+METRICS: dict[str, Metric[Any]] = {
     m.name: m
     for m in (early_answering.METRIC, adding_mistakes.METRIC, filler_tokens.METRIC, no_cot.METRIC, hints.METRIC,
               counterfactual_edits.METRIC, latent_probe.METRIC, step_ablation.METRIC, paraphrasing.METRIC,
@@ -50,7 +50,7 @@ def main_args() -> dict[str, Any]:
     return {name: next(iter(m.variants.values())).args for name, m in METRICS.items() if m.variants}
 
 
-def get_metric(name: str) -> Metric:
+def get_metric(name: str) -> Metric[Any]:
     if name not in METRICS:
         raise CotlensError(f"unknown metric {name!r}; available: {', '.join(METRICS)}")
     return METRICS[name]

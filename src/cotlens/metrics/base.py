@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cotlens.metrics.curves import Curve
 from cotlens.models.base import SCORE_PREFIXES, Capability, Model, optional
@@ -60,14 +60,20 @@ class Variant:
     description: str
 
 
+A = TypeVar("A")
+"""A metric's arguments: a frozen dataclass."""
+
+
 @dataclass(frozen=True)
-class Metric:
+class Metric(Generic[A]):
+    """A metric, generic over its arguments ``A``: ``run``, ``check`` and ``extra_summary`` receive an ``A``."""
+
     name: str
     version: int
-    args_type: type[Any]
+    args_type: type[A]
     """A frozen dataclass of the metric's arguments, with defaults: each field is a ``cotlens run`` option
     documented by its docstring (``cotlens.options``), its name unique among all options."""
-    run: Callable[[MetricContext, Sample, Trace, random.Random, Any], Record]
+    run: Callable[[MetricContext, Sample, Trace, random.Random, A], Record]
     primary: str
     """The key of ``Record.values`` reported as the metric's value."""
     description: str
@@ -79,7 +85,7 @@ class Metric:
     """Which organisms ``cotlens validate`` checks the metric on: "load_bearing" (does the answer depend on the
     CoT: faithful, posthoc, encoded, mixed) or "verbalization" (does the CoT say what moved the answer: the hint
     organisms) or "legibility" (does the answer survive a paraphrase of the CoT: faithful vs encoded)."""
-    extra_summary: Callable[[Sequence[Record], int, Any], dict[str, Any]] | None = None
+    extra_summary: Callable[[Sequence[Record], int, A], dict[str, Any]] | None = None
     """Metric-specific summary sections, from (records, seed, the run's arguments of the metric). Keys it
     returns are added to the metric's entry in ``summary.json``; ``value``, ``ci``, ``n`` and ``primary``
     replace the mean of the primary per-sample value as the headline; ``notes`` (a list of lines) are also
@@ -100,7 +106,7 @@ class Metric:
     evidence: Callable[[Record, Sample, Trace], str] | None = None
     """One sample's evidence as a person reads it (HTML, all model text escaped): the report shows it under the
     sample, with the raw record one click away. None: the record's values only."""
-    check: Callable[[Any], None] | None = None
+    check: Callable[[A], None] | None = None
     """Checks the metric's arguments and the files they name (hint types, word lists, model specs), raising
     CotlensError; a run calls it before any model loads."""
     write_files: Callable[[Path, Sequence[Record]], None] | None = None
@@ -129,7 +135,7 @@ class Metric:
             return self.faithfulness(record)
         return None if record.score is None else float(record.score)
 
-    def default_args(self) -> Any:
+    def default_args(self) -> A:
         return self.args_type()
 
     def summarize(self, records: Sequence[Record], seed: int = 0) -> dict[str, Estimate]:
@@ -144,8 +150,8 @@ class Metric:
 
 
 def make_record(
-    metric: Metric,
-    args: Any,
+    metric: Metric[A],
+    args: A,
     trace: Trace,
     values: dict[str, float | None],
     details: dict[str, Any],

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from cotlens.metrics import DEFAULT_METRICS, METRICS, Metric
+from cotlens.metrics.base import A
 from cotlens.options import as_dict, in_identity
 from cotlens.types import GenerationSettings, JsonObject
 
@@ -69,9 +70,9 @@ class RunConfig:
     def generation(self) -> GenerationSettings:
         return GenerationSettings(max_new_tokens=self.max_new_tokens, temperature=self.temperature)
 
-    def args_for(self, metric: Metric) -> Any:
+    def args_for(self, metric: Metric[A]) -> A:
         args = self.args.get(metric.name)
-        return metric.default_args() if args is None else args
+        return metric.default_args() if args is None else cast(A, args)
 
     def flat(self, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> JsonObject:
         """The run's options and every registered metric's arguments in one dict, keyed as on the command line
