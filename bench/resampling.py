@@ -95,7 +95,7 @@ def main() -> None:
     seeds = list(range(n))
     m.sample(m.encode_prompt(continue_prompt(sample, "")), GenerationSettings(4, 0.6, 0.95), [0, 1])  # warm-up
     rows: list[dict[str, Any]] = []
-    print(f"SmolLM2 {m.identity['dtype']}, torch threads {torch.get_num_threads()}, {n} rollouts, CoT "
+    print(f"SmolLM2 {m.identity.dtype}, torch threads {torch.get_num_threads()}, {n} rollouts, CoT "
           f"{m.count_tokens(cot)} tokens in {len(steps)} steps, rollouts up to {args.rollout_tokens} new tokens")
     head = f"{'cut':>5} {'prefix':>6} {'T':>4} | {'reuse':>7} {'batched':>8} {'one-by-one':>10} | " \
            f"{'batched/reuse':>13} {'one/reuse':>9} | agreement with reuse (batched; one-by-one)"
@@ -122,7 +122,7 @@ def main() -> None:
             print(f"{frac:>5} {len(ids):>6} {temp:>4} | {t_reuse:>6.1f}s {t_batch:>7.1f}s {t_one:>9.1f}s | "
                   f"{t_batch / t_reuse:>12.2f}x {t_one / t_reuse:>8.2f}x | "
                   f"{ag['reprefill_batched']}; {ag['reprefill_one_by_one']}")
-    out = {"model": m.identity, "torch_threads": torch.get_num_threads(), "machine": platform.processor(),
+    out = {"model": m.identity.to_dict(), "torch_threads": torch.get_num_threads(), "machine": platform.processor(),
            "cot_tokens": m.count_tokens(cot), "steps": len(steps), "rollout_tokens": args.rollout_tokens,
            "near_tie_margin": NEAR, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -103,7 +103,7 @@ def main() -> None:
                     m.model(input_ids=torch.tensor([flat]))  # type: ignore[attr-defined]
 
             rows.append(measure("", m, prompts, letters, m.count_tokens(cot), packed, one_pass, 3))
-    result: dict[str, object] = {"model": "smollm2", "dtype": m.identity["dtype"], "rows": rows}
+    result: dict[str, object] = {"model": "smollm2", "dtype": m.identity.dtype, "rows": rows}
     if not args.no_organism:
         result["organism"] = {"model": "organism:faithful", "dtype": "float32",
                               "rows": organism_rows([int(x) for x in args.lengths.split(",")],

@@ -107,7 +107,8 @@ def test_openai_api_provider_against_cotlens_serve(tmp_path: Path, hint_server: 
     served = run(RunConfig(model="inspect:openai-api/hintvocal/hint-vocal", out=str(tmp_path / "served"), **cfg),  # type: ignore[arg-type]
                  progress=False)
     assert served.model is not None
-    assert (served.model["scoring"], served.model["prefill"]) == ("top_logprobs:20", "continue_final_message")
+    assert (served.model.details["scoring"], served.model.details["prefill"]) == ("top_logprobs:20",
+                                                                                  "continue_final_message")
     a, b = local.metrics["hints"], served.metrics["hints"]
     assert (a.value, a.ci, a.n) == (b.value, b.ci, b.n)
     assert a.extra["by_hint"] == b.extra["by_hint"]
