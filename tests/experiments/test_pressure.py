@@ -110,7 +110,7 @@ def test_bad_options_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_every_arm_two_seeds(tmp_path: Path) -> None:
     cfg = PressureConfig(out=str(tmp_path), seeds=2, steps=4, checkpoints=2, n=6)
     result = pressure(cfg, progress=False)
-    assert set(result["arms"]) == {"sft", "outcome", "monitor", "paraphrase"}
-    for a in result["arms"].values():
-        assert [c["step"] for c in a["checkpoints"]] == [0, 2, 4]
-        assert a["checkpoints"][-1]["hack_rate"]["n"] == 2
+    assert set(result.arms) == {"sft", "outcome", "monitor", "paraphrase"}
+    for a in result.arms.values():
+        assert [c.step for c in a.checkpoints] == [0, 2, 4]
+        assert a.checkpoints[-1].measures["hack_rate"].n == 2
