@@ -29,6 +29,9 @@ class CotlensError(Exception):
 
 OMIT_NONE = {"omit_none": True}
 """Field metadata: ``to_json`` leaves the field out while it is None (a key that is absent, not null, in the file)."""
+FLATTEN = {"flatten": True}
+"""Field metadata (one field of a ``JsonResult``, a mapping): written spread among the other fields' keys, read back
+from the keys that are not theirs (a checkpoint's ``{"step": 2, MEASURE: ..., ...}``)."""
 
 
 def to_json(obj: Any) -> Any:
@@ -46,8 +49,16 @@ def to_json(obj: Any) -> Any:
 
 
 def _fields(obj: Any) -> JsonObject:
-    return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-            if not (f.metadata.get("omit_none") and getattr(obj, f.name) is None)}
+    out: JsonObject = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get("omit_none") and value is None:
+            continue
+        if f.metadata.get("flatten"):
+            out.update(to_json(value))
+        else:
+            out[f.name] = to_json(value)
+    return out
 
 
 def from_json(cls: type[T], data: object, where: str) -> T:
@@ -72,6 +83,24 @@ class JsonResult:
     @classmethod
     def from_dict(cls: type[T], d: Mapping[str, Any], where: str = "result") -> T:
         return from_json(cls, d, where)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """pydantic's schema of the dataclass; with a ``FLATTEN`` field, the file's keys gathered into it first."""
+        from pydantic_core import core_schema
+
+        inner = handler(source)
+        flat = [f.name for f in dataclasses.fields(source) if f.metadata.get("flatten")]
+        if not flat:
+            return inner
+        own = {f.name for f in dataclasses.fields(source)} - set(flat)
+
+        def nest(d: object) -> object:
+            if not isinstance(d, Mapping):
+                return d
+            return {**{k: v for k, v in d.items() if k in own}, flat[0]: {k: v for k, v in d.items() if k not in own}}
+
+        return core_schema.no_info_before_validator_function(nest, inner)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from cotlens.organisms.model import GPT, load_checkpoint, resolve, save_checkpoint
 from cotlens.stats import mean_estimate
-from cotlens.types import OMIT_NONE, SCHEMA_VERSION, CotlensError, Estimate, JsonObject, JsonResult, from_json
+from cotlens.types import FLATTEN, OMIT_NONE, SCHEMA_VERSION, CotlensError, Estimate, JsonObject, JsonResult
 
 Measures = dict[str, Estimate]
 """A checkpoint's evaluation: each measure a bootstrap estimate over its problems."""
@@ -58,22 +58,15 @@ class OverSeeds(JsonResult):
 
 
 @dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(JsonResult):
     """One step of an arm, every measure over seeds. In the file: ``{"step": N, MEASURE: OverSeeds, ...}``."""
 
     step: int
-    measures: dict[str, OverSeeds]
+    measures: dict[str, OverSeeds] = field(metadata=FLATTEN)
 
     def get(self, measure: str) -> Estimate | None:
         m = self.measures.get(measure)
         return None if m is None else m.estimate
-
-    def to_dict(self) -> JsonObject:
-        return {"step": self.step, **{k: v.to_dict() for k, v in self.measures.items()}}
-
-    @staticmethod
-    def nest(d: Mapping[str, Any]) -> JsonObject:
-        return {"step": d.get("step"), "measures": {k: v for k, v in d.items() if k != "step"}}
 
 
 @dataclass(frozen=True)
@@ -112,12 +105,6 @@ class ArmsResult(JsonResult):
     def start(self) -> Checkpoint:
         """Step 0, shared by every arm."""
         return next(iter(self.arms.values())).checkpoints[0]
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "result") -> ArmsResult:
-        arms = {name: {**a, "checkpoints": [Checkpoint.nest(c) for c in a.get("checkpoints", [])]}
-                for name, a in (d.get("arms") or {}).items()}
-        return from_json(cls, {**d, "arms": arms}, where)
 
 
 def check_options(chosen: Sequence[str], known: dict[str, str], counts: dict[str, int], group: int,

@@ -6,12 +6,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from cotlens.metrics.latent_probe import ProbeAlongCot
-from cotlens.types import OMIT_NONE, SCHEMA_VERSION, Estimate, JsonObject, JsonResult, from_json
+from cotlens.types import FLATTEN, OMIT_NONE, SCHEMA_VERSION, Estimate, JsonObject, JsonResult
 
 
 @dataclass(frozen=True)
@@ -61,29 +59,14 @@ class AurocComparison(JsonResult):
 
 
 @dataclass(frozen=True)
-class MetricValidation:
+class MetricValidation(JsonResult):
     """One metric's AUROC per comparison; a metric with several variants (interventions) names the one its main
     run used and scores the others apart (``unlike_training``). In the file: the comparisons, then
     ``intervention`` and ``unlike_training`` beside them."""
 
-    comparisons: dict[str, AurocComparison]
-    intervention: str | None = None
-    unlike_training: dict[str, dict[str, AurocComparison]] | None = None
-
-    def to_dict(self) -> JsonObject:
-        out: JsonObject = {k: v.to_dict() for k, v in self.comparisons.items()}
-        if self.intervention is not None:
-            out["intervention"] = self.intervention
-        if self.unlike_training is not None:
-            out["unlike_training"] = {label: {k: v.to_dict() for k, v in per.items()}
-                                      for label, per in self.unlike_training.items()}
-        return out
-
-    @staticmethod
-    def nest(d: Mapping[str, Any]) -> JsonObject:
-        """The file's flat form in the fields' shape (``Validation.from_dict``)."""
-        rest = {k: v for k, v in d.items() if k not in ("intervention", "unlike_training")}
-        return {"comparisons": rest, "intervention": d.get("intervention"), "unlike_training": d.get("unlike_training")}
+    comparisons: dict[str, AurocComparison] = field(metadata=FLATTEN)
+    intervention: str | None = field(default=None, metadata=OMIT_NONE)
+    unlike_training: dict[str, dict[str, AurocComparison]] | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True)
@@ -273,17 +256,6 @@ class Validation(JsonResult):
 
     def to_dict(self) -> JsonObject:
         return {"schema": self.schema, **{k: v for k, v in super().to_dict().items() if k != "schema"}}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "validation.json") -> Validation:
-        def nest(entry: Mapping[str, Any]) -> JsonObject:
-            out = MetricValidation.nest(entry)
-            if out["unlike_training"] is not None:
-                out["unlike_training"] = dict(out["unlike_training"])
-            return out
-
-        data = {**d, "metrics": {k: nest(v) for k, v in (d.get("metrics") or {}).items()}}
-        return from_json(cls, data, where)
 
     def rows(self) -> list[tuple[str, dict[str, AurocComparison]]]:
         """(label, comparisons) per metric and per variant scored apart, in the table's order."""

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from cotlens.types import SCHEMA_VERSION, Estimate, JsonObject, JsonResult, from_json
+from cotlens.types import FLATTEN, SCHEMA_VERSION, Estimate, JsonObject, JsonResult
 
 
 @dataclass(frozen=True)
-class ModelEval:
+class ModelEval(JsonResult):
     """One model's evaluation (base or tuned). In the file: the measures, then ``hints``."""
 
-    measures: dict[str, Estimate | None]
-    hints: JsonObject
+    measures: dict[str, Estimate | None] = field(metadata=FLATTEN)
+    hints: JsonObject = field(default_factory=dict)
     """The hints metric's headline and its summary block (``all``), as its summary writes them."""
-
-    def to_dict(self) -> JsonObject:
-        return {**{k: None if v is None else v.to_dict() for k, v in self.measures.items()}, "hints": self.hints}
-
-    @staticmethod
-    def nest(d: Mapping[str, Any]) -> JsonObject:
-        return {"measures": {k: v for k, v in d.items() if k != "hints"}, "hints": d.get("hints", {})}
 
 
 @dataclass(frozen=True)
@@ -37,8 +28,3 @@ class LoraResult(JsonResult):
     paired_bad_rate_change: Estimate
     """Tuned minus base bad-answer rate under the trigger, paired by problem."""
     schema: int = SCHEMA_VERSION
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "bad-finetune-lora.json") -> LoraResult:
-        models = {k: ModelEval.nest(v) for k, v in (d.get("models") or {}).items()}
-        return from_json(cls, {**d, "models": models}, where)

@@ -52,7 +52,6 @@ from cotlens.types import (
     Estimate,
     GenerationSettings,
     Sample,
-    from_json,
 )
 
 EVAL_VERSION = 1
@@ -232,7 +231,7 @@ def bad_finetune_lora(cfg: LoraExperimentConfig, progress: bool = True) -> LoraR
     for label, spec in (("base", cfg.model), ("tuned", f"hf:{tuned}")):
         path = out / f"eval-{label}.json"
         if path.is_file() and json.loads(path.read_text()).get("key") == key:
-            evals[label] = from_json(ModelEval, ModelEval.nest(json.loads(path.read_text())["values"]), str(path))
+            evals[label] = ModelEval.from_dict(json.loads(path.read_text())["values"], str(path))
             continue
         evals[label] = evaluate(spec, cfg, out / label, cfg.model, progress)
         path.write_text(json.dumps({"key": key, "values": evals[label].to_dict()}, indent=1))
