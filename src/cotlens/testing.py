@@ -14,9 +14,9 @@ tests call them the same way (as lm-eval's model guide asks of a new model class
     def test_conforms(case, check):
         check(case)
 
-Each check raises ``AssertionError`` saying what the backend got wrong; one that needs a capability the backend
-does not declare (hidden states) returns without checking. ``check_backend`` runs them all and returns what
-passed and what did not apply.
+Each check raises ``AssertionError`` saying what the backend got wrong, and returns whether it applied: one that
+needs a capability the backend does not declare (hidden states) returns False without checking. ``check_backend``
+runs them all and returns what passed and what did not apply.
 
 What is checked, and why each matters:
 
@@ -66,7 +66,7 @@ def default_case(model: Model, task: str = "arithmetic", cots: Sequence[str] | N
         "", "First add.", "Ava starts with some. Then she doubles them, so that is twice as many. " * 3, "Hm."])
 
 
-def check_identity_and_capabilities(case: BackendCase) -> None:
+def check_identity_and_capabilities(case: BackendCase) -> bool:
     m = case.model
     ident = m.identity
     assert isinstance(ident, ModelIdentity), f"identity is a {type(ident).__name__}, not a ModelIdentity"
@@ -76,8 +76,9 @@ def check_identity_and_capabilities(case: BackendCase) -> None:
     n = m.count_tokens(case.cots[2])
     assert isinstance(n, int) and n > 0, f"count_tokens gave {n!r} for a non-empty text"
 
+    return True
 
-def check_scores_batched_equal_single(case: BackendCase) -> None:
+def check_scores_batched_equal_single(case: BackendCase) -> bool:
     m, samples = case.model, case.samples
     prompts = [answer_prompt(s, c) for s, c in zip(samples, case.cots, strict=True)] + [no_cot_prompt(samples[0])]
     letters = [s.letters for s in samples] + [samples[0].letters]
@@ -90,8 +91,9 @@ def check_scores_batched_equal_single(case: BackendCase) -> None:
         mass = sum(math.exp(x) for x in b)
         assert mass <= 1.0 + 1e-5, f"prompt {i}: the letters' probabilities sum to {mass:.4f} (not over the vocabulary)"
 
+    return True
 
-def check_greedy_batched_equal_single(case: BackendCase) -> None:
+def check_greedy_batched_equal_single(case: BackendCase) -> bool:
     m, samples = case.model, case.samples
     settings = GenerationSettings(max_new_tokens=12)
     prompts = [elicit_prompt(s) for s in samples[:3]] + [continue_prompt(samples[0], case.cots[1])]
@@ -101,8 +103,9 @@ def check_greedy_batched_equal_single(case: BackendCase) -> None:
     assert all(isinstance(t, str) and t.strip() for t in batched), f"empty or non-text generation: {batched}"
     assert m.generate(prompts, settings, 7) == batched, "greedy text depends on the seed"
 
+    return True
 
-def check_sampling_seeded_per_prompt(case: BackendCase) -> None:
+def check_sampling_seeded_per_prompt(case: BackendCase) -> bool:
     m, samples = case.model, case.samples
     settings = GenerationSettings(max_new_tokens=8, temperature=1.0)
     p = [elicit_prompt(samples[0]), elicit_prompt(samples[1])]
@@ -111,11 +114,12 @@ def check_sampling_seeded_per_prompt(case: BackendCase) -> None:
     assert m.generate(p[::-1], settings, 5) == a[::-1], "a sampled text depends on its place in the batch"
     assert m.generate(p, settings, 5) == a, "the same prompts and seed sample different texts"
 
+    return True
 
-def check_hidden_states(case: BackendCase) -> None:
+def check_hidden_states(case: BackendCase) -> bool:
     """White-box backends only (``HIDDEN_STATES``)."""
     if not has(case.model, HIDDEN_STATES):
-        return
+        return False
     import numpy as np
 
     m = require(case.model, HIDDEN_STATES, "check_hidden_states")
@@ -128,9 +132,10 @@ def check_hidden_states(case: BackendCase) -> None:
     assert np.array_equal(m.hidden_states(prompts[:1])[0], a), "a prompt's states change beside another prompt"
     longer = m.hidden_states([answer_prompt(samples[1], cots[2])])[0]
     assert longer.shape[1] > a.shape[1], "a longer CoT does not give a longer stream"
+    return True
 
 
-Check = Callable[[BackendCase], None]
+Check = Callable[[BackendCase], bool]
 CHECKS: tuple[Check, ...] = (check_identity_and_capabilities, check_scores_batched_equal_single,
                              check_greedy_batched_equal_single, check_sampling_seeded_per_prompt, check_hidden_states)
 """Every check, in order."""
@@ -138,9 +143,4 @@ CHECKS: tuple[Check, ...] = (check_identity_and_capabilities, check_scores_batch
 
 def check_backend(case: BackendCase) -> dict[str, str]:
     """Run every check; per check, "passed" or "not applicable" (an ``AssertionError`` propagates)."""
-    out = {}
-    for check in CHECKS:
-        check(case)
-        applies = check is not check_hidden_states or has(case.model, HIDDEN_STATES)
-        out[check.__name__] = "passed" if applies else "not applicable"
-    return out
+    return {check.__name__: "passed" if check(case) else "not applicable" for check in CHECKS}
