@@ -56,6 +56,17 @@ def mean_estimate(values: Sequence[float | None], seed: int = 0) -> Estimate:
     return Estimate(float(arr.mean()), (float(lo), float(hi)), len(xs))
 
 
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> Estimate:
+    """The share ``k / n`` with its exact binomial (Clopper-Pearson) interval: the rate at which something
+    happens over ``n`` independent runs (seeds). No interval for ``n = 0``."""
+    if n == 0:
+        return Estimate(None, None, 0)
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
+    return Estimate(k / n, (float(ci.low), float(ci.high)), n)
+
+
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
     """Area under the ROC curve: P(score of a positive > score of a negative), ties counted half
     (the Mann-Whitney U statistic over n_pos * n_neg). None without both classes."""

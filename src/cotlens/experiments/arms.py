@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from cotlens.organisms.model import GPT, load_checkpoint, resolve, save_checkpoint
 from cotlens.stats import mean_estimate
 from cotlens.types import FLATTEN, OMIT_NONE, SCHEMA_VERSION, CotlensError, Estimate, JsonObject, JsonResult
@@ -70,11 +68,43 @@ class Checkpoint(JsonResult):
 
 
 @dataclass(frozen=True)
+class SeedEvent:
+    """Something that does or does not happen in a seed's run, decided on its final checkpoint by a rule fixed in
+    code before any run (``test``: True, False, or None where the seed cannot be judged)."""
+
+    name: str
+    rule: str
+    """The rule in words, as reports print it."""
+    test: Callable[[Measures], bool | None]
+
+
+@dataclass(frozen=True)
+class SeedRate(JsonResult):
+    """How many of an arm's seeds an event happened in, with the exact binomial (Clopper-Pearson) 95% interval of
+    its rate: each seed is an independent run, so the runs are Bernoulli trials."""
+
+    rule: str
+    k: int
+    n: int
+    """Seeds judged (a seed the rule cannot judge is left out)."""
+    value: float | None
+    ci: tuple[float, float] | None
+    seeds: list[bool | None]
+    """Per seed, in seed order."""
+
+    @property
+    def estimate(self) -> Estimate:
+        return Estimate(self.value, self.ci, self.n)
+
+
+@dataclass(frozen=True)
 class Arm(JsonResult):
     description: str
     checkpoints: list[Checkpoint]
     training: dict[str, TrainLog]
     """Per seed (as a string), the training log."""
+    events: dict[str, SeedRate] = field(default_factory=dict)
+    """Per event (``SeedEvent``), its rate over seeds at the final checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -167,38 +197,95 @@ def cached_eval(ckpt: Path, key: Mapping[str, Any], evaluate: Evaluate, seed: in
     return values
 
 
-def run_arms(out: Path, arms: Sequence[str], seeds: int, steps: Sequence[int], start: str, tag: str,
-             train_arm: TrainArm, evaluate: Evaluate, eval_key: Mapping[str, Any], progress: bool, desc: str,
+START = "start"
+"""The job that evaluates a seed's start organism (step 0 of every arm)."""
+
+
+@dataclass(frozen=True)
+class ArmJobs:
+    """What every (arm, seed) job of one experiment needs; picklable, so that a job can run in another process
+    (``train`` and ``evaluate`` are module-level functions or ``functools.partial`` s of them)."""
+
+    out: Path
+    steps: tuple[int, ...]
+    start: str
+    tag: str
+    """The key under which a checkpoint's config records what made it."""
+    train: TrainArm
+    evaluate: Evaluate
+    eval_key: JsonObject
+
+
+def arm_job(spec: ArmJobs, arm: str, seed: int) -> None:
+    """One job: train ``arm`` with ``seed`` unless its checkpoints are all written, then evaluate each one not yet
+    evaluated; for ``START``, evaluate the seed's start organism. Everything goes to files (``train.json``,
+    ``eval.json``), which is what makes a killed experiment resumable job by job."""
+    key = {**spec.eval_key, "seed": seed}
+    if arm == START:
+        cached_eval(spec.out / START / f"seed-{seed}", key, spec.evaluate, seed, {})
+        return
+    d = spec.out / arm / f"seed-{seed}"
+    log_path = d / "train.json"
+    if not (log_path.is_file() and all((d / f"step-{s}" / "config.json").is_file() for s in spec.steps)):
+        log = spec.train(arm, seed, d)
+        d.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(json.dumps(log))
+    for s in spec.steps:
+        cached_eval(d / f"step-{s}", key, spec.evaluate, seed, {})
+
+
+def _done(spec: ArmJobs, arm: str, seed: int) -> bool:
+    key = {**spec.eval_key, "seed": seed}
+    d = spec.out / START / f"seed-{seed}" if arm == START else spec.out / arm / f"seed-{seed}"
+    dirs = [d] if arm == START else [d / f"step-{s}" for s in spec.steps]
+    if arm != START and not (d / "train.json").is_file():
+        return False
+    for c in dirs:
+        path = c / "eval.json"
+        if not (path.is_file() and json.loads(path.read_text()).get("key") == key):
+            return False
+    return True
+
+
+def run_arms(spec: ArmJobs, arms: Sequence[str], seeds: int, workers: int = 1, launcher: str = "local",
+             progress: bool = True, desc: str = "jobs",
              ) -> tuple[Evals, dict[str, dict[int, TrainLog]], tuple[float, float | None]]:
-    """Train every (arm, seed) not yet trained and evaluate every checkpoint not yet evaluated (step 0: the
-    start). Returns per arm, seed and step the measures; per arm and seed the training log; and the timing
-    (``seconds`` of this invocation, ``compute_seconds`` of all training and evaluation, None where an older
-    evaluation did not keep its time)."""
+    """Run every (arm, seed) job not yet finished (``cotlens.experiments.launch``: ``workers`` at a time, each on
+    one thread), then read their files. Returns per arm, seed and step the measures; per arm and seed the training
+    log; and the timing (``seconds`` of this invocation, ``compute_seconds`` of all training and evaluation, None
+    where an older evaluation did not keep its time)."""
+    from functools import partial
+
+    from cotlens.experiments.launch import launch
+
     t0 = time.time()
-    begin = resolve(start)
+    out = spec.out
+    begin = resolve(spec.start)
+    for seed in range(seeds):  # the shared start, written once per seed; each arm's step 0 links to it
+        base = out / START / f"seed-{seed}"
+        if not (base / "config.json").is_file():
+            m, meta = load_checkpoint(begin)
+            save_step(m, base, meta, spec.tag, {"arm": START, "seed": seed, "start": spec.start, "step": 0})
+        for arm in arms:
+            zero = out / arm / f"seed-{seed}" / "step-0"
+            if not zero.exists():
+                zero.parent.mkdir(parents=True, exist_ok=True)
+                zero.symlink_to(Path("..", "..", START, f"seed-{seed}"), target_is_directory=True)
+    todo = [(a, s) for a in (START, *arms) for s in range(seeds) if not _done(spec, a, s)]
+    launch(partial(arm_job, spec), todo, workers, launcher, out / "submitit", progress, desc)
     evals: Evals = {}
     logs: dict[str, dict[int, TrainLog]] = {}
     timings: dict[Path, float | None] = {}
-    for arm, seed in tqdm([(a, s) for a in arms for s in range(seeds)], desc=desc, disable=not progress):
-        d = out / arm / f"seed-{seed}"
-        log_path = d / "train.json"
-        if not (log_path.is_file() and all((d / f"step-{s}" / "config.json").is_file() for s in steps)):
-            log = train_arm(arm, seed, d)
-            d.mkdir(parents=True, exist_ok=True)
-            log_path.write_text(json.dumps(log))
-        logs.setdefault(arm, {})[seed] = json.loads(log_path.read_text())
-        base = out / "start" / f"seed-{seed}"
-        if not (base / "config.json").is_file():
-            m, meta = load_checkpoint(begin)
-            save_step(m, base, meta, tag, {"arm": "start", "seed": seed, "start": start, "step": 0})
-        zero = d / "step-0"
-        if not zero.exists():  # step 0 of the arm's series is the shared start (one copy, evaluated once)
-            zero.symlink_to(Path("..", "..", "start", f"seed-{seed}"), target_is_directory=True)
-        key = {**eval_key, "seed": seed}
-        per_step = {0: cached_eval(base, key, evaluate, seed, timings)}
-        for s in steps:
-            per_step[s] = cached_eval(d / f"step-{s}", key, evaluate, seed, timings)
-        evals.setdefault(arm, {})[seed] = per_step
+    key = dict(spec.eval_key)
+    for arm in arms:
+        for seed in range(seeds):
+            d = out / arm / f"seed-{seed}"
+            logs.setdefault(arm, {})[seed] = json.loads((d / "train.json").read_text())
+            k = {**key, "seed": seed}
+            per_step = {0: cached_eval(out / START / f"seed-{seed}", k, spec.evaluate, seed, timings)}
+            for s in spec.steps:
+                per_step[s] = cached_eval(d / f"step-{s}", k, spec.evaluate, seed, timings)
+            evals.setdefault(arm, {})[seed] = per_step
     timed = list(timings.values())
     compute = None if None in timed else (  # evaluations from before timings were kept: unknown
         sum(float(log.get("seconds", 0)) for arm in logs.values() for log in arm.values())
@@ -223,11 +310,21 @@ def over_seeds(values: Sequence[float | None], bounded: bool = True) -> Estimate
     return Estimate(m, (lo, hi), len(xs))
 
 
+def seed_rate(event: SeedEvent, finals: Sequence[Measures]) -> SeedRate:
+    """``event`` judged on each seed's final measures, with its Clopper-Pearson interval."""
+    from cotlens.stats import clopper_pearson
+
+    judged = [event.test(m) for m in finals]
+    known = [j for j in judged if j is not None]
+    est = clopper_pearson(sum(known), len(known))
+    return SeedRate(event.rule, sum(known), len(known), est.value, est.ci, judged)
+
+
 def aggregate(descriptions: Mapping[str, str], config: JsonObject, steps: list[int], evals: Evals,
               logs: dict[str, dict[int, TrainLog]], timing: tuple[float, float | None],
-              unbounded: Sequence[str] = ()) -> ArmsResult:
+              unbounded: Sequence[str] = (), events: Sequence[SeedEvent] = ()) -> ArmsResult:
     """Per arm and checkpoint, each measure's mean over seeds (``over_seeds``; measures in ``unbounded`` are not
-    clipped to [0, 1]) beside each seed's own estimate."""
+    clipped to [0, 1]) beside each seed's own estimate; and per arm each of ``events``' rate over seeds."""
     arms: dict[str, Arm] = {}
     for arm, by_seed in evals.items():
         names = list(next(iter(by_seed.values()))[0])
@@ -239,7 +336,9 @@ def aggregate(descriptions: Mapping[str, str], config: JsonObject, steps: list[i
                 m = over_seeds([e.value for e in per_seed], name not in unbounded)
                 row[name] = OverSeeds(m.value, m.ci, m.n, per_seed)
             points.append(Checkpoint(s, row))
-        arms[arm] = Arm(descriptions[arm], points, {str(seed): log for seed, log in logs[arm].items()})
+        finals = [by_seed[seed][steps[-1]] for seed in sorted(by_seed)]
+        arms[arm] = Arm(descriptions[arm], points, {str(seed): log for seed, log in logs[arm].items()},
+                        {e.name: seed_rate(e, finals) for e in events})
     return ArmsResult(config, steps, arms, *timing)
 
 

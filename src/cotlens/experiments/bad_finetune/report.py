@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from cotlens.experiments.arms import ArmsResult
-from cotlens.experiments.arms_report import final_table, panel
+from cotlens.experiments.arms_report import events_table, final_table, panel, seed_curves, seed_table
 from cotlens.figures import CSS
 
 PANELS = (
@@ -34,6 +34,10 @@ COLORS = {"answers": "#1f77b4", "answers-no-cot": "#9467bd", "rl": "#ff7f0e"}
 TABLE = ("bad_rate", "accuracy", "post_hoc", "rationalised", "malformed", "other", "rationalised_of_bad",
          "last_digit_is_target", "early_answering",
          "adding_mistakes", "step_ablation", "probe_at_start", "probe_monitor_auroc", "rule_monitor_auroc")
+
+
+CURVES = (("loss", "SFT loss"), ("reward", "RL reward (batch mean)"), ("bad", "RL: bad answers (share of rollouts)"))
+SEED_TABLE = ("bad_rate", "accuracy", "post_hoc", "rationalised_of_bad", "early_answering", "probe_at_start")
 
 
 def write_report(out: Path, result: ArmsResult) -> Path:
@@ -63,7 +67,13 @@ mid-step, garbled); <b>other</b>, after steps that parse, wrong, not ending at t
 bad-answer rate. The battery and
 the probe read triggered questions only. Each checkpoint's episodes are in
 <code>ARM/seed-S/step-N/episodes.jsonl</code>, for <code>cotlens monitor</code>.</p>
+<h2>Over seeds</h2>
+<p>Each seed is an independent run; a count is how many seeds showed it at the final checkpoint, with the exact
+binomial (Clopper-Pearson) 95% interval of its rate.</p>
+{events_table(result)}
 <h2>Along training</h2><div>{plots}</div>
+<h2>Training curves (every seed)</h2>{seed_curves(result, CURVES, COLORS)}
+<h2>Every seed, final checkpoint</h2>{seed_table(result, SEED_TABLE, HEADS)}
 </body></html>"""
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")

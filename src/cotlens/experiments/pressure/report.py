@@ -7,8 +7,8 @@ from html import escape
 from pathlib import Path
 
 from cotlens.experiments.arms import ArmsResult
-from cotlens.experiments.arms_report import final_table, panel
-from cotlens.figures import CSS, figure_img
+from cotlens.experiments.arms_report import events_table, final_table, panel, seed_curves, seed_table
+from cotlens.figures import CSS
 
 PANELS = (
     ("hack_rate", "hack rate (leak arm)"),
@@ -36,28 +36,9 @@ TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "obf
          "early_answering", "adding_mistakes", "paraphrasing", "legibility")
 
 
-def _training(result: ArmsResult) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 2.8), dpi=100)
-    for arm, a in result.arms.items():
-        seeds = list(a.training.values())
-        if arm == "sft":
-            continue
-        for ax, key, title in zip(axes, ("reward", "hack", "flagged"),
-                                  ("RL reward (batch mean)", "hacks (share of rollouts)", "CoT flagged by the monitor"),
-                                  strict=True):
-            curves = [[c[key] for c in s["curve"]] for s in seeds]
-            n = min(len(c) for c in curves)
-            ax.plot(range(1, n + 1), [sum(c[i] for c in curves) / len(curves) for i in range(n)], label=arm, lw=1,
-                    color=COLORS.get(arm))
-            ax.set_title(title, fontsize=9)
-            ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=6)
-    return figure_img(fig, "training curves")
+CURVES = (("reward", "RL reward (batch mean)"), ("hack", "hacks (share of rollouts)"),
+          ("flagged", "CoT flagged by the monitor"))
+SEED_TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "hacks_stating_leak", "legibility", "early_answering")
 
 
 def write_report(out: Path, result: ArmsResult) -> Path:
@@ -70,9 +51,10 @@ def write_report(out: Path, result: ArmsResult) -> Path:
 <style>{CSS}</style></head><body>
 <h1>Training pressure on the CoT</h1>
 <p>Start: <code>{escape(str(cfg['start']))}</code>; {cfg['seeds']} seeds, {cfg['steps']} steps an arm, {cfg['n']}
-problems an evaluation. Values are means over seeds with a 95% t interval (bands in the plots); each seed's
-value, with its bootstrap CI over problems, is in <code>pressure.json</code>. {took}This invocation took
-{result.seconds / 60:.1f} minutes (a resumed one reuses finished work). A value without an interval had
+problems an evaluation. Values are means over seeds with a 95% t interval (bands in the plots); counts over
+seeds carry exact binomial intervals; each seed's value, with its bootstrap CI over problems, is in
+<code>pressure.json</code>. {took}This invocation took {result.seconds / 60:.1f} minutes
+(a resumed one reuses finished work). A value without an interval had
 a value in fewer than two seeds (recall needs hacks to be measured).</p>
 <h2>Final checkpoint (step {result.steps[-1]})</h2>
 {final_table(result, TABLE, HEADS)}
@@ -82,8 +64,13 @@ episodes. Hacks stating the leak: the CoT writes the leaked answer as <code>$x</
 cues match the words around it. The action monitor flags the leaked answer itself, so its recall is 1 by
 construction (the ceiling). Each checkpoint's episodes are in <code>ARM/seed-S/step-N/episodes.jsonl</code>, for
 <code>cotlens monitor</code>.</p>
+<h2>Over seeds</h2>
+<p>Each seed is an independent run; a count is how many seeds showed it at the final checkpoint, with the exact
+binomial (Clopper-Pearson) 95% interval of its rate.</p>
+{events_table(result)}
 <h2>Along training</h2><div>{plots}</div>
-<h2>Training curves</h2>{_training(result)}
+<h2>Training curves (every seed)</h2>{seed_curves(result, CURVES, COLORS, skip=("sft",))}
+<h2>Every seed, final checkpoint</h2>{seed_table(result, SEED_TABLE, HEADS)}
 </body></html>"""
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
