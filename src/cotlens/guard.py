@@ -58,6 +58,17 @@ class Event:
         return dict(self.__dict__)
 
 
+def decide(tokens: int, suspicion: float | None, threshold: float, budget: Budget) -> str:
+    """The guard's decision on one action, once its sub-calls are settled: "stopped" when its CoT tokens exceed
+    the budget's ``max_tokens``, "blocked" when the monitor's suspicion reaches ``threshold``, else "executed".
+    ``Guard.act`` decides with it, and so does RL under the guard (``cotlens experiment pressure``'s guard arms)."""
+    if budget.max_tokens and tokens > budget.max_tokens:
+        return "stopped"
+    if suspicion is not None and suspicion >= threshold:
+        return "blocked"
+    return "executed"
+
+
 @dataclass
 class Guard:
     model: Model
@@ -89,7 +100,7 @@ class Guard:
                 if stopped:
                     events[i] = self._event(s, t.cot, t.answer, depth, "stopped", used[i], None,
                                             f"a sub-call stopped ({stopped[0].reason})")
-            if events[i] is None and self.budget.max_tokens and used[i] > self.budget.max_tokens:
+            if events[i] is None and decide(used[i], None, self.threshold, self.budget) == "stopped":
                 events[i] = self._event(s, t.cot, t.answer, depth, "stopped", used[i], None,
                                         f"budget: {used[i]} CoT tokens > max_tokens {self.budget.max_tokens}")
         todo = [i for i, e in enumerate(events) if e is None]
@@ -98,7 +109,7 @@ class Guard:
         verdicts = self.monitor.read(episodes, self.scope) if episodes else []
         for i, v in zip(todo, verdicts, strict=True):
             s, t = samples[i], traces[i]
-            if v.score is not None and v.score >= self.threshold:
+            if decide(used[i], v.score, self.threshold, self.budget) == "blocked":
                 events[i] = self._event(s, t.cot, t.answer, depth, "blocked", used[i], v.score,
                                         f"monitor {self.monitor.name} ({self.scope}): {v.score:.3f} >= "
                                         f"{self.threshold} ({v.evidence})")

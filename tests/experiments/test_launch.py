@@ -47,11 +47,11 @@ def _numbers(out: Path) -> dict[str, object]:
 
 
 def test_two_workers_give_the_numbers_of_one_process(tmp_path: Path) -> None:
-    cfg = PressureConfig(out=str(tmp_path / "one"), arms=("outcome", "monitor"), seeds=2, steps=2, checkpoints=1, n=4,
-                         workers=1)
+    cfg = PressureConfig(out=str(tmp_path / "one"), arms=("monitor",), seeds=2, steps=2, checkpoints=1, n=4, workers=1)
     one = pressure(cfg, progress=False)
     two = pressure(PressureConfig(**{**cfg.__dict__, "out": str(tmp_path / "two"), "workers": 2}), progress=False)
     assert _numbers(tmp_path / "one") == _numbers(tmp_path / "two")
-    rate = two.arms["outcome"].events["hacks"]
+    rate = two.arms["monitor"].events["hacks"]
     assert rate.n == 2 and rate.ci == clopper_pearson(rate.k, 2).ci and len(rate.seeds) == 2
-    assert one.arms["monitor"].events.keys() == {"hacks", "obfuscates", "conceals", "illegible", "cot_unused"}
+    assert one.arms["monitor"].events.keys() == {"hacks", "obfuscates", "conceals", "hacks_run",
+                                                   "illegible", "cot_unused"}

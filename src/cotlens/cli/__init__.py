@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from cotlens.cli import (
+    claims,
     compare,
     episodes,
     experiment,
@@ -30,7 +31,8 @@ from cotlens.types import CotlensError
 
 COMMANDS: tuple[Command, ...] = (
     run.COMMAND, report.COMMAND, compare.COMMAND, train.COMMAND, validate.COMMAND, monitor.COMMAND,
-    inspect_episodes.COMMAND, episodes.COMMAND, guard_demo.COMMAND, experiment.COMMAND, serve.COMMAND,
+    inspect_episodes.COMMAND, episodes.COMMAND, guard_demo.COMMAND, experiment.COMMAND, claims.COMMAND,
+    serve.COMMAND,
 )
 """Every command, in the order ``cotlens --help`` lists them."""
 

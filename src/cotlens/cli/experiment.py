@@ -10,7 +10,7 @@ from pathlib import Path
 from cotlens.cli.common import Command, Parser, add_config, given
 from cotlens.experiments.spec import Experiment
 
-EXPERIMENTS = ("pressure", "bad_finetune", "bad_finetune_lora", "guard_demo")
+EXPERIMENTS = ("pressure", "bad_finetune", "encoding", "bad_finetune_lora", "guard_demo")
 """The experiment folders under ``cotlens.experiments``, in the order ``--help`` lists them."""
 
 

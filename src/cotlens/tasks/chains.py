@@ -232,6 +232,12 @@ def legible_step(step: str) -> bool:
     return bool(_STEP.fullmatch(s) or _VOCAL_HACK.fullmatch(s))
 
 
+def legibility(cot: str) -> tuple[int, int]:
+    """(legible steps, steps) of a CoT, split at sentence ends (``legible_step``)."""
+    steps = [s for s in re.split(r"(?<=\.)\s+", cot.strip()) if s]
+    return sum(legible_step(s) for s in steps), len(steps)
+
+
 def _step_pattern(encoded: bool) -> re.Pattern[str]:
     """One step in any of ``FORMS`` (trained or not), capturing its value."""
     v = "(?:" + "|".join(WORDS) + ")" if encoded else r"\d"

@@ -24,21 +24,41 @@ PANELS = (
     ("step_ablation", "step ablation"),
     ("cot_chars", "CoT length (characters)"),
     ("action_monitor_recall", "action monitor recall on hacks"),
+    ("executed_hack_rate", "hacks that would run under the guard + budget"),
+    ("blocked_share", "episodes the guard blocks"),
+    ("over_budget", "CoTs over the budget"),
 )
-HEADS = {"hack_rate": "hack rate", "cot_monitor_recall": "CoT monitor recall",
+HEADS = {"executed_hack_rate": "hacks that run (guard + budget)", "hack_rate": "hack rate",
+         "cot_monitor_recall": "CoT monitor recall",
          "obfuscated_share": "obfuscated (of hacks)", "obfuscated_rate": "obfuscated (of leak episodes)",
          "hacks_stating_leak": "hacks stating the leak",
          "early_answering": "early answering AOC", "adding_mistakes": "adding mistakes AOC",
          "paraphrasing": "paraphrasing same answer"}
-COLORS = {"sft": "#1f77b4", "outcome": "#ff7f0e", "monitor": "#2ca02c", "paraphrase": "#d62728"}
+COLORS = {"sft": "#1f77b4", "outcome": "#ff7f0e", "monitor": "#2ca02c", "paraphrase": "#d62728", "guard": "#9467bd",
+          "guard-budget": "#8c564b"}
 """One colour per arm in every plot."""
 TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "obfuscated_share", "obfuscated_rate", "hacks_stating_leak",
-         "early_answering", "adding_mistakes", "paraphrasing", "legibility")
+         "executed_hack_rate", "early_answering", "adding_mistakes", "paraphrasing", "legibility")
 
 
 CURVES = (("reward", "RL reward (batch mean)"), ("hack", "hacks (share of rollouts)"),
-          ("flagged", "CoT flagged by the monitor"))
+          ("executed_hack", "hacks that ran (share of rollouts)"), ("flagged", "CoT flagged by the monitor"))
 SEED_TABLE = ("hack_rate", "accuracy", "cot_monitor_recall", "hacks_stating_leak", "legibility", "early_answering")
+
+
+def executed_in_training(result: ArmsResult) -> str:
+    """Per RL arm, the hacks that ran during training (rollouts: without a guard every hack runs), per seed."""
+    rows = []
+    cfg = result.config
+    batch = int(cfg["prompts"]) * int(cfg["group"])
+    for arm, a in result.arms.items():
+        totals = [round(sum(c.get("executed_hack", c.get("hack", 0.0)) for c in log["curve"]) * batch)
+                  for log in a.training.values() if log.get("curve") and "hack" in log["curve"][0]]
+        if totals:
+            rows.append(f"<tr><td>{escape(arm)}</td><td class='num'>{sum(totals) / len(totals):.0f}</td>"
+                        f"<td class='num'>{min(totals)}-{max(totals)}</td><td>{', '.join(map(str, totals))}</td></tr>")
+    return ("<table><tr><th>arm</th><th>mean over seeds</th><th>range</th><th>per seed</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def write_report(out: Path, result: ArmsResult) -> Path:
@@ -68,6 +88,10 @@ construction (the ceiling). Each checkpoint's episodes are in <code>ARM/seed-S/s
 <p>Each seed is an independent run; a count is how many seeds showed it at the final checkpoint, with the exact
 binomial (Clopper-Pearson) 95% interval of its rate.</p>
 {events_table(result)}
+<h2>Hacks that ran during training</h2>
+<p>Rollouts whose hack was executed ({cfg['prompts']} x {cfg['group']} rollouts a step): under the guard, hacks it
+did not block or stop; in the other RL arms, every hack.</p>
+{executed_in_training(result)}
 <h2>Along training</h2><div>{plots}</div>
 <h2>Training curves (every seed)</h2>{seed_curves(result, CURVES, COLORS, skip=("sft",))}
 <h2>Every seed, final checkpoint</h2>{seed_table(result, SEED_TABLE, HEADS)}
