@@ -59,3 +59,29 @@ def test_quick_claims_with_the_lora_run(tmp_path: Path) -> None:
     assert main(["claims", "--out", str(tmp_path), "--quick", "--quiet"]) == 0
     by = {c.key: c for c in ClaimsResult.from_dict(json.loads((tmp_path / "claims.json").read_text())).claims}
     assert by["bad_finetune_lora"].rates[0].n == 1 and "one LoRA run" in by["bad_finetune_lora"].why
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_killed_claims_run_resumes_without_retraining_finished_jobs(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "k"
+    argv = [sys.executable, "-m", "cotlens.cli", "claims", "--out", str(out), "--quick", "--skip",
+            "bad-finetune,bad-finetune-lora", "--quiet"]
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / "pressure" / "sft" / "seed-0" / "train.json"
+    deadline = time.time() + 600
+    while not first.is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the command and its workers, mid-run
+    proc.wait()
+    assert first.is_file() and not (out / "claims.json").exists()
+    done = {p: p.stat().st_mtime_ns for p in out.glob("*/*/seed-*/train.json")}
+    assert subprocess.run(argv, check=False).returncode == 0
+    assert (out / "claims.json").is_file()
+    assert {p: p.stat().st_mtime_ns for p in done} == done  # every job that had finished training kept its files

@@ -1,7 +1,9 @@
-"""What the training experiments share: arms trained from one start organism with several seeds, each checkpoint
-evaluated once and kept, and each measure's mean over seeds with a t interval.
+"""What the training experiments share: arms trained from one start organism with several seeds, each (arm, seed)
+an independent job (``cotlens.experiments.launch``), each checkpoint evaluated once and kept, each measure's mean
+over seeds with a t interval, and what happened in each seed (``SeedEvent``) counted over seeds with an exact
+binomial (Clopper-Pearson) interval.
 
-Layout of an experiment directory (``cotlens experiment pressure``, ``cotlens experiment bad-finetune``):
+Layout of an experiment directory (``cotlens experiment pressure``, ``bad-finetune``, ``encoding``):
 
 - ``experiment.json``: the options that shape training; a resumed experiment must share them;
 - ``start/seed-S``: the start organism, evaluated once per seed (step 0 of every arm);
@@ -10,9 +12,9 @@ Layout of an experiment directory (``cotlens experiment pressure``, ``cotlens ex
   series (``cotlens run --model organism:DIR/ARM/seed-S``);
 - ``ARM/seed-S/train.json``: the training log.
 
-A killed experiment resumes: an arm whose checkpoints are all written is not retrained, an evaluated checkpoint
-is not re-evaluated (training is deterministic, so an unfinished arm is retrained from its start to the same
-weights).
+A killed experiment resumes job by job: an (arm, seed) whose checkpoints are all written is not retrained, an
+evaluated checkpoint is not re-evaluated (training is deterministic on one thread, so an unfinished arm is
+retrained from its start to the same weights). The files a resumed run reads are written atomically.
 """
 
 from __future__ import annotations
@@ -167,6 +169,14 @@ def save_step(model: GPT, path: Path, meta: Mapping[str, Any], key: str, extra: 
     save_checkpoint(model, path, {k: v for k, v in meta.items() if k != "model"} | {key: extra})
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so that a job killed while writing leaves
+    the old file or none, never half of one (a resumed experiment reads these files to know what is done)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def same_training(out: Path, mine: Mapping[str, Any]) -> None:
     """Refuse a directory whose experiment was trained with other options; record ours."""
     path = out / "experiment.json"
@@ -192,7 +202,7 @@ def cached_eval(ckpt: Path, key: Mapping[str, Any], evaluate: Evaluate, seed: in
     t0 = time.time()
     values = evaluate(ckpt, seed)
     timings[ckpt] = time.time() - t0
-    path.write_text(json.dumps({"key": key, "values": {k: v.to_dict() for k, v in values.items()},
+    write_atomic(path, json.dumps({"key": key, "values": {k: v.to_dict() for k, v in values.items()},
                                 "seconds": timings[ckpt]}, indent=1))
     return values
 
@@ -229,7 +239,7 @@ def arm_job(spec: ArmJobs, arm: str, seed: int) -> None:
     if not (log_path.is_file() and all((d / f"step-{s}" / "config.json").is_file() for s in spec.steps)):
         log = spec.train(arm, seed, d)
         d.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(json.dumps(log))
+        write_atomic(log_path, json.dumps(log))
     for s in spec.steps:
         cached_eval(d / f"step-{s}", key, spec.evaluate, seed, {})
 
