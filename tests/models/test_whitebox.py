@@ -38,6 +38,14 @@ def test_organism_residuals_are_the_hidden_states_at_the_cot_tokens() -> None:
     for row, tok in enumerate([bar, bar + 5, bar + len(t.cot), full.shape[1] - 1]):
         assert np.array_equal(got[row], full[[0, 2, 3], tok])
 
+    # an empty CoT (RL can train one): offset 0 is the '|', and the answer point follows it
+    p0 = answer_prompt(s, "")
+    empty = m.residuals_at([p0], [""], [[0]], [1])[0]
+    full0 = m.hidden_states([p0])[0]
+    assert np.array_equal(empty[0], full0[[1], full0.shape[1] - 2]) and np.array_equal(empty[1], full0[[1], -1])
+    with pytest.raises(CotlensError, match="not in the prompt"):
+        m.residuals_at([p], [""], [[0]], [1])  # a prompt that holds a CoT, asked about an empty one
+
 
 def test_organism_ablation_is_exact_on_an_empty_span_and_changes_a_faithful_answer() -> None:
     m, samples, traces = _organism_trace("faithful")

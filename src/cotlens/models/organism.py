@@ -159,8 +159,10 @@ class OrganismModel(LocalModel):
         """The organism's input for an answer (or continue) prompt, ``BOS question|cot`` (+ ``>`` for an answer
         prompt), and the index of the CoT's first character in it. Each character is one token."""
         mode, q, in_prompt = self.parse(prompt)
-        at = in_prompt.rfind(cot.strip())
-        if at < 0 or not cot.strip():
+        body = cot.strip()
+        # an empty CoT (a model may write none) sits right after the separator, in a prompt with no CoT text
+        at = in_prompt.rfind(body) if body else (-1 if in_prompt else 0)
+        if at < 0:
             raise CotlensError("the CoT is not in the prompt (white-box positions are found in the CoT's text)")
         seq = self._prefix(q, in_prompt) + ([self._end] if mode == "answer" else [])
         return seq, 2 + len(q) + at - (len(cot) - len(cot.lstrip()))
