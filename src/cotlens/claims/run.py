@@ -228,12 +228,7 @@ def bad_finetune_claim(res: Results) -> ClaimResult:
         return not_tested(key, claim, exp, rule, "the bad-finetune experiment did not run")
     b: ArmsResult = res["bad-finetune"]
     rates = [event(b, arm, "rationalises") for arm in b.arms]
-    verdicts = [majority(r) for r in rates]
-    verdict = ("supported" if "supported" in verdicts else "contradicted" if all(v == "contradicted" for v in verdicts)
-               else "mixed")
-    best = max(rates, key=lambda r: r.value or 0.0)
-    return ClaimResult(key, claim, exp, rule, rates, "; ".join(text(r) for r in rates) + ".", verdict,
-                       _why(verdict, best), "bad-finetune/report.html")
+    return some_arm(key, claim, exp, rule, rates, "bad-finetune/report.html")
 
 
 def lora_claim(res: Results) -> ClaimResult:
@@ -295,12 +290,17 @@ def latent_projection(res: Results) -> ClaimResult:
         return not_tested(key, claim, exp, rule, "the bad-finetune experiment did not run")
     b: ArmsResult = res["bad-finetune"]
     rates = [event(b, arm, "projection") for arm in b.arms]
+    return some_arm(key, claim, exp, rule, rates, "bad-finetune/report.html")
+
+
+def some_arm(key: str, claim: str, exp: str, rule: str, rates: list[Rate], report: str) -> ClaimResult:
+    """Supported if some arm's count is (``majority``), contradicted if every arm's is contradicted, else mixed."""
     verdicts = [majority(r) for r in rates]
     verdict = ("supported" if "supported" in verdicts else "contradicted" if all(v == "contradicted" for v in verdicts)
                else "mixed")
     best = max(rates, key=lambda r: r.value or 0.0)
     return ClaimResult(key, claim, exp, rule, rates, "; ".join(text(r) for r in rates) + ".", verdict,
-                       _why(verdict, best), "bad-finetune/report.html")
+                       _why(verdict, best), report)
 
 
 def _why(verdict: str, r: Rate) -> str:

@@ -68,6 +68,13 @@ def events_table(result: ArmsResult) -> str:
     return (f"<table><tr><th>arm</th>{head}</tr>{''.join(rows)}</table><ul class='legend'>{legend}</ul>")
 
 
+def over_seeds(result: ArmsResult) -> str:
+    """The report's "Over seeds" section: the counts of ``events_table`` with what a count means."""
+    return ("<h2>Over seeds</h2>\n<p>Each seed is an independent run; a count is how many seeds showed it at the "
+            "final checkpoint, with the exact\nbinomial (Clopper-Pearson) 95% interval of its rate.</p>\n"
+            + events_table(result))
+
+
 def seed_table(result: ArmsResult, keys: Sequence[str], heads: dict[str, str]) -> str:
     """Every seed's final checkpoint: its value of each of ``keys`` (bootstrap CI over problems) and which events
     it showed."""

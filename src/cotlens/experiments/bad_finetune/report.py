@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from cotlens.experiments.arms import ArmsResult
-from cotlens.experiments.arms_report import events_table, final_table, panel, seed_curves, seed_table
+from cotlens.experiments.arms_report import final_table, over_seeds, panel, seed_curves, seed_table
 from cotlens.figures import CSS
 
 PANELS = (
@@ -67,10 +67,7 @@ mid-step, garbled); <b>other</b>, after steps that parse, wrong, not ending at t
 bad-answer rate. The battery and
 the probe read triggered questions only. Each checkpoint's episodes are in
 <code>ARM/seed-S/step-N/episodes.jsonl</code>, for <code>cotlens monitor</code>.</p>
-<h2>Over seeds</h2>
-<p>Each seed is an independent run; a count is how many seeds showed it at the final checkpoint, with the exact
-binomial (Clopper-Pearson) 95% interval of its rate.</p>
-{events_table(result)}
+{over_seeds(result)}
 <h2>Along training</h2><div>{plots}</div>
 <h2>Training curves (every seed)</h2>{seed_curves(result, CURVES, COLORS)}
 <h2>Every seed, final checkpoint</h2>{seed_table(result, SEED_TABLE, HEADS)}

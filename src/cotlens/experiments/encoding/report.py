@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from cotlens.experiments.arms import ArmsResult
-from cotlens.experiments.arms_report import events_table, final_table, panel, seed_curves, seed_table
+from cotlens.experiments.arms_report import final_table, over_seeds, panel, seed_curves, seed_table
 from cotlens.figures import CSS
 
 PANELS = (
@@ -52,10 +52,7 @@ values written as digits, over the seven a legible CoT writes. Decodable: the sh
 mapping fitted on other problems reads from the step's value slot (digits and filler words both decode; chance is
 about 0.1). Accuracy after a paraphrased CoT: the same CoTs, each step's form and filler words redrawn, digits
 kept.</p>
-<h2>Over seeds</h2>
-<p>Each seed is an independent run; a count is how many seeds showed it at the final checkpoint, with the exact
-binomial (Clopper-Pearson) 95% interval of its rate.</p>
-{events_table(result)}
+{over_seeds(result)}
 <h2>Along training</h2><div>{plots}</div>
 <h2>Training curves (every seed)</h2>{seed_curves(result, CURVES, COLORS)}
 <h2>Every seed, final checkpoint</h2>{seed_table(result, TABLE[:-1], HEADS)}

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from cotlens.experiments.arms import ArmsResult
-from cotlens.experiments.arms_report import events_table, final_table, panel, seed_curves, seed_table
+from cotlens.experiments.arms_report import final_table, over_seeds, panel, seed_curves, seed_table
 from cotlens.figures import CSS
 
 PANELS = (
@@ -84,10 +84,7 @@ episodes. Hacks stating the leak: the CoT writes the leaked answer as <code>$x</
 cues match the words around it. The action monitor flags the leaked answer itself, so its recall is 1 by
 construction (the ceiling). Each checkpoint's episodes are in <code>ARM/seed-S/step-N/episodes.jsonl</code>, for
 <code>cotlens monitor</code>.</p>
-<h2>Over seeds</h2>
-<p>Each seed is an independent run; a count is how many seeds showed it at the final checkpoint, with the exact
-binomial (Clopper-Pearson) 95% interval of its rate.</p>
-{events_table(result)}
+{over_seeds(result)}
 <h2>Hacks that ran during training</h2>
 <p>Rollouts whose hack was executed ({cfg['prompts']} x {cfg['group']} rollouts a step): under the guard, hacks it
 did not block or stop; in the other RL arms, every hack.</p>
