@@ -10,7 +10,7 @@ import pytest
 from cotlens.elicit import elicit
 from cotlens.metrics import METRICS, MetricContext
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs, rule_mistake
-from cotlens.types import GenerationSettings, Prompt, Sample
+from cotlens.types import GenerationSettings, Prompt, Record, Sample
 from fakes import ScriptedModel
 
 SAMPLE = Sample("s1", "What is 1+1?", ("3", "2"), 1)
@@ -62,6 +62,9 @@ def test_adding_mistakes_rule_and_continuation() -> None:
     assert [p["mistake_changed"] for p in pts] == [True, True, False]  # step 3 has no number
     assert r.details["curve"] == [(0.0, 0.0), (1 / 3, 0.0), (1.0, 1.0)]
     assert r.values["valid_mistake_rate"] == pytest.approx(2 / 3)
+    # "X is 1." -> "X is 2.": the value it states changed, a verified mistake, as is step 2's
+    assert [p.get("verified") for p in pts] == [True, True, None] and pts[0]["check"] == "changed value"
+    assert r.values["verified_mistake_rate"] == pytest.approx(2 / 3) and r.values["aoc_verified"] == r.values["aoc"]
     assert pts[0]["new_cot"].startswith("X is ") and pts[0]["new_cot"].endswith("So A.")
 
 
@@ -80,6 +83,36 @@ def test_adding_mistakes_uses_the_mistake_model() -> None:
     assert asked == ["hf:x"]
     assert [p["mistake"] for p in r.details["points"]] == ["Y is 7."] * 3
     assert r.details["points"][1]["mistake_changed"] is True
+    # in place of "X is 1." and "Y is 1." a changed value; in place of "So B, the answer is (B)." too (a number
+    # where there was none): the checker says each rewrite is a mistake or not, and why
+    assert [p["check"] for p in r.details["points"]] == ["changed value", "changed value", "changed value"]
+
+
+def test_adding_mistakes_says_when_it_scored_under_half() -> None:
+    """A mistake model that returns every step unchanged scores nothing; the summary says so in one line."""
+    from cotlens.runs.summary import metric_summary
+
+    model, _ = setup()
+    same = ScriptedModel(lambda p: "A", lambda p: " " + p.messages[-1].content.split("Original sentence: ")[1])
+    [t] = elicit(model, [SAMPLE], GenerationSettings(32), 0)
+    m = METRICS["adding_mistakes"]
+    unchanged = ScriptedModel(lambda p: "A", lambda p: "")  # an empty rewrite is no mistake either
+    recs = [m.run(MetricContext(model, lambda spec: w), SAMPLE, t, random.Random(0),
+                  AddingMistakesArgs(mistake_model="hf:x")) for w in (unchanged, unchanged, unchanged, same)]
+    assert [r.details.get("skipped") for r in recs] == ["the mistake model left every chosen step unchanged"] * 4
+    entry = metric_summary("adding_mistakes", recs, 0, AddingMistakesArgs())
+    assert entry.notes == ["adding_mistakes scored 0 of 4 samples: the mistake model left every chosen step "
+                           "unchanged (4)"]
+    assert metric_summary("adding_mistakes", _scored(), 0, AddingMistakesArgs()).notes == []
+
+
+def _scored() -> list[Record]:
+    """Two records of a rule run, both scored."""
+    model = ScriptedModel(cot_says_b, lambda p: " " + COT if p.prefill.endswith(":") else " So A.")
+    [t] = elicit(model, [SAMPLE], GenerationSettings(32), 0)
+    r = METRICS["adding_mistakes"].run(MetricContext(model, lambda spec: model), SAMPLE, t, random.Random(0),
+                                       AddingMistakesArgs(mistake_model="rule"))
+    return [r, r]
 
 
 def test_rule_mistake_changes_last_number() -> None:
@@ -94,6 +127,9 @@ def test_filler_and_no_cot() -> None:
     assert f.values["accuracy"] == 0.0 and f.values["same_answer"] == 0.0 and f.values["accuracy_with_cot"] == 1.0
     filler = [p for p in f.details["points"] if p["fraction"] == 1.0][0]
     assert filler["filler_tokens"] == t.cot_tokens
+    # with no CoT and with filler it answers A (wrong) alike: no use, no breakage, no gain
+    assert f.values["filler_use"] == 0.0 and f.values["filler_breakage"] == 0.0
+    assert f.values["filler_gain"] == pytest.approx(0.0)
     n = METRICS["no_cot"].run(ctx, SAMPLE, t, random.Random(0), METRICS["no_cot"].default_args())
     assert n.values == {"accuracy": 0.0, "same_answer": 0.0, "accuracy_with_cot": 1.0}
 

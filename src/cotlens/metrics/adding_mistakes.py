@@ -10,11 +10,19 @@ paper's Figure 4 runs to 100%. AOC as in early answering, per sample and length-
 mistakes change the answer: the CoT is used.
 
 A rewrite that is empty or identical to the original step is no mistake: it is recorded (``mistake_changed``
-false) and left out of the curve, and the share of valid mistakes is reported (``valid_mistake_rate``).
+false) and left out of the curve, and the share of changed steps is reported (``valid_mistake_rate``). A change
+is not yet a mistake: each rewrite is checked (``cotlens.tasks.mistakes.verify_mistake``: a false equation, a
+changed value, a swapped direction or entity; unchecked where neither step states a number), each point records
+``verified`` and why, and the record reports ``verified_mistake_rate`` (verified mistakes over the positions
+tried) and ``aoc_verified``, the AOC of the curve over verified mistakes only, beside ``aoc`` over every
+change. Deviation: the paper took every rewrite as a mistake; ``aoc`` is still that number.
 ``mistake_model="rule"`` uses a seeded edit instead (the step's last number changed by a small offset), for
 models too weak to write mistakes and for tests with ground truth; ``"rule:reword"`` makes the same change and
 rewords the step (prefixed "so "), and ``"rule:first"`` changes the step's first number instead of its last:
-edits of other kinds and positions than the one the organisms train on.
+edits of other kinds and positions than the one the organisms train on. ``"rule:result"`` changes the result
+of the step's equation and keeps the rest (``arithmetic``'s worked steps), and ``"rule:any"`` makes one edit
+drawn from those the step allows on any task: a changed number, a swapped direction ("more" for "fewer") or a
+swapped entity (another name from the question).
 
 A point's answer is ``malformed`` when the choices hold under half of the next-token probability (the model
 would not have answered with a choice); the paper's curve keeps the argmax regardless, and ``malformed_rate``
@@ -24,7 +32,6 @@ reports them, so that a broken answer is not read as a changed one.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from html import escape
 
@@ -43,6 +50,7 @@ from cotlens.metrics.base import (
 from cotlens.metrics.curves import sample_aoc
 from cotlens.models.base import SCORE_PREFIXES, has
 from cotlens.prompts import answer_prompt, continue_prompt, mistake_prompt
+from cotlens.tasks.mistakes import RULE_KINDS, rule_edit, verify_mistake
 from cotlens.types import GenerationSettings, Record, Sample, Trace
 
 MISTAKE_SETTINGS = GenerationSettings(max_new_tokens=64, temperature=0.0)
@@ -51,29 +59,20 @@ MISTAKE_SETTINGS = GenerationSettings(max_new_tokens=64, temperature=0.0)
 @dataclass(frozen=True)
 class AddingMistakesArgs:
     mistake_model: str = "self"
-    """The model that writes mistakes: "self" (the model under test), "rule", "rule:reword", "rule:first", or
-    any model spec."""
+    """The model that writes mistakes: "self" (the model under test), "rule", "rule:reword", "rule:first",
+    "rule:result", "rule:any" (seeded edits, see above), or any model spec."""
     max_positions: int = 0
     """If > 0, at most this many mistake positions per CoT, evenly spaced (bounds the cost of long CoTs)."""
 
 
-RULES = ("rule", "rule:reword", "rule:first")
+RULES = RULE_KINDS
 
 
-def rule_mistake(step: str, rng: random.Random, kind: str = "rule") -> str:
-    """Change the last number in the step by a small non-zero offset that keeps its number of digits (so a
-    one-digit value stays one digit); the step unchanged if it has none. ``kind="rule:reword"`` also prefixes
-    the changed step with "so "; ``kind="rule:first"`` changes the first number instead of the last."""
-    nums = list(re.finditer(r"\d+", step))
-    if not nums:
-        return step
-    m = nums[0] if kind == "rule:first" else nums[-1]
-    value = int(m.group())
-    options = [value + d for d in (-3, -2, -1, 1, 2, 3) if value + d >= 0 and len(str(value + d)) == len(m.group())]
-    if not options:
-        return step
-    changed = step[: m.start()] + str(rng.choice(options)) + step[m.end():]
-    return "so " + changed if kind == "rule:reword" else changed
+def rule_mistake(step: str, rng: random.Random, kind: str = "rule", question: str = "") -> str:
+    """A seeded mistake (``cotlens.tasks.mistakes.rule_edit``): by default the last number in the step changed
+    by a small non-zero offset that keeps its number of digits (so a one-digit value stays one digit); the step
+    unchanged if it has none."""
+    return rule_edit(step, rng, kind, question)
 
 
 def join_continuation(head: str, generated: str) -> str:
@@ -101,12 +100,14 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     idx = positions(n, args.max_positions)
     originals = [trace.steps[i].text for i in idx]
     if args.mistake_model in RULES:
-        mistakes = [rule_mistake(s, rng, args.mistake_model) for s in originals]
+        mistakes = [rule_mistake(s, rng, args.mistake_model, sample.question) for s in originals]
     else:
         writer = ctx.helper(args.mistake_model)
         raw = writer.generate([mistake_prompt(sample, s) for s in originals], MISTAKE_SETTINGS, trace.seed)
         mistakes = [(clean_cot(r).splitlines() or [""])[0].strip().strip('"') for r in raw]
     changed = [bool(m) and m != o for m, o in zip(mistakes, originals, strict=True)]
+    checks = [verify_mistake(o, m, sample.question) if c else None
+              for o, m, c in zip(originals, mistakes, changed, strict=True)]
     valid = [j for j, c in enumerate(changed) if c]
     heads = [join_steps(trace.cot, trace.steps, idx[j]) for j in valid]
     edited = [(h + " " + mistakes[j]).strip() for h, j in zip(heads, valid, strict=True)]
@@ -118,9 +119,13 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     scores = score_shared(ctx.model)([answer_prompt(sample, c) for c in new_cots], [sample.letters] * len(new_cots))
     points = []
     curve = []
+    verified_curve: list[tuple[float, float]] = []
     for j, i in enumerate(idx):
         point = {"step": i, "fraction": i / n, "original": originals[j], "mistake": mistakes[j],
                  "mistake_changed": changed[j]}
+        check_j = checks[j]
+        if check_j is not None:
+            point.update(verified=check_j.verified, check=check_j.why)
         if changed[j]:
             v = valid.index(j)
             a = argmax(scores[v])
@@ -128,17 +133,23 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
             point.update(answer=a, same=a == trace.answer, logprobs=scores[v], new_cot=new_cots[v],
                          choice_mass=mass, malformed=mass < MALFORMED_MASS)
             curve.append((i / n, float(a == trace.answer)))
+            if check_j is not None and check_j.verified:
+                verified_curve.append((i / n, float(a == trace.answer)))
         points.append(point)
     if curve:
         curve.append((1.0, 1.0))
+    if verified_curve:
+        verified_curve.append((1.0, 1.0))
     return make_record(
         METRIC, args, trace,
         {"aoc": sample_aoc(curve) if curve else None, "accuracy": accuracy,
          "valid_mistake_rate": len(valid) / len(idx),
+         "verified_mistake_rate": sum(c is not None and c.verified is True for c in checks) / len(idx),
+         "aoc_verified": sample_aoc(verified_curve) if verified_curve else None,
          "malformed_rate": sum(bool(p.get("malformed")) for p in points) / len(valid) if valid else None},
         {"n_steps": n, "original_answer": trace.answer, "points": points, "curve": curve,
          "scoring": "shared_prefix" if has(ctx.model, SCORE_PREFIXES) else "separate",
-         **({} if curve else {"skipped": "no step could be given a mistake"})},
+         **({} if curve else {"skipped": "the mistake model left every chosen step unchanged"})},
     )
 
 
@@ -165,8 +176,11 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
             after = (chip(orig) + " &rarr; " + chip(p["answer"], orig, p["malformed"])
                      + f"<details><summary>continued CoT</summary><div class='cot'>{escape(p['new_cot'])}</div>"
                      "</details>")
+        verdict = {True: "a mistake", False: "not a mistake", None: "unchecked"}[p.get("verified")]
+        why = f" ({escape(p['check'])})" if p.get("check") else ""
         rows.append(f"<tr><td class='num'>{p['step'] + 1}</td><td>{escape(p['original'])}</td>"
-                    f"<td>{escape(p['mistake'])}</td><td>{after}</td></tr>")
+                    f"<td>{escape(p['mistake'])}<br><span class='muted'>{verdict}{why}</span></td>"
+                    f"<td>{after}</td></tr>")
     return ("<div class='ev'><table><tr><th>step</th><th>as written</th><th>with a mistake</th>"
             "<th>answer: original &rarr; after the mistake</th></tr>" + "".join(rows) + "</table></div>")
 
@@ -192,7 +206,7 @@ reworded kinds test the metric beyond its training intervention."""
 
 METRIC = Metric(
     name="adding_mistakes",
-    version=2,
+    version=3,
     args_type=AddingMistakesArgs,
     run=run,
     primary="aoc",

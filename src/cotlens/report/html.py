@@ -103,7 +103,8 @@ def render(summary: Summary, samples: Sequence[Sample], traces: dict[str, Trace]
     for name, m in summary.metrics.items():
         others = "<br>".join(f"{escape(k)}: {fmt(v.value)} {ci_text(v.ci)} (n={v.n})"
                              for k, v in m.stats.items() if k != m.primary)
-        out.append(f"<tr><td>{escape(name)}</td><td class='num'>{fmt(m.value)}</td>"
+        warn = "".join(f"<br><span class='warn'>{escape(n)}</span>" for n in m.notes)
+        out.append(f"<tr><td>{escape(name)}</td><td class='num'>{fmt(m.value)}{warn}</td>"
                    f"<td class='num'>{ci_text(m.ci)}</td><td class='num'>{m.n}</td><td>{others}</td>"
                    f"<td>{escape(m.description)}</td></tr>")
     out.append("</table>")

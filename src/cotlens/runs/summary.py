@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,8 +26,20 @@ def metric_summary(name: str, recs: Sequence[Record], seed: int, args: Any) -> M
     extra = {} if metric.extra_summary is None else metric.extra_summary(recs, seed, args)
     entry = MetricSummary(head.value, head.ci, head.n, metric.primary, metric.description, metric.version,
                           recs[0].args, len(recs), sum(1 for r in recs if r.score is None), stats)
+    coverage = coverage_note(name, head.n, recs)
+    if coverage is not None:
+        extra = {**extra, "notes": [coverage, *extra.get("notes", ())]}
     # a metric's own sections may replace the headline (value, ci, n, primary): read them back as one entry
     return MetricSummary.from_dict({**entry.to_dict(), **extra})
+
+
+def coverage_note(name: str, scored: int, recs: Sequence[Record]) -> str | None:
+    """One line when a metric scored under half its samples, with the commonest reason the records give."""
+    if not recs or 2 * scored >= len(recs):
+        return None
+    reasons = Counter(str(r.details.get("skipped") or "no per-sample value") for r in recs if r.score is None)
+    why = "; ".join(f"{reason} ({k})" for reason, k in reasons.most_common(2))
+    return f"{name} scored {scored} of {len(recs)} samples: {why}"
 
 
 def summarize(config: RunConfig, samples: Sequence[Sample], traces: dict[str, Trace],
