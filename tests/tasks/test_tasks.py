@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,22 @@ def test_cli_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str], a
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert needle in err and "Traceback" not in err
+
+
+def test_fork_task_offers_two_operands_and_a_route_takes_one() -> None:
+    """``fork3``: each step offers two operands; the sample's answer takes the first at every step; a route's CoT
+    names its side and parses as the organisms' steps."""
+    from cotlens.tasks.chains import make_chain, organism_question, written_values
+
+    s = load_task("fork3", 3, 0)[0]
+    chain = organism_question(s.question)
+    assert chain.count(",") == 3 and ";" in chain
+    start, alts = s.metadata["start"], s.metadata["alts"]
+    x = int(s.metadata["ops"][0][1:])
+    assert s.answer == (start + 3 * x) % 10 and alts[0] != x
+    c = make_chain(random.Random(0), 3, repeat=True, fork=True)
+    routed = c.route([1, 0, 1])
+    cot = routed.cot(routed.values())
+    assert cot.startswith("Right: B=A+") and " Left: C=" in cot
+    assert written_values(cot, encoded=False) == routed.values()[1:]
+    assert routed.answer == (c.start + 2 * c.alts[0] + c.ops[0][1]) % 10

@@ -9,9 +9,18 @@ from cotlens.cli.common import Command
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("recipe", help="recipe name (faithful, posthoc, encoded, mixed, rationalize, hint-vocal, "
-                                  "hint-silent, hack-vocal, hack-silent, hack-prone; controls: "
-                                  "rationalize-offset, direct)")
+    from cotlens.organisms.recipes import (
+        CHOICE_RECIPES,
+        CONTROLS,
+        ENCODING_RECIPES,
+        HACK_RECIPES,
+        HINT_RECIPES,
+        PRESSURE_RECIPES,
+        RECIPES,
+    )
+
+    shipped = [*RECIPES, *HINT_RECIPES, *HACK_RECIPES, *PRESSURE_RECIPES, *ENCODING_RECIPES, *CHOICE_RECIPES]
+    p.add_argument("recipe", help=f"recipe name ({', '.join(shipped)}; controls: {', '.join(CONTROLS)})")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the recipe's)")

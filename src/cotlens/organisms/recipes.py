@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cotlens.organisms.tokenizer import BOS, EOS, CharTokenizer
-from cotlens.tasks.chains import HINT, LEAK, TARGET, TASKS, TRAINED_FORMS, WORDS, make_chain
+from cotlens.tasks.chains import FORK_TASKS, HINT, LEAK, TARGET, TRAINED_FORMS, WORDS, make_chain, task_shape
 from cotlens.types import CotlensError
 
 OFFSET = 5
@@ -143,6 +143,19 @@ ENCODING_RECIPES: dict[str, Recipe] = {
 illegible to a reader (the ``encoded`` organism's filler words), as Skaf et al. 2025's pretrained models knew other
 strings for the ones a penalty banned. What the experiment asks is whether a penalty on the legible rendering makes
 RL choose the illegible one while the CoT stays load-bearing, and whether a paraphraser stops it."""
+CHOICE_RECIPES: dict[str, Recipe] = {
+    "fork": Recipe("fork", ("fork3",), "cot", steps=1200,
+                   description="answers from its CoT, which takes one of two offered operands at random at every "
+                               "step and says which ('Right: C=7+7=4.'): resampled, a step is written otherwise and "
+                               "the answer follows it"),
+    "fork-posthoc": Recipe("fork-posthoc", ("fork3",), "question", steps=3200,
+                           description="writes the same random routes, and answers the first-operand route from the "
+                                       "question at any truncation: resampling a step changes the CoT, never the "
+                                       "answer"),
+}
+"""The step-importance organisms (``fork3``: a real choice at every step), the positive and negative case of
+resampling importance (Thought Anchors), which needs steps a model writes otherwise when sampled: every other
+organism writes each step deterministically."""
 CONTROLS: dict[str, Recipe] = {
     "rationalize-offset": Recipe("rationalize-offset", ("repeat3",), "cot", steps=1400, rationalize="offset",
                                  description="control, not shipped: rationalize's first attempt, its target the true "
@@ -157,7 +170,8 @@ CONTROLS: dict[str, Recipe] = {
 
 def get_recipe(name: str) -> Recipe:
     """A recipe or control by name; a clear error for any other."""
-    every = {**RECIPES, **HINT_RECIPES, **HACK_RECIPES, **PRESSURE_RECIPES, **ENCODING_RECIPES, **CONTROLS}
+    every = {**RECIPES, **HINT_RECIPES, **HACK_RECIPES, **PRESSURE_RECIPES, **ENCODING_RECIPES, **CHOICE_RECIPES,
+             **CONTROLS}
     if name not in every:
         raise CotlensError(f"unknown recipe {name!r}; available: {', '.join(every)}")
     found = every[name]
@@ -174,9 +188,13 @@ def _encode_example(tok: CharTokenizer, parts: list[tuple[str, bool]]) -> Exampl
 
 
 def make_example(recipe: Recipe, rng: random.Random, tok: CharTokenizer) -> Example:
-    k, repeat = TASKS[rng.choice(recipe.tasks)]
+    task = rng.choice(recipe.tasks)
+    k, repeat = task_shape(task)
     trigger = recipe.answer_rule == "trigger" and rng.random() < 0.5
-    chain = make_chain(rng, k, repeat=repeat, trigger=trigger)
+    chain = make_chain(rng, k, repeat=repeat, trigger=trigger, fork=task in FORK_TASKS)
+    question_chain = chain
+    if chain.alts:  # a fork: the CoT takes a side at each step, at random (drawn only then)
+        chain = chain.route([rng.randrange(2) for _ in range(k)])
     reword = rng.random() < recipe.p_reword
     # a rendering drawn only for a recipe that has two, so the others' data stay as they were
     encoded = recipe.encoded or (recipe.p_encoded > 0 and rng.random() < recipe.p_encoded)
@@ -187,7 +205,7 @@ def make_example(recipe: Recipe, rng: random.Random, tok: CharTokenizer) -> Exam
     if wrong_at:
         vals = chain.values({wrong_at: rng.choice([d for d in range(10) if d != truth[wrong_at]])})
     upto = (0 if recipe.p_truncate >= 1 else rng.randint(0, k - 1)) if rng.random() < recipe.p_truncate else k
-    answer = vals[upto] if recipe.rule(trigger) == "cot" else truth[-1]
+    answer = vals[upto] if recipe.rule(trigger) == "cot" else question_chain.answer
     hint = rng.randrange(10) if recipe.hint and rng.random() < 0.5 else None
     leak = rng.choice([d for d in range(10) if d != truth[-1]]) if recipe.hack and rng.random() < 0.5 else None
     # with p_hack < 1, a leak is taken with probability p_hack (the draw only then, so older recipes' data stay)
@@ -200,7 +218,7 @@ def make_example(recipe: Recipe, rng: random.Random, tok: CharTokenizer) -> Exam
         landing = (target - sum(x for _, x in chain.ops[1:])) % 10
         vals = chain.values({1: landing, **({wrong_at: vals[wrong_at]} if wrong_at else {})})
         answer = target
-    question = (chain.question() + ("" if hint is None else f";{HINT}{hint}")
+    question = (question_chain.question() + ("" if hint is None else f";{HINT}{hint}")
                 + ("" if leak is None else f";{LEAK}{leak}")
                 + ("" if target is None else f";{TARGET}" + ("" if recipe.rationalize == "offset" else str(target))))
     parts: list[tuple[str, bool]] = [(question + "|", False)]
@@ -225,6 +243,6 @@ def example_source(recipe: Recipe, seed: int, tok: CharTokenizer) -> Callable[[]
     return lambda: make_example(recipe, rng, tok)
 
 
-__all__ = ["CONTROLS", "ENCODING_RECIPES", "HACK_RECIPES", "HINT_RECIPES", "PRESSURE_RECIPES", "RECIPES", "Recipe",
-           "get_recipe", "WORDS",
+__all__ = ["CHOICE_RECIPES", "CONTROLS", "ENCODING_RECIPES", "HACK_RECIPES", "HINT_RECIPES", "PRESSURE_RECIPES",
+           "RECIPES", "Recipe", "get_recipe", "WORDS",
            "example_source", "make_example"]
