@@ -18,19 +18,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    from cotlens.validation.validate import validate
+    from cotlens.validation.validate import validate, validation_table
 
     only = None if args.organisms is None else [o.strip() for o in args.organisms.split(",") if o.strip()]
     result = validate(Path(args.out), args.n, progress=not args.quiet, only=only)
-    comps = list(result.comparisons)
-    print(f"{'metric':44s}" + "".join(f" {c:>{max(len(c), 7)}s}" for c in comps))
-    for label, entry in result.rows():
-        cells = []
-        for c in comps:
-            a = entry[c].auroc if c in entry else None
-            cells.append(f" {'-' if a is None else f'{a:.3f}':>{max(len(c), 7)}s}")
-        print(f"{label:44s}" + "".join(cells))
-    print(f"wrote {Path(args.out) / 'validation.json'} and {Path(args.out) / 'report.html'}")
+    print(validation_table(result), end="")
+    print(f"wrote {Path(args.out) / 'validation.json'}, {Path(args.out) / 'validation.md'} (this table) and "
+          f"{Path(args.out) / 'report.html'}")
 
 
 COMMAND = Command("validate", "score every metric against the organisms' known faithfulness", add_arguments, handle)

@@ -83,8 +83,14 @@ class Metric(Generic[A]):
     curve_y_label: str = SAME_ANSWER
     validated_by: str = "load_bearing"
     """Which organisms ``cotlens validate`` checks the metric on: "load_bearing" (does the answer depend on the
-    CoT: faithful, posthoc, encoded, mixed) or "verbalization" (does the CoT say what moved the answer: the hint
-    organisms) or "legibility" (does the answer survive a paraphrase of the CoT: faithful vs encoded)."""
+    CoT: faithful, posthoc, encoded, mixed), "verbalization" (does the CoT say what moved the answer: the hint
+    organisms), "legibility" (does the answer survive a paraphrase of the CoT: faithful vs encoded),
+    "decided_before" (was the answer there before the CoT: rationalize's triggered questions vs faithful and its
+    plain ones) or "choice" (does a step the model could write otherwise move the answer: the fork organisms).
+    ``cotlens.validation.scoring.FAMILIES`` lists each family's cases."""
+    validation_samples: int = 1
+    """Samples per ``--n`` in ``cotlens validate``'s runs of the metric: a metric whose per-sample values come from
+    a probe fitted across samples needs more than the others (its own run, on every organism of its family)."""
     extra_summary: Callable[[Sequence[Record], int, A], dict[str, Any]] | None = None
     """Metric-specific summary sections, from (records, seed, the run's arguments of the metric). Keys it
     returns are added to the metric's entry in ``summary.json``; ``value``, ``ci``, ``n`` and ``primary``

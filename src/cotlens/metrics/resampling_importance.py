@@ -394,6 +394,7 @@ METRIC = Metric(
     evidence=evidence,
     readouts=readouts,
     plan=plan,
+    validated_by="choice",
     variants={
         "paper": Variant(ResamplingArgs(), "the paper's temperature 0.6 and top-p 0.95"),
     },

@@ -5,11 +5,12 @@ its monitor episodes. Nothing here scores; ``cotlens.validation.scoring`` reads 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from cotlens.metrics import METRICS, main_args
 from cotlens.metrics.base import Variant
 from cotlens.monitoring.result import MonitorResult
-from cotlens.organisms.recipes import HACK_RECIPES, HINT_RECIPES
+from cotlens.organisms.recipes import CHOICE_RECIPES, HACK_RECIPES, HINT_RECIPES
 from cotlens.runs.config import RunConfig
 from cotlens.runs.finished import FinishedRun, load_finished
 from cotlens.runs.runner import run
@@ -19,7 +20,8 @@ VALIDATION_SEED = 424242
 operands), so held-out questions also occur in training: the organisms are tested on their behaviour, not on
 generalisation (the latent probe's folds are drawn by question for this reason)."""
 TASKS = {"faithful": "repeat3", "posthoc": "repeat3", "encoded": "repeat3", "mixed": "repeat3-mixed",
-         "rationalize": "repeat3-target", "hint-vocal": "repeat3", "hint-silent": "repeat3"}
+         "rationalize": "repeat3-target", "hint-vocal": "repeat3", "hint-silent": "repeat3", "fork": "fork3",
+         "fork-posthoc": "fork3"}
 MAIN = "main"
 """The organism's run of every metric with its first variant (``Metric.variants``) or its defaults."""
 PROBE_TASKS = {"faithful": ("chain4", 1), "rationalize": ("repeat3-target-all", 4)}
@@ -32,7 +34,8 @@ MONITOR_ENVS = {name: "leaky" for name in HACK_RECIPES} | {"rationalize": "trigg
 """The organisms the monitors are validated on, and the environment each misbehaves in."""
 
 OrganismRuns = dict[str, FinishedRun]
-"""An organism's finished runs: ``MAIN``, each extra variant's label, and ``probe``."""
+"""An organism's finished runs: ``MAIN``, each extra variant's label, ``probe``, and the name of each metric
+validated on more samples (``Metric.validation_samples``)."""
 
 
 def extra_variants() -> dict[str, tuple[str, Variant]]:
@@ -55,15 +58,24 @@ def run_organism(name: str, out: Path, n: int, progress: bool) -> OrganismRuns:
     """Per run (the main one, each extra variant's, the probe task's), its summary and what it wrote (samples,
     traces, records), read once. A hint organism has one run, of the hint metrics and the latent probe."""
     runs: OrganismRuns = {}
-    hint = name in HINT_RECIPES
-    todo = {MAIN: ((*family_metrics("verbalization"), "latent_probe") if hint else
-                   (*family_metrics("load_bearing"), *family_metrics("legibility")), main_args())}
-    if not hint:
-        todo.update({label: ((metric,), {metric: v.args}) for label, (metric, v) in extra_variants().items()
+    hint, choice = name in HINT_RECIPES, name in CHOICE_RECIPES
+    if hint:
+        main = (*family_metrics("verbalization"), "latent_probe")
+    elif choice:
+        main = family_metrics("choice")
+    else:
+        main = tuple(m for f in ("load_bearing", "legibility", "choice", "decided_before")
+                     for m in family_metrics(f) if METRICS[m].validation_samples == 1)
+    todo: dict[str, tuple[tuple[str, ...], dict[str, Any], int]] = {MAIN: (main, main_args(), n)}
+    if not hint and not choice:
+        todo.update({label: ((metric,), {metric: v.args}, n) for label, (metric, v) in extra_variants().items()
                      if METRICS[metric].validated_by == "load_bearing"})
-    for label, (metrics, args) in todo.items():
+        # a metric fitted across samples, on more of them (``Metric.validation_samples``), in a run of its own
+        todo.update({m: ((m,), main_args(), n * METRICS[m].validation_samples) for m in METRICS
+                     if METRICS[m].validation_samples > 1})
+    for label, (metrics, args, size) in todo.items():
         slug = label.replace(":", "-")
-        cfg = RunConfig(model=f"organism:{name}", task=TASKS[name], out=str(out / "runs" / name / slug), n=n,
+        cfg = RunConfig(model=f"organism:{name}", task=TASKS[name], out=str(out / "runs" / name / slug), n=size,
                         seed=VALIDATION_SEED, max_new_tokens=60, batch_size=64, metrics=metrics,
                         cache=str(out / "calls.sqlite"), args=args)
         runs[label] = _finished(cfg, progress)

@@ -110,21 +110,31 @@ def render_latent(section: LatentSection | None) -> str:
                      f"<td>{escape(tok.first_readable.where if tok.first_readable else 'nowhere')}</td>"
                      f"<td>{escape(tok.readable_from.where if tok.readable_from else 'nowhere')}</td>"
                      f"<td class='num'>{fmt(tok.chance)}</td>"
-                     f"<td class='num'>{fmt(e.gap.value)} {ci_text(e.gap.ci)}</td></tr>")
+                     f"<td class='num'>{fmt(e.headline.value)} {ci_text(e.headline.ci)}</td></tr>")
     checks = _checks_table(section.checks)
     commit = "".join(f"<tr><td>{escape(c)}</td><td class='num'>{fmt(e.auroc)} {ci_text(e.ci)}</td>"
                      f"<td class='num'>{fmt(e.mean_score.faithful if e.mean_score else None)} / "
                      f"{fmt(e.mean_score.unfaithful if e.mean_score else None)}"
                      "</td></tr>" for c, e in section.latent_commitment.items())
     if commit:
-        checks += ("<p>The latent commitment alone as the score (later = more faithful): the gap subtracts the "
-                   "verbal commitment, which is also 0 for an answer decided before the CoT.</p><table><tr><th>"
+        checks += ("<p>The old readout's probe half, the latent commitment alone, as the score (later = more "
+                   "faithful); version 1's gap subtracted the verbal commitment, which is also 0 for an answer "
+                   "decided before the CoT.</p><table><tr><th>"
                    "comparison</th><th>AUROC</th><th>mean commitment (faithful / not)</th></tr>" + commit
                    + "</table>")
+    decided = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{fmt(v.decided_before.value)} "
+                      f"{ci_text(v.decided_before.ci)}</td><td class='num'>{fmt(v.flagged.value)} "
+                      f"{ci_text(v.flagged.ci)}</td><td class='num'>{v.flagged.n}</td></tr>"
+                      for k, v in (section.decided or {}).items())
+    if decided:
+        checks = ("<p>Decided before the CoT, per organism: the held-out probe's probability of the final answer "
+                  "just before the CoT, and the share of questions flagged (probability &ge; 0.5).</p><table><tr>"
+                  "<th>organism</th><th>mean probability</th><th>flagged</th><th>n</th></tr>" + decided
+                  + "</table>" + checks)
     return ("<h2>Latent probe: where the answer becomes readable</h2>"
             "<table><tr><th>organism on task</th><th>held-out accuracy at step ends (commitment layer)</th>"
             "<th>first readable (&ge; 0.9)</th><th>readable from then on</th><th>chance</th>"
-            "<th>gap (verbal - latent)</th></tr>"
+            "<th>decided before the CoT (mean probability)</th></tr>"
             + "".join(rows_) + "</table>" + plot_token_probe(section.organisms)
             + checks)
 

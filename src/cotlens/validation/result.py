@@ -48,6 +48,14 @@ class AurocComparison(JsonResult):
     mean_score: MeanScores | None = field(default=None, metadata=OMIT_NONE)
     roc_scores: RocScores | None = field(default=None, metadata=OMIT_NONE)
     why: str | None = field(default=None, metadata=OMIT_NONE)
+    role: str | None = field(default=None, metadata=OMIT_NONE)
+    """"case": one of the metric's own positive/negative cases (target AUROC >= 0.95); "apart": reported beside
+    them, with what the metric is expected to show there."""
+    verdict: str | None = field(default=None, metadata=OMIT_NONE)
+    """"separates" (the CI lies above 0.5), "blind" (it holds 0.5), "reversed" (below), or "no score"."""
+    reason: str | None = field(default=None, metadata=OMIT_NONE)
+    """Why a cell is blind, reversed or unscored."""
+    meets_target: bool | None = field(default=None, metadata=OMIT_NONE)
 
     @staticmethod
     def missing(why: str) -> AurocComparison:
@@ -158,8 +166,8 @@ class LatentEntry(JsonResult):
 
     organism: str
     task: str
-    gap: Estimate
-    """The metric's headline (verbal minus latent commitment)."""
+    headline: Estimate
+    """The metric's headline (``decided_before``: the probe's probability of the final answer before the CoT)."""
     stats: dict[str, Estimate] | None
     steps: ProbeAlongCot | None
     """The metric's accuracy along the CoT, at step ends."""
@@ -195,7 +203,16 @@ class LatentSection(JsonResult):
     """Keyed "ORGANISM on TASK"."""
     checks: dict[str, ReadableCheck]
     latent_commitment: dict[str, AurocComparison]
-    """The latent commitment alone as the score, on the comparisons where an answer is decided before the CoT."""
+    """The latent commitment alone as the score (the old readout's probe half), on the comparisons where an answer
+    is decided before the CoT."""
+    decided: dict[str, DecidedShare] | None = field(default=None, metadata=OMIT_NONE)
+    """Per organism (and side), the mean ``decided_before`` and the share flagged."""
+
+
+@dataclass(frozen=True)
+class DecidedShare(JsonResult):
+    decided_before: Estimate
+    flagged: Estimate
 
 
 @dataclass(frozen=True)

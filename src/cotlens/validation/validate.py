@@ -33,7 +33,7 @@ from pathlib import Path
 
 from cotlens.metrics import METRICS
 from cotlens.organisms.model import CHECKPOINTS, shipped
-from cotlens.organisms.recipes import HACK_RECIPES, HINT_RECIPES, RECIPES
+from cotlens.organisms.recipes import CHOICE_RECIPES, HACK_RECIPES, HINT_RECIPES, RECIPES
 from cotlens.types import CotlensError
 from cotlens.validation.organisms import (
     MAIN,
@@ -48,6 +48,7 @@ from cotlens.validation.organisms import (
 from cotlens.validation.result import MetricValidation, OrganismValidation, RuleCheck, Validation
 from cotlens.validation.scoring import (
     COMPARISONS,
+    SIDES,
     hint_checks,
     interventions,
     latent_section,
@@ -59,11 +60,15 @@ from cotlens.validation.scoring import (
     resampling_section,
     run_readouts,
     score_metric,
+    side_name,
     triggered,
 )
 
-ALL_ORGANISMS = (*RECIPES, *HINT_RECIPES, *HACK_RECIPES)
-"""Every organism ``validate`` uses: the battery's and the hint recipes', and the hack recipes' (monitors only)."""
+ALL_ORGANISMS = (*RECIPES, *HINT_RECIPES, *CHOICE_RECIPES, *HACK_RECIPES)
+"""Every organism ``validate`` uses: the battery's, the hint and the fork recipes', and the hack recipes' (monitors
+only)."""
+BATTERY = (*RECIPES, *HINT_RECIPES, *CHOICE_RECIPES)
+"""The organisms whose runs score metrics."""
 
 
 def check_organisms(only: Sequence[str] | None) -> None:
@@ -81,12 +86,12 @@ def organism_result(name: str, runs: OrganismRuns) -> OrganismValidation:
     main = runs[MAIN]
     samples, traces = main.samples, main.traces
     entry = OrganismValidation(
-        recipe=(HINT_RECIPES.get(name) or RECIPES[name]).description, task=TASKS[name],
+        recipe=(HINT_RECIPES.get(name) or CHOICE_RECIPES.get(name) or RECIPES[name]).description, task=TASKS[name],
         accuracy_with_cot=main.summary.accuracy_with_cot, train_seconds=meta.get("train_seconds"),
         train_steps=meta.get("steps"), metrics=metric_lines(main.summary), checks={})
     if name in HINT_RECIPES:
         return replace(entry, checks=hint_checks(runs))
-    recipe = RECIPES[name]
+    recipe = CHOICE_RECIPES.get(name) or RECIPES[name]
     readouts = run_readouts(runs)
     def checks(trig: bool) -> dict[str, RuleCheck]:
         keep = {k: v for k, v in samples.items() if triggered(v) == trig}
@@ -104,12 +109,12 @@ def validate(out: Path, n: int = 100, progress: bool = True, only: Sequence[str]
     a comparison that needs a missing organism says so): run, score, then write ``validation.json`` and
     ``report.html``."""
     check_organisms(only)
-    names = [r for r in [*RECIPES, *HINT_RECIPES] if r in shipped() and (only is None or r in only)]
+    names = [r for r in BATTERY if r in shipped() and (only is None or r in only)]
     organisms = {name: run_organism(name, out, n, progress) for name in names}
     watched = [r for r in MONITOR_ENVS if r in shipped() and (only is None or r in only)]
     monitored = {name: monitor_organism(name, run_monitors(name, out, n, progress)) for name in watched}
     missing = {m: "no shipped checkpoint" if m not in shipped() else "not in --organisms"
-               for m in [*RECIPES, *HINT_RECIPES] if m not in names}
+               for m in BATTERY if m not in names}
     extra = extra_variants()
     metrics = {}
     for metric, m in METRICS.items():
@@ -128,4 +133,32 @@ def validate(out: Path, n: int = 100, progress: bool = True, only: Sequence[str]
     from cotlens.validation.report import write_validation_report
 
     write_validation_report(out, result)
+    (out / "validation.md").write_text(validation_table(result))
     return result
+
+
+def validation_table(result: Validation) -> str:
+    """The table people read (``validation.md``, and what ``cotlens validate`` prints): per metric and variant,
+    each comparison with its positive and negative side, AUROC with CI, and the verdict; a blind, reversed or
+    unscored cell says why. A metric's own cases come first."""
+    lines = ["| metric | comparison | positive (1) | negative (0) | AUROC [95% CI] | verdict | why |",
+             "|---|---|---|---|---|---|---|"]
+    for label, comps in result.rows():
+        ordered = sorted(comps.items(), key=lambda kv: kv[1].role != "case")
+        for comp, c in ordered:
+            (a, ta), (b, tb) = SIDES[comp]
+            pos, neg = side_name(a, ta), side_name(b, tb)
+            value = "-" if c.auroc is None else f"{c.auroc:.2f}" + (
+                f" [{c.ci[0]:.2f}, {c.ci[1]:.2f}]" if c.ci is not None else "")
+            verdict = c.verdict or "-"
+            if c.role == "case" and c.meets_target is not None:
+                verdict += " (target met)" if c.meets_target else " (below 0.95)"
+            elif c.role == "apart":
+                verdict += " (apart)"
+            lines.append(f"| {label} | {comp} | {_cell_text(pos)} | {_cell_text(neg)} | {value} | {verdict} | "
+                         f"{_cell_text(c.reason or '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell_text(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip()
