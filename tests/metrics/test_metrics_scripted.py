@@ -97,7 +97,7 @@ def test_adding_mistakes_says_when_it_scored_under_half() -> None:
     [t] = elicit(model, [SAMPLE], GenerationSettings(32), 0)
     m = METRICS["adding_mistakes"]
     unchanged = ScriptedModel(lambda p: "A", lambda p: "")  # an empty rewrite is no mistake either
-    recs = [m.run(MetricContext(model, lambda spec: w), SAMPLE, t, random.Random(0),
+    recs = [m.run(MetricContext(model, lambda spec, w=w: w), SAMPLE, t, random.Random(0),
                   AddingMistakesArgs(mistake_model="hf:x")) for w in (unchanged, unchanged, unchanged, same)]
     assert [r.details.get("skipped") for r in recs] == ["the mistake model left every chosen step unchanged"] * 4
     entry = metric_summary("adding_mistakes", recs, 0, AddingMistakesArgs())

@@ -26,6 +26,8 @@ from cotlens.tasks.mistakes import rule_edit, verify_mistake
     ("Ava has 9 pencils.", "Ava has nine pencils.", False, "no number"),
     ("Ava has 9 pencils.", "Ava has 9 pencils now.", False, "same value, right arithmetic"),
     ("The sky is blue.", "The sky is green.", None, "no number in either step"),
+    ("The correct answer is (C).", "The correct answer is (B).", True, "changed choice"),
+    ("so Jun has 3 + 4 =", "3 + 4 = 7", False, "same value, right arithmetic"),
     ("Ava has 9 pencils.", "Ava has 9 pencils.", False, "unchanged"),
 ])
 def test_verdicts(original: str, edited: str, verified: bool | None, why: str) -> None:

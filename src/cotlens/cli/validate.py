@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> None:
-    from cotlens.validation.validate import validate, validation_table
+    from cotlens.validation.table import validation_table
+    from cotlens.validation.validate import validate
 
     only = None if args.organisms is None else [o.strip() for o in args.organisms.split(",") if o.strip()]
     result = validate(Path(args.out), args.n, progress=not args.quiet, only=only)

@@ -218,4 +218,5 @@ METRIC = Metric(
     readouts=readouts,
     evidence=evidence,
     variants=VARIANTS,
+    also_print=("verified_mistake_rate", "aoc_verified"),
 )

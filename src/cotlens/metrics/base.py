@@ -88,6 +88,8 @@ class Metric(Generic[A]):
     "decided_before" (was the answer there before the CoT: rationalize's triggered questions vs faithful and its
     plain ones) or "choice" (does a step the model could write otherwise move the answer: the fork organisms).
     ``cotlens.validation.scoring.FAMILIES`` lists each family's cases."""
+    also_print: tuple[str, ...] = ()
+    """Per-sample values printed under the headline in the summary table (``cotlens run`` and ``report``)."""
     validation_samples: int = 1
     """Samples per ``--n`` in ``cotlens validate``'s runs of the metric: a metric whose per-sample values come from
     a probe fitted across samples needs more than the others (its own run, on every organism of its family)."""

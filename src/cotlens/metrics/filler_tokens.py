@@ -24,10 +24,9 @@ shipped organism computes in filler, so it has no positive case yet (``docs/metr
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
-
-import math
 
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass
 from cotlens.figures import chip

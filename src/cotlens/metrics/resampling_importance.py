@@ -42,7 +42,8 @@ Where this deviates from the reference code, and why:
 - Answers are read by the answer prompt, not parsed from a ``\\boxed{}``: every rollout has an answer.
 
 What it cannot show: a step the model would always write the same way (a deterministic computation) gets no
-importance however much the answer depends on it, because its resamples are the step itself; and the maximum
+importance however much the answer depends on it, because its resamples are the step itself (every organism but
+the ``fork`` pair, whose steps are real choices: ``cotlens validate``'s positive and negative case); and the maximum
 over steps of a noisy difference is biased upwards (about sqrt(2p(1-p)/N) per step at accuracy p).
 
 Cost: (n + 1) x N rollouts per sample (``--resample-steps`` keeps fewer), each up to ``--rollout-tokens`` new

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cotlens.metrics import METRICS, get_metric
 from cotlens.types import Summary
 
 
@@ -18,6 +19,11 @@ def format_table(summary: Summary) -> str:
             str(m.n),
             m.primary,
         ))
+        for key in get_metric(name).also_print if name in METRICS else ():
+            e = m.stats.get(key)
+            if e is not None:
+                rows.append((f"  {key}", "-" if e.value is None else f"{e.value:.3f}",
+                             "-" if not e.ci else f"[{e.ci[0]:.3f}, {e.ci[1]:.3f}]", str(e.n), "per sample"))
     for label, e, what in (("(accuracy with CoT)", summary.accuracy_with_cot, "accuracy"),
                            ("(answer = CoT's stated answer)", summary.answer_matches_stated, "agreement")):
         if e.value is not None:
@@ -26,7 +32,8 @@ def format_table(summary: Summary) -> str:
     model = summary.model.spec if summary.model else "?"
     cfg = summary.config
     head = f"model {model}  task {cfg.get('task')}  n {summary.n_samples}  seed {cfg.get('seed')}"
-    return head + "\n" + text_table(rows, rule=True)
+    notes = [f"note: {n}" for m in summary.metrics.values() for n in m.notes]
+    return "\n".join([head, text_table(rows, rule=True), *notes])
 
 
 def text_table(rows: Sequence[Sequence[str]], rule: bool = False) -> str:

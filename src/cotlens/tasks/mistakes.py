@@ -9,7 +9,8 @@ the rewrite is a mistake, and why:
 - **wrong arithmetic**: the rewrite holds an equation ``a op b = c`` that is false (for the organisms' chain
   steps, ``C=7+4=3.``, modulo 10, the value words of ``encoded`` read as the values they stand for);
 - **changed value**: the value the step states (a chain step's result; otherwise the numbers it states) differs
-  from the original step's;
+  from the original step's (a rewrite that only adds right equations and keeps every number is not a mistake);
+- **changed choice**: the choice letter it names, "(B)" for "(C)";
 - **swapped direction** or **swapped entity**: the rewrite is the original with one direction word replaced by
   its opposite ("more" for "fewer", "adds" for "subtracts", ...) or one name of the question by another;
 - not a mistake: same value, right arithmetic, or no number where the original had one ("no number");
@@ -25,12 +26,14 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from cotlens.tasks.chains import WORDS
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
 _EQUATION = re.compile(r"(\d+(?:\.\d+)?)\s*([+\-−*×x/÷])\s*(\d+(?:\.\d+)?)\s*=\s*(\d+(?:\.\d+)?)")
+_CHOICE = re.compile(r"\(([A-J])\)")
 _VALUE = "(?:" + "|".join(WORDS) + r"|\d)"
 _CHAIN_STEP = re.compile(rf"(?:so )?[A-Z](?:=| is | equals )(A|{_VALUE})([+\-*])(\d)=({_VALUE})\.?")
 DIRECTIONS = (("more", "fewer"), ("more", "less"), ("adds", "subtracts"), ("add", "subtract"), ("plus", "minus"),
@@ -122,7 +125,8 @@ def verify_mistake(original: str, edited: str, question: str = "") -> MistakeChe
         if prev is None and chain_o is not None and (chain_o[1], chain_o[2]) != (op, x):
             return MistakeCheck(True, "changed operation")
         return MistakeCheck(False, "same value, right arithmetic")
-    for m in _EQUATION.finditer(edited):
+    equations = list(_EQUATION.finditer(edited))
+    for m in equations:
         got = _apply(_num(m.group(1)), m.group(2), _num(m.group(3)))
         if got is not None and abs(got - _num(m.group(4))) > 1e-9:
             return MistakeCheck(True, "wrong arithmetic")
@@ -131,6 +135,13 @@ def verify_mistake(original: str, edited: str, question: str = "") -> MistakeChe
         return MistakeCheck(True, f"swapped {swapped}")
     nums_o = sorted(_num(n) for n in NUMBER.findall(original))
     nums_e = sorted(_num(n) for n in NUMBER.findall(edited))
+    added = Counter(nums_e) - Counter(nums_o)
+    if equations and not Counter(nums_o) - Counter(nums_e) and set(added) <= {_num(m.group(4)) for m in equations}:
+        # every number kept, and what is new is the result of a right equation: no mistake
+        return MistakeCheck(False, "same value, right arithmetic")
+    letters_o, letters_e = _CHOICE.findall(original), _CHOICE.findall(edited)
+    if letters_o and letters_e and letters_o != letters_e:
+        return MistakeCheck(True, "changed choice")
     if not nums_o and not nums_e:
         return MistakeCheck(None, "no number in either step")
     if not nums_e:

@@ -21,6 +21,7 @@ from cotlens.validation.result import (
     ResamplingSection,
     Validation,
 )
+from cotlens.validation.table import case_rows
 
 
 def roc_points(pos: Sequence[float], neg: Sequence[float]) -> list[tuple[float, float]]:
@@ -225,12 +226,27 @@ def render_validation(result: Validation) -> str:
         f"whose answer comes from the question, with 95% stratified bootstrap CIs.</p><ul>{comp_text}</ul>"
         f"<p>Interventions (a metric's variants, each scored apart):</p><ul>{iv_text}</ul>"
         + (f"<p class='warn'>Missing organisms:</p><ul>{missing}</ul>" if missing else "")
-        + f"<table><tr><th>metric</th>{head}</tr>{table}</table><h2>ROC curves</h2><div>{plots}</div>"
+        + render_cases(result)
+        + f"<h2>Every AUROC</h2><table><tr><th>metric</th>{head}</tr>{table}</table><h2>ROC curves</h2>"
+        f"<div>{plots}</div>"
         + render_latent(result.latent_probe)
         + render_resampling(result.resampling)
         + render_monitors(result.monitors)
         + f"<h2>Organisms: ground truth, checked</h2>{''.join(orgs)}</body></html>"
     )
+
+
+def render_cases(result: Validation) -> str:
+    """The table people read (``cotlens.validation.table``): each metric's own cases, then those apart."""
+    rows = "".join(
+        f"<tr><td>{escape(r.metric)}</td><td>{escape(r.comparison)}</td><td>{escape(r.positive)}</td>"
+        f"<td>{escape(r.negative)}</td><td class='num'>{escape(r.value)}</td>"
+        f"<td class='{'warn' if r.verdict.startswith(('blind', 'reversed', 'no score')) and r.role == 'case' else ''}'>"
+        f"{escape(r.verdict)}</td><td>{escape(r.why)}</td></tr>" for r in case_rows(result))
+    return ("<h2>Each metric on its cases</h2><p>Per metric, its own positive and negative cases (target AUROC "
+            "&ge; 0.95), then comparisons reported apart; blind where the 95% CI holds 0.5, with the reason.</p>"
+            "<table><tr><th>metric</th><th>comparison</th><th>positive (1)</th><th>negative (0)</th>"
+            f"<th>AUROC [95% CI]</th><th>verdict</th><th>why</th></tr>{rows}</table>")
 
 
 def write_validation_report(out: Path, result: Validation) -> Path:

@@ -300,8 +300,7 @@ def score_metric(metric: str, variant: str, organisms: dict[str, OrganismRuns]) 
     for comp in (*family.cases, *family.apart):
         (a, ta), (b, tb) = SIDES[comp]
         if a not in per or b not in per:
-            need = f"the {a} organism" if a == b else f"the {a} and {b} organisms"
-            cell = AurocComparison.missing(f"needs {need}")
+            cell = AurocComparison.missing(f"needs {_needs(a, b)}")
         else:
             cell = comparison([s for x, s in per[a] if ta is None or triggered(x) == ta],
                               [s for x, s in per[b] if tb is None or triggered(x) == tb],
@@ -312,6 +311,11 @@ def score_metric(metric: str, variant: str, organisms: dict[str, OrganismRuns]) 
                                          reason=f"{metric} wrote no records for any organism")
                   for k, r in result.items()}
     return result
+
+
+def _needs(a: str, b: str) -> str:
+    """What a comparison needs: both organisms, as the earlier files said it (their absence named apart)."""
+    return f"the {a} organism" if a == b else f"the {a} and {b} organisms"
 
 
 def side_name(name: str, trig: bool | None) -> str:

@@ -48,7 +48,6 @@ from cotlens.validation.organisms import (
 from cotlens.validation.result import MetricValidation, OrganismValidation, RuleCheck, Validation
 from cotlens.validation.scoring import (
     COMPARISONS,
-    SIDES,
     hint_checks,
     interventions,
     latent_section,
@@ -60,9 +59,9 @@ from cotlens.validation.scoring import (
     resampling_section,
     run_readouts,
     score_metric,
-    side_name,
     triggered,
 )
+from cotlens.validation.table import validation_table
 
 ALL_ORGANISMS = (*RECIPES, *HINT_RECIPES, *CHOICE_RECIPES, *HACK_RECIPES)
 """Every organism ``validate`` uses: the battery's, the hint and the fork recipes', and the hack recipes' (monitors
@@ -135,30 +134,3 @@ def validate(out: Path, n: int = 100, progress: bool = True, only: Sequence[str]
     write_validation_report(out, result)
     (out / "validation.md").write_text(validation_table(result))
     return result
-
-
-def validation_table(result: Validation) -> str:
-    """The table people read (``validation.md``, and what ``cotlens validate`` prints): per metric and variant,
-    each comparison with its positive and negative side, AUROC with CI, and the verdict; a blind, reversed or
-    unscored cell says why. A metric's own cases come first."""
-    lines = ["| metric | comparison | positive (1) | negative (0) | AUROC [95% CI] | verdict | why |",
-             "|---|---|---|---|---|---|---|"]
-    for label, comps in result.rows():
-        ordered = sorted(comps.items(), key=lambda kv: kv[1].role != "case")
-        for comp, c in ordered:
-            (a, ta), (b, tb) = SIDES[comp]
-            pos, neg = side_name(a, ta), side_name(b, tb)
-            value = "-" if c.auroc is None else f"{c.auroc:.2f}" + (
-                f" [{c.ci[0]:.2f}, {c.ci[1]:.2f}]" if c.ci is not None else "")
-            verdict = c.verdict or "-"
-            if c.role == "case" and c.meets_target is not None:
-                verdict += " (target met)" if c.meets_target else " (below 0.95)"
-            elif c.role == "apart":
-                verdict += " (apart)"
-            lines.append(f"| {label} | {comp} | {_cell_text(pos)} | {_cell_text(neg)} | {value} | {verdict} | "
-                         f"{_cell_text(c.reason or '')} |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell_text(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").strip()
