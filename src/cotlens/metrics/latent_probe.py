@@ -49,7 +49,10 @@ position before it, not computed there: an answer written in the question (a bac
 readable by attention alone. An answer a post-hoc model computes only where its CoT ends is not decided before
 the CoT in this sense (the post-hoc organism reads low). The probe needs hundreds of samples for ten answers
 (measured on the rationalising organism: AUROC triggered vs plain questions 0.90 from 100 samples, 0.98 from
-400): ``summary.json`` gives n beside every number. The probe reads linear structure only.
+400): ``summary.json`` gives n beside every number. With few answers the flag is weak: a probe fitted on noise
+gives the right one of 3 answers a probability of 0.5 or more in a good share of samples by chance (27 of 60
+in the unit test's synthetic case), so read ``decided_before`` against a comparison (a model or questions that
+cannot have decided first), not against the threshold alone. The probe reads linear structure only.
 """
 
 from __future__ import annotations

@@ -306,9 +306,9 @@ def score_metric(metric: str, variant: str, organisms: dict[str, OrganismRuns]) 
                               [s for x, s in per[b] if tb is None or triggered(x) == tb],
                               (side_name(a, ta), side_name(b, tb)))
         result[comp] = judged(cell, "case" if comp in family.cases else "apart", family.apart.get(comp))
-    if per and not any(per.values()):
-        result = {k: dataclasses.replace(r, why=f"{metric} wrote no records for any organism",
-                                         reason=f"{metric} wrote no records for any organism")
+    if per and not any(per.values()):  # organisms ran, and none has its records: say that, not "no score"
+        why = f"{metric} wrote no records for any organism"
+        result = {k: r if (r.why or "").startswith("needs ") else dataclasses.replace(r, why=why, reason=why)
                   for k, r in result.items()}
     return result
 
