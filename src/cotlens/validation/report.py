@@ -128,14 +128,15 @@ def render_latent(section: LatentSection | None) -> str:
                       f"{ci_text(v.flagged.ci)}</td><td class='num'>{v.flagged.n}</td></tr>"
                       for k, v in (section.decided or {}).items())
     if decided:
-        checks = ("<p>Decided before the CoT, per organism: the held-out probe's probability of the final answer "
-                  "just before the CoT, and the share of questions flagged (probability &ge; 0.5).</p><table><tr>"
-                  "<th>organism</th><th>mean probability</th><th>flagged</th><th>n</th></tr>" + decided
+        checks = ("<p>Decided before the CoT, per organism: the probability the held-out probe gives the final "
+                  "answer just before the CoT minus the answer's base rate (the lift), and the share of questions "
+                  "flagged (lift &ge; 0.5).</p><table><tr>"
+                  "<th>organism</th><th>mean lift</th><th>flagged</th><th>n</th></tr>" + decided
                   + "</table>" + checks)
     return ("<h2>Latent probe: where the answer becomes readable</h2>"
             "<table><tr><th>organism on task</th><th>held-out accuracy at step ends (commitment layer)</th>"
             "<th>first readable (&ge; 0.9)</th><th>readable from then on</th><th>chance</th>"
-            "<th>decided before the CoT (mean probability)</th></tr>"
+            "<th>decided before the CoT (mean lift)</th></tr>"
             + "".join(rows_) + "</table>" + plot_token_probe(section.organisms)
             + checks)
 

@@ -167,7 +167,7 @@ class LatentEntry(JsonResult):
     organism: str
     task: str
     headline: Estimate
-    """The metric's headline (``decided_before``: the probe's probability of the final answer before the CoT)."""
+    """The metric's headline (``decided_before``: the lift the probe gives the final answer before the CoT)."""
     stats: dict[str, Estimate] | None
     steps: ProbeAlongCot | None
     """The metric's accuracy along the CoT, at step ends."""
