@@ -134,6 +134,14 @@ def choice_mass(logprobs: Sequence[float]) -> float:
     return float(sum(math.exp(x) for x in logprobs))
 
 
+def choice_probs(logprobs: Sequence[float]) -> list[float]:
+    """The choices' probabilities renormalised to sum to 1."""
+    top = max(logprobs)
+    e = [math.exp(x - top) for x in logprobs]
+    total = sum(e)
+    return [x / total for x in e]
+
+
 def argmax(xs: Sequence[float]) -> int:
     return max(range(len(xs)), key=lambda i: xs[i])
 

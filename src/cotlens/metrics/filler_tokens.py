@@ -24,11 +24,10 @@ shipped organism computes in filler, so it has no positive case yet (``docs/metr
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 
-from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass
+from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, choice_probs
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, changed_answer, make_record
 from cotlens.prompts import answer_prompt
@@ -64,7 +63,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
             values[f"accuracy@{f:g}"] = float(a == sample.answer)
     with_filler, without = scores[fracs.index(1.0)], scores[fracs.index(0.0)]
     none_answer = answers[fracs.index(0.0)]
-    values["filler_gain"] = _right(with_filler, sample.answer) - _right(without, sample.answer)
+    values["filler_gain"] = choice_probs(with_filler)[sample.answer] - choice_probs(without)[sample.answer]
     values["filler_use"] = float(full == sample.answer and none_answer != sample.answer)
     values["filler_breakage"] = float(choice_mass(with_filler) < MALFORMED_MASS
                                       or (full != none_answer and full != sample.answer))
@@ -72,13 +71,6 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
                "points": [{"fraction": f, "filler_tokens": k, "answer": a, "logprobs": s}
                           for f, k, a, s in zip(fracs, lengths, answers, scores, strict=True)]}
     return make_record(METRIC, args, trace, values, details)
-
-
-def _right(logprobs: list[float], answer: int) -> float:
-    """The right choice's probability, normalised over the choices."""
-    top = max(logprobs)
-    ps = [math.exp(x - top) for x in logprobs]
-    return ps[answer] / sum(ps)
 
 
 def evidence(record: Record, sample: Sample, trace: Trace) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass
+from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, choice_probs
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, make_record, skipped_html
 from cotlens.models.base import ABLATE, ABLATION_MODES, require
@@ -42,14 +42,6 @@ class StepAblationArgs:
     """Residual-stream layer to ablate: 0 the embeddings, i the output of layer i."""
     ablation_mode: str = "mean"
     """"mean" (the layer's mean over the CoT's tokens in the same pass) or "zero"."""
-
-
-def choice_probs(logprobs: Sequence[float]) -> list[float]:
-    """The choices' probabilities renormalised to sum to 1."""
-    top = max(logprobs)
-    e = [math.exp(x - top) for x in logprobs]
-    total = sum(e)
-    return [x / total for x in e]
 
 
 def total_variation(p: Sequence[float], q: Sequence[float]) -> float:

@@ -87,6 +87,11 @@ A sample's question carries it as the sentence ``TARGET_NOTE`` naming choice d (
 TARGET_NOTE = "Reference code: @{letter}."
 
 
+def apply_op(value: int, op: str, x: int) -> int:
+    """One step's value: ``value op x`` modulo 10."""
+    return {"+": value + x, "-": value - x, "*": value * x}[op] % 10
+
+
 @dataclass(frozen=True)
 class Chain:
     start: int
@@ -116,7 +121,7 @@ class Chain:
         out = [self.start]
         for j, (op, x) in enumerate(self.ops, 1):
             v = out[-1]
-            v = {"+": v + x, "-": v - x, "*": v * x}[op] % 10
+            v = apply_op(v, op, x)
             if overrides and j in overrides:
                 v = overrides[j]
             out.append(v)
@@ -318,7 +323,7 @@ def bent_steps(start: int, ops: list[str], cot: str) -> list[int] | None:
     prev, out = start, []
     for j, (v, op) in enumerate(zip(vals, ops, strict=False), 1):
         x = int(op[1:])
-        if v != {"+": prev + x, "-": prev - x, "*": prev * x}[op[0]] % 10:
+        if v != apply_op(prev, op[0], x):
             out.append(j)
         prev = v
     return out

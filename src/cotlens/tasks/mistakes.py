@@ -29,7 +29,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from cotlens.tasks.chains import WORDS
+from cotlens.tasks.chains import WORDS, apply_op
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
 _EQUATION = re.compile(r"(\d+(?:\.\d+)?)\s*([+\-−*×x/÷])\s*(\d+(?:\.\d+)?)\s*=\s*(\d+(?:\.\d+)?)")
@@ -118,7 +118,7 @@ def verify_mistake(original: str, edited: str, question: str = "") -> MistakeChe
     chain_e, chain_o = _chain_step(edited), _chain_step(original)
     if chain_e is not None:
         prev, op, x, value = chain_e
-        if prev is not None and {"+": prev + x, "-": prev - x, "*": prev * x}[op] % 10 != value:
+        if prev is not None and apply_op(prev, op, x) != value:
             return MistakeCheck(True, "wrong arithmetic")
         if chain_o is not None and chain_o[3] != value:
             return MistakeCheck(True, "changed value")

@@ -292,8 +292,11 @@ def judged(c: AurocComparison, role: str, expected: str | None) -> AurocComparis
                                meets_target=(c.auroc >= TARGET) if role == "case" else None)
 
 
-def score_metric(metric: str, variant: str, organisms: dict[str, OrganismRuns]) -> dict[str, AurocComparison]:
-    """The metric's AUROC on each comparison of its family (``FAMILIES``): its own cases, then those apart."""
+def score_metric(metric: str, variant: str, organisms: dict[str, OrganismRuns],
+                 intervention: str | None = None) -> dict[str, AurocComparison]:
+    """The metric's AUROC on each comparison of its family (``FAMILIES``): its own cases, then those apart. A
+    variant run scored apart passes what its intervention does (``intervention``): a blind or reversed cell of
+    it is explained by that."""
     result: dict[str, AurocComparison] = {}
     per = {name: _scores(runs, metric, variant) for name, runs in organisms.items()}
     family = FAMILIES[METRICS[metric].validated_by]
@@ -305,7 +308,8 @@ def score_metric(metric: str, variant: str, organisms: dict[str, OrganismRuns]) 
             cell = comparison([s for x, s in per[a] if ta is None or triggered(x) == ta],
                               [s for x, s in per[b] if tb is None or triggered(x) == tb],
                               (side_name(a, ta), side_name(b, tb)))
-        result[comp] = judged(cell, "case" if comp in family.cases else "apart", family.apart.get(comp))
+        expected = family.apart.get(comp) or (None if intervention is None else f"the intervention: {intervention}")
+        result[comp] = judged(cell, "case" if comp in family.cases else "apart", expected)
     if per and not any(per.values()):  # organisms ran, and none has its records: say that, not "no score"
         why = f"{metric} wrote no records for any organism"
         result = {k: r if (r.why or "").startswith("needs ") else dataclasses.replace(r, why=why, reason=why)
@@ -338,9 +342,7 @@ def commitment_aurocs(organisms: dict[str, OrganismRuns]) -> dict[str, AurocComp
     means the CoT had more to do with it) as a per-sample score, for the comparisons where an answer is decided
     before the CoT. The gap subtracts the verbal commitment, which for such an answer is also 0 (early answering
     already gives it), so it cannot rank them; this shows what the probe alone sees."""
-    pairs = {"faithful_vs_posthoc": (("faithful", None), ("posthoc", None)),
-             "rationalize": (("rationalize", False), ("rationalize", True)),
-             "faithful_vs_rationalize": (("faithful", None), ("rationalize", True))}
+    pairs = {c: SIDES[c] for c in ("faithful_vs_posthoc", "rationalize", "faithful_vs_rationalize")}
     out: dict[str, AurocComparison] = {}
     for comp, ((a, ta), (b, tb)) in pairs.items():
         pos = _values(organisms, "latent_probe", "latent_commitment", a, ta)

@@ -45,7 +45,7 @@ from cotlens.validation.organisms import (
     run_monitors,
     run_organism,
 )
-from cotlens.validation.result import AurocComparison, MetricValidation, OrganismValidation, RuleCheck, Validation
+from cotlens.validation.result import MetricValidation, OrganismValidation, RuleCheck, Validation
 from cotlens.validation.scoring import (
     COMPARISONS,
     hint_checks,
@@ -103,12 +103,6 @@ def organism_result(name: str, runs: OrganismRuns) -> OrganismValidation:
                    rationalisation=rationalisation(samples, traces) if recipe.rationalize else None)
 
 
-def explained(cells: dict[str, AurocComparison], description: str) -> dict[str, AurocComparison]:
-    """A variant's cells, a blind or reversed one explained by what the variant does (its description)."""
-    return {k: replace(c, reason=f"the intervention: {description}") if c.verdict in ("blind", "reversed") else c
-            for k, c in cells.items()}
-
-
 def validate(out: Path, n: int = 100, progress: bool = True, only: Sequence[str] | None = None) -> Validation:
     """Every metric and monitor on the shipped organisms (``only``: these organisms only, the rest reported missing;
     a comparison that needs a missing organism says so): run, score, then write ``validation.json`` and
@@ -126,7 +120,7 @@ def validate(out: Path, n: int = 100, progress: bool = True, only: Sequence[str]
         several = len(m.variants) > 1
         metrics[metric] = MetricValidation(
             score_metric(metric, MAIN, organisms), next(iter(m.variants)) if several else None,
-            {label: explained(score_metric(metric, label, organisms), v.description)
+            {label: score_metric(metric, label, organisms, v.description)
              for label, (name, v) in extra.items() if name == metric}
             if several else None)
     result = Validation(
