@@ -18,6 +18,8 @@ from cotlens.tasks.mistakes import rule_edit, verify_mistake
     ("B=A+4=7.", "B=A+4=9.", True, "changed value"),  # the start is not in the step: only the value can tell
     ("B=A+4=7.", "B is A+4=7.", False, "same value, right arithmetic"),  # a rewording
     ("C=Now+2=Hmm.", "C=Now+2=Ok.", True, "wrong arithmetic"),  # encoded: 6 + 2 = 8 is not 1
+    ("Right: C=7+7=4.", "Right: C is 7+7=4.", False, "same value, right arithmetic"),  # fork3: modulo 10 too
+    ("Right: C=7+7=4.", "Right: C=7+7=6.", True, "wrong arithmetic"),
     ("Ava has 9 pencils.", "16", True, "changed value"),
     ("Then they get 5 more apples, so 9 + 5 = 14.", "Then they get 5 more apples, so 9 + 5 = 15.", True,
      "wrong arithmetic"),

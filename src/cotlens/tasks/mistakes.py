@@ -29,13 +29,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from cotlens.tasks.chains import WORDS, apply_op
+from cotlens.tasks.chains import SIDES, WORDS, apply_op
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
 _EQUATION = re.compile(r"(\d+(?:\.\d+)?)\s*([+\-−*×x/÷])\s*(\d+(?:\.\d+)?)\s*=\s*(\d+(?:\.\d+)?)")
 _CHOICE = re.compile(r"\(([A-J])\)")
 _VALUE = "(?:" + "|".join(WORDS) + r"|\d)"
-_CHAIN_STEP = re.compile(rf"(?:so )?[A-Z](?:=| is | equals )(A|{_VALUE})([+\-*])(\d)=({_VALUE})\.?")
+_SIDE = "(?:(?:" + "|".join(SIDES) + "): )?"
+_CHAIN_STEP = re.compile(rf"{_SIDE}(?:so )?[A-Z](?:=| is | equals )(A|{_VALUE})([+\-*])(\d)=({_VALUE})\.?")
 DIRECTIONS = (("more", "fewer"), ("more", "less"), ("adds", "subtracts"), ("add", "subtract"), ("plus", "minus"),
               ("gets", "gives away"), ("gains", "loses"), ("increases", "decreases"), ("buys", "sells"),
               ("doubles", "halves"), ("double", "halve"), ("multiply", "divide"), ("multiplied", "divided"),
