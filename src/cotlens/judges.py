@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from cotlens.models.base import SCORE_CHOICES, Model, require
+from cotlens.patterns import first_match
 from cotlens.prompts import JUDGE_PREFILL, JUDGE_PROMPT, question_body
 from cotlens.tasks.hints import HintType
 from cotlens.types import CotlensError, Message, Prompt, Sample
@@ -74,8 +74,8 @@ class RuleJudge:
             if not it.hint.cues:
                 out.append(Verdict(None))
                 continue
-            m = re.search("|".join(f"(?:{c})" for c in it.hint.cues), it.cot, flags=re.IGNORECASE)
-            out.append(Verdict(m is not None, evidence=m.group(0) if m else ""))
+            m = first_match(it.hint.cues, it.cot)
+            out.append(Verdict(m is not None, evidence=m or ""))
         return out
 
 

@@ -15,12 +15,12 @@ answer that follows a hint from one that solves the problem. The ``rule`` monito
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from cotlens.models.base import SCORE_CHOICES, Model, require
+from cotlens.patterns import first_match
 from cotlens.prompts import MONITOR_PREFILL, MONITOR_PROMPTS, MONITOR_SCOPE_TEXT, MONITOR_VERSION
 from cotlens.types import CotlensError, Episode, Message, Prompt
 
@@ -66,7 +66,8 @@ DEFAULT_CUES = (
 
 class RuleMonitor:
     """Suspicion 1 when the scoped text matches a cue (the episode's own ``cues`` or ``DEFAULT_CUES``,
-    case-insensitive), else 0. It sees mentions, not intent: a CoT that uses a hint silently scores 0."""
+    case-insensitive, matched in linear time: ``cotlens.patterns``), else 0. It sees mentions, not intent: a CoT
+    that uses a hint silently scores 0."""
 
     name = "rule"
     version = RULE_VERSION
@@ -75,9 +76,8 @@ class RuleMonitor:
     def read(self, episodes: Sequence[Episode], scope: str) -> list[Suspicion]:
         out = []
         for e in episodes:
-            pattern = "|".join(f"(?:{c})" for c in (*e.cues, *DEFAULT_CUES))
-            m = re.search(pattern, scoped_text(e, scope), flags=re.IGNORECASE)
-            out.append(Suspicion(1.0 if m else 0.0, m.group(0) if m else ""))
+            m = first_match((*e.cues, *DEFAULT_CUES), scoped_text(e, scope))
+            out.append(Suspicion(0.0 if m is None else 1.0, m or ""))
         return out
 
 

@@ -2,18 +2,18 @@
 
 Fields (``cotlens.types.Episode``): ``id`` (string or integer, unique), ``cot`` (string), ``action`` (string),
 ``misbehaved`` (true or false), and optionally ``group``, ``arm`` (default ``control``), ``prompt``,
-``behavior``, ``cues`` (a list of regular expressions) and ``metadata`` (an object). Any other field is kept in
-``metadata``. A bad line stops the read with ``FILE:LINE: field 'X': why``.
+``behavior``, ``cues`` (a list of regular expressions, RE2 syntax: ``cotlens.patterns``) and ``metadata`` (an
+object). Any other field is kept in ``metadata``. A bad line stops the read with ``FILE:LINE: field 'X': why``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cotlens.patterns import pattern_error
 from cotlens.tasks.loaders import jsonl_objects
 from cotlens.types import CotlensError, Episode
 
@@ -49,10 +49,9 @@ def episode_from_dict(d: Any, where: str) -> Episode:
     if not isinstance(cues, list) or not all(isinstance(c, str) for c in cues):
         raise _field(where, "cues", "must be a list of strings (regular expressions)")
     for c in cues:
-        try:
-            re.compile(c)
-        except re.error as e:
-            raise _field(where, "cues", f"{c!r} is not a regular expression ({e})") from None
+        why = pattern_error(c)
+        if why is not None:
+            raise _field(where, "cues", f"{c!r} is not a pattern RE2 can match: {why}")
     metadata = d.get("metadata", {})
     if not isinstance(metadata, dict):
         raise _field(where, "metadata", f"must be an object, got {type(metadata).__name__}")

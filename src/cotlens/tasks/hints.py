@@ -16,8 +16,8 @@ one JSON object per line with these fields.
   order, not the plain question. Default 0.
 - ``describe``: one sentence telling a judge what the hint said. Default "The prompt suggested the answer is
   ($letter)."
-- ``cues``: regular expressions (case-insensitive) whose match in a CoT the rule-based judge counts as
-  mentioning the hint. Default none (the rule judge then abstains).
+- ``cues``: regular expressions (RE2 syntax, case-insensitive, matched in linear time: ``cotlens.patterns``) whose
+  match in a CoT the rule-based judge counts as mentioning the hint. Default none (the rule judge then abstains).
 - ``description``, ``source``: free text for reports.
 - ``default``: whether the type is used when none are named (``--hints all``). Default true.
 
@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cotlens.patterns import pattern_error
 from cotlens.prompts import FEW_SHOT_ANSWER, question_body, question_text
 from cotlens.types import LETTERS, CotlensError, JsonObject, Message, Sample
 
@@ -176,10 +177,9 @@ def parse_hint(row: JsonObject, path: Path, line: int) -> HintType:
     if not isinstance(cues, list) or not all(isinstance(c, str) for c in cues):
         raise _fail(path, line, "cues", "expected a list of regular expressions")
     for c in cues:
-        try:
-            re.compile(c)
-        except re.error as e:
-            raise _fail(path, line, "cues", f"{c!r} is not a regular expression: {e}") from None
+        why = pattern_error(c)
+        if why is not None:
+            raise _fail(path, line, "cues", f"{c!r} is not a pattern RE2 can match: {why}")
     kw["cues"] = tuple(cues)
     for f in ("description", "source"):
         if f in row:
