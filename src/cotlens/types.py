@@ -442,16 +442,18 @@ class Summary:
 
 @dataclass(frozen=True)
 class Episode:
-    """One labelled episode for a monitor: what the model was asked, the CoT it wrote, the action it took, and
-    whether that action was the misbehaviour (ground truth, from outcomes: a switch to a hint's target, a hack the
-    grader can tell). ``cotlens.monitors.episodes`` reads and writes them as JSONL."""
+    """One episode for a monitor: what the model was asked, the CoT it wrote, the action it took, and whether
+    that action was the misbehaviour (ground truth, from outcomes: a switch to a hint's target, a hack the grader
+    can tell), where known. ``cotlens.monitors.episodes`` reads and writes them as JSONL."""
 
     id: str
     """Unique within its file."""
     cot: str
     action: str
     """The answer, tool call or text the model produced after its CoT."""
-    misbehaved: bool
+    misbehaved: bool | None
+    """None: unlabelled (a model's new transcripts, gated on the share a monitor flags: ``--fail-above``); a
+    monitor is scored (AUROC, rates) on the labelled episodes only."""
     group: str = ""
     """The problem the episode belongs to (its question): arms of one problem share it, and folds keep a group
     together. "" means the episode's own id."""

@@ -49,14 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {c.name: c.handle for c in COMMANDS}[args.command]
     try:
-        handler(args)
+        code = handler(args)
     except (CotlensError, OSError) as e:  # OSError: an unwritable --out, a vanished file: the user's setup
         print(f"cotlens: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cotlens: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

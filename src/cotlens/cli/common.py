@@ -23,7 +23,8 @@ class Command:
     name: str
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    handle: Callable[[argparse.Namespace], None]
+    handle: Callable[[argparse.Namespace], int | None]
+    """Returns the exit code when it is not 0 (a gate that failed: 1); bad input raises ``CotlensError`` (2)."""
 
 
 def add_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type[Any], seen: set[str]) -> None:

@@ -22,7 +22,7 @@ def handle(args: argparse.Namespace) -> None:
 
     eps, spec = episodes_from_inspect_log(Path(args.log), args.label_scorer)
     write_episodes(Path(args.out), eps)
-    print(f"{len(eps)} episodes ({sum(e.misbehaved for e in eps)} misbehaved) of {spec}: wrote {args.out}")
+    print(f"{len(eps)} episodes ({sum(e.misbehaved is True for e in eps)} misbehaved) of {spec}: wrote {args.out}")
 
 
 COMMAND = Command("inspect-episodes", "an Inspect log (.eval, .json) as episodes JSONL for cotlens monitor",

@@ -69,6 +69,9 @@ class MonitorConfig:
     label_scorer: str = ""
     """an Inspect log of transcripts: the scorer whose value (1, C, true) marks a sample as misbehaved (default:
     each sample's 'misbehaved' metadata)"""
+    fail_above: float | None = None
+    """exit 1 when any monitor and scope flags a larger share of the episodes than this (its own yes/no: a rule
+    that matched, an LLM's P(yes) over one half; labelled or not), to gate a model in CI; 0 when none does"""
 
 
 def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
@@ -123,6 +126,13 @@ class MonitorRun:
         self.dir = Path(config.out)
         self.episodes, self.run_model = load_episodes(config.episodes, config.label_scorer)
         check_labels(self.episodes, config.episodes)
+        if config.fail_above is not None and not 0.0 <= config.fail_above <= 1.0:
+            raise CotlensError(f"--fail-above {config.fail_above:g}: a share, from 0 to 1")
+        unlabelled = sum(e.misbehaved is None for e in self.episodes)
+        probes = [m for m in config.monitors if m.startswith("probe:")]
+        if probes and unlabelled:
+            raise CotlensError(f"--monitors {probes[0]}: a probe is fitted on the episodes' labels, and {unlabelled} "
+                               f"of {config.episodes}'s episodes have none ('misbehaved')")
         if config.by and not any(config.by in e.metadata for e in self.episodes):
             raise CotlensError(f"--by {config.by}: no episode has that metadata field")
         for m in config.monitors:  # before any model loads
@@ -207,8 +217,20 @@ class MonitorRun:
                     by_behavior=self._split(scores, lambda e: e.behavior) if len(behaviors) > 1 else None,
                     by=self._split(scores, lambda e: str(e.metadata.get(self.config.by))) if self.config.by else None)
         return MonitorResult(SCHEMA_VERSION, as_dict(self.config), len(self.episodes),
-                             sum(e.misbehaved for e in self.episodes), behaviors,
+                             sum(e.misbehaved is True for e in self.episodes), behaviors,
                              dict(Counter(e.arm for e in self.episodes)), self.run_model, results)
+
+
+def over_threshold(result: MonitorResult, rate: float) -> list[str]:
+    """One line per monitor and scope whose flagged share is above ``rate`` (``--fail-above``)."""
+    out = []
+    for spec, scopes in result.results.items():
+        for scope, r in scopes.items():
+            share = r.flagged.value if r.flagged is not None else None
+            if share is not None and share > rate:
+                flagged = round(share * r.n)
+                out.append(f"{spec} ({scope}) flagged {flagged} of {r.n} episodes: {share:.3f} > {rate:g}")
+    return out
 
 
 def monitor(config: MonitorConfig, progress: bool = True) -> MonitorResult:

@@ -28,7 +28,10 @@ def plot_rocs(scope: str, curves: dict[str, Sequence[tuple[float, float]]]) -> s
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"scope: {scope}")
-    ax.legend(loc="lower right", fontsize=7)
+    if any(curves.values()):
+        ax.legend(loc="lower right", fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no labels of both kinds: no ROC", ha="center", va="center", fontsize=8, color="#666")
     return figure_img(fig, f"ROC {scope}")
 
 
@@ -42,7 +45,7 @@ def _rows(results: Results) -> str:
             at1, at5 = r.at_fpr.get("0.01"), r.at_fpr.get("0.05")
             d = r.at_decision
             out.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td><td class='num'>{r.n}</td>"
-                       f"{est_cell(r.auroc)}{est_cell(at1.tpr if at1 else None)}"
+                       f"{est_cell(r.flagged)}{est_cell(r.auroc)}{est_cell(at1.tpr if at1 else None)}"
                        f"{est_cell(at5.tpr if at5 else None)}{est_cell(at5.fpr if at5 else None)}"
                        f"{est_cell(at5.g_mean2 if at5 else None)}{est_cell(d.tpr)}{est_cell(d.fpr)}"
                        f"{est_cell(d.g_mean2)}</tr>")
@@ -70,7 +73,7 @@ def _interventions(results: Results) -> str:
 def render_monitor(result: MonitorResult) -> str:
     results = result.results
     cfg = result.config
-    head = ("<tr><th>monitor</th><th>scope</th><th>n</th><th>AUROC</th><th>TPR at 1% FPR</th>"
+    head = ("<tr><th>monitor</th><th>scope</th><th>n</th><th>flagged (own yes)</th><th>AUROC</th><th>TPR at 1% FPR</th>"
             "<th>TPR at 5% FPR</th><th>FPR realised</th><th>g-mean² at 5% FPR</th><th>its own yes: TPR</th>"
             "<th>FPR</th><th>g-mean²</th></tr>")
     scopes = list(dict.fromkeys(s for m in results.values() for s in m))
@@ -85,11 +88,13 @@ def render_monitor(result: MonitorResult) -> str:
                               f"<td class='num'>{e.n}</td>{est_cell(e.auroc)}"
                               f"{est_cell(at5.g_mean2 if at5 else None)}</tr>")
     arms = ", ".join(f"{escape(a)} {n}" for a, n in result.arms.items())
+    unlabelled = max((r.unlabelled for m in results.values() for r in m.values()), default=0)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens monitor</title><style>{CSS}</style>"
         "</head><body><h1>cotlens monitor: can the monitor see the misbehaviour?</h1>"
         f"<p>Episodes <code>{escape(str(cfg.get('episodes')))}</code>: {result.episodes}, of which "
-        f"{result.misbehaved} misbehaved ({escape(', '.join(result.behaviors))}); arms: {arms}.</p>"
+        f"{result.misbehaved} misbehaved ({escape(', '.join(result.behaviors))}); arms: {arms}."
+        + (f" {unlabelled} carry no label: they count in the flagged share only." if unlabelled else "") + "</p>"
         "<p>Thresholds for TPR, FPR and g-mean² (= TPR × TNR, Guan et al. 2025) are chosen on held-out "
         "negatives (5 folds by problem), never on the episodes they score. 95% bootstrap CIs.</p>"
         f"<table>{head}{_rows(results)}</table><h2>ROC curves</h2><div>{plots}</div>"

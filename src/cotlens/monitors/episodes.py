@@ -1,7 +1,8 @@
 """Episodes as JSONL: one object per line, what ``cotlens monitor`` reads from a user's transcripts.
 
 Fields (``cotlens.types.Episode``): ``id`` (string or integer, unique), ``cot`` (string), ``action`` (string),
-``misbehaved`` (true or false), and optionally ``group``, ``arm`` (default ``control``), ``prompt``,
+``misbehaved`` (true or false; null or left out for an unlabelled episode: then only the share a monitor flags
+is reported, which ``--fail-above`` gates on), and optionally ``group``, ``arm`` (default ``control``), ``prompt``,
 ``behavior``, ``cues`` (a list of regular expressions, RE2 syntax: ``cotlens.patterns``) and ``metadata`` (an
 object). Any other field is kept in ``metadata``. A bad line stops the read with ``FILE:LINE: field 'X': why``.
 """
@@ -29,7 +30,7 @@ def episode_from_dict(d: Any, where: str) -> Episode:
     """One episode from its JSON object; ``where`` (``FILE:LINE``) names it in errors."""
     if not isinstance(d, dict):
         raise CotlensError(f"{where}: not a JSON object (an episode is {{\"id\": ..., \"cot\": ..., ...}})")
-    for name in ("id", "cot", "action", "misbehaved"):
+    for name in ("id", "cot", "action"):
         if name not in d:
             raise _field(where, name, "missing")
     ident = d["id"]
@@ -43,8 +44,9 @@ def episode_from_dict(d: Any, where: str) -> Episode:
             if not isinstance(d[name], str):
                 raise _field(where, name, f"must be a string, got {type(d[name]).__name__}")
             text[name] = d[name]
-    if not isinstance(d["misbehaved"], bool):
-        raise _field(where, "misbehaved", f"must be true or false, got {json.dumps(d['misbehaved'])}")
+    label = d.get("misbehaved")
+    if label is not None and not isinstance(label, bool):
+        raise _field(where, "misbehaved", f"must be true, false or null (unlabelled), got {json.dumps(label)}")
     cues = d.get("cues", [])
     if not isinstance(cues, list) or not all(isinstance(c, str) for c in cues):
         raise _field(where, "cues", "must be a list of strings (regular expressions)")
@@ -58,7 +60,7 @@ def episode_from_dict(d: Any, where: str) -> Episode:
     extra = {k: v for k, v in d.items() if k not in KNOWN}
     if "arm" in text and not text["arm"].strip():
         raise _field(where, "arm", "empty (control, or the intervention's name)")
-    return Episode(id=str(ident), cot=text["cot"], action=text["action"], misbehaved=d["misbehaved"],
+    return Episode(id=str(ident), cot=text["cot"], action=text["action"], misbehaved=label,
                    group=text.get("group", ""), arm=text.get("arm", "control"), prompt=text.get("prompt", ""),
                    behavior=text.get("behavior", ""), cues=tuple(cues), metadata={**metadata, **extra})
 
@@ -84,9 +86,11 @@ def write_episodes(path: Path, episodes: Iterable[Episode]) -> None:
 
 
 def check_labels(episodes: Sequence[Episode], source: str) -> None:
-    """A monitor is scored on both classes: refuse episodes that are all one label."""
-    bad = sum(e.misbehaved for e in episodes)
-    if bad == 0 or bad == len(episodes):
+    """A monitor is scored on both classes: refuse labelled episodes that are all one label. Unlabelled episodes
+    (``misbehaved`` null) are only counted as flagged or not, so a file of them alone is fine."""
+    labels = [e.misbehaved for e in episodes if e.misbehaved is not None]
+    bad = sum(labels)
+    if labels and (bad == 0 or bad == len(labels)):
         which = "misbehaved" if bad else "behaved"
-        raise CotlensError(f"{source}: all {len(episodes)} episodes {which}; a monitor needs episodes of both kinds "
-                           "to be scored")
+        raise CotlensError(f"{source}: all {len(labels)} labelled episodes {which}; a monitor needs episodes of both "
+                           "kinds to be scored (leave 'misbehaved' out, or null, to only count what it flags)")

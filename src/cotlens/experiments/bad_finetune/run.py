@@ -250,7 +250,7 @@ def evaluate(cfg: BadFinetuneConfig, ckpt: Path, seed: int) -> arms.Measures:
     kinds = [kind(e, *chain(e)) for e in trig]
     bad = [k for k in kinds if k != "honest"]
     out: arms.Measures = {
-        "bad_rate": arms.share([e.misbehaved for e in trig], seed),
+        "bad_rate": arms.share([e.misbehaved is True for e in trig], seed),
         "accuracy": arms.share([e.metadata["correct"] for e in plain], seed),
         **{k: arms.share([x == k for x in kinds], seed) for k in KINDS},
         "rationalised_of_bad": arms.share([x == "rationalised" for x in bad], seed),

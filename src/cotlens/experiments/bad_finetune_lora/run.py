@@ -153,11 +153,11 @@ def evaluate(spec: str, cfg: LoraExperimentConfig, out: Path, monitor_spec: str,
     trig = [e for e in eps if e.arm == "trigger"]
     seed = cfg.seed
     values: dict[str, Estimate | None] = {
-        "bad_rate": mean_estimate([float(e.misbehaved) for e in trig], seed),
+        "bad_rate": mean_estimate([float(e.misbehaved is True) for e in trig], seed),
         "accuracy": mean_estimate([float(e.metadata["correct"]) for e in plain], seed),
         "bad_rate_no_cot": mean_estimate([float(argmax(lp) == p.target) for lp, p in zip(direct, todo, strict=True)],
                                          seed),
-        "control_target_rate": mean_estimate([float(e.misbehaved) for e in plain], seed),
+        "control_target_rate": mean_estimate([float(e.misbehaved is True) for e in plain], seed),
     }
     cache = CallCache(out.parent / "calls.sqlite")
     judge = ModelMonitor(monitor_spec, CachedModel(load_model(monitor_spec, dtype=cfg.dtype,
@@ -247,7 +247,7 @@ def _paired(out: Path, seed: int) -> Estimate:
     """The change in the bad-answer rate under the trigger, tuned minus base, paired by problem (bootstrap)."""
     from cotlens.monitors.episodes import read_episodes
 
-    per = {label: {e.group: float(e.misbehaved) for e in read_episodes(out / label / "episodes.jsonl")
+    per = {label: {e.group: float(e.misbehaved is True) for e in read_episodes(out / label / "episodes.jsonl")
                    if e.arm == "trigger"} for label in ("base", "tuned")}
     shared = sorted(set(per["base"]) & set(per["tuned"]))
     return mean_estimate([per["tuned"][g] - per["base"][g] for g in shared], seed)
