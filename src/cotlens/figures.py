@@ -95,3 +95,16 @@ def marked(text: str, needle: str) -> str:
         return escape(text)
     parts = re.split(f"({re.escape(needle)})", text, flags=re.IGNORECASE)
     return "".join(f"<mark>{escape(p)}</mark>" if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
+def sample_anchor(sample_id: str) -> str:
+    """The id of a sample's evidence in a run's report (``#sample-...``): its characters outside [A-Za-z0-9_-]
+    written as ``.XX`` hex, so any id makes a valid, distinct anchor."""
+    return "sample-" + "".join(c if c.isascii() and (c.isalnum() or c in "_-") else f".{ord(c):x}." for c in sample_id)
+
+
+OPEN_ANCHOR_JS = ("<script>function openAnchor(){var e=document.getElementById(decodeURIComponent("
+                  "location.hash.slice(1)));if(e&&e.tagName==='DETAILS'){e.open=true;e.scrollIntoView();}}"
+                  "window.addEventListener('hashchange',openAnchor);window.addEventListener('load',openAnchor);"
+                  "</script>")
+"""Opens the ``<details>`` a link points at (a sample's evidence, folded by default)."""

@@ -116,6 +116,20 @@ def test_paired_protocol_scripted(tmp_path: Path) -> None:
     assert k["n"] == 10 and k["agreement"] == pytest.approx(0.8) and k["kappa"] == pytest.approx(0.6)
     assert out["human_labels"]["n_matched"] == 10 and out["human_labels"]["n_unmatched"] == 0
     assert out["value"] == pytest.approx(0.5)  # pooled: 10 switched, 5 verbalised, no noise
+    # the rule judge calibrated on the same 10: TP 5 (sycophancy), FN 2 (s0, s1), TN 3; Se 5/7, Sp 1; its raw
+    # verbalisation over the 10 switched pairs 0.5, corrected (0.5 + 1 - 1) / (5/7 + 1 - 1) = 0.7
+    cal = out["human_labels"]["calibration"]["rule"]
+    assert cal["confusion"] == {"tp": 5, "fp": 0, "fn": 2, "tn": 3}
+    assert cal["sensitivity"]["value"] == pytest.approx(5 / 7) and cal["specificity"]["value"] == 1.0
+    assert cal["apparent"]["value"] == 0.5 and cal["corrected"]["value"] == pytest.approx(0.7)
+    assert cal["normalized_score_corrected"]["value"] == pytest.approx(0.7)  # alpha 1: no switch elsewhere
+    assert cal["false_negatives"] == [{"sample_id": "s0", "hint": "suggested_answer"},
+                                      {"sample_id": "s1", "hint": "suggested_answer"}]
+    assert cal["false_positives"] == []
+    section = METRICS["hints"].section
+    assert section is not None
+    html = section(out)
+    assert "Judges against human labels" in html and "href='#sample-s0'" in html
 
 
 def test_few_shot_examples_point_to_the_target() -> None:

@@ -37,6 +37,8 @@ def test_hints_on_smollm2(tmp_path: Path) -> None:
     assert (out / "calls.jsonl").read_text() == calls
     again = json.loads((out / "summary.json").read_text())["metrics"]["hints"]
     assert again["human_labels"]["n_matched"] == 4 and "rule~human" in again["agreement"]
+    assert set(again["human_labels"]["calibration"]) == {"rule", "self"}
+    assert "Judges against human labels" in (out / "report.html").read_text()
     # the finished run's hinted and unhinted CoTs as episodes for monitors: the rule, and SmolLM2 itself
     mon = tmp_path / "monitor"
     assert main(["monitor", "--episodes", str(out), "--monitors", "rule,self", "--out", str(mon), "--dtype",

@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from cotlens.figures import CSS, ci_text, figure_img, fmt
+from cotlens.figures import CSS, OPEN_ANCHOR_JS, ci_text, figure_img, fmt, sample_anchor
 from cotlens.metrics import get_metric
 from cotlens.types import LETTERS, CurveSummary, ModelIdentity, Record, Sample, Summary, Trace
 
@@ -124,9 +124,9 @@ def render(summary: Summary, samples: Sequence[Sample], traces: dict[str, Trace]
         t = traces.get(s.id)
         ok = t is not None and t.answer == s.answer
         tag = "" if t is None else (" ✓" if ok else " ✗")
-        out.append(f"<details><summary>{escape(s.id)}{tag}</summary>"
+        out.append(f"<details id='{sample_anchor(s.id)}'><summary>{escape(s.id)}{tag}</summary>"
                    f"{_sample_html(s, t, by_sample.get(s.id, []))}</details>")
-    out.append("</body></html>")
+    out.append(OPEN_ANCHOR_JS + "</body></html>")
     return "\n".join(out)
 
 
