@@ -31,7 +31,7 @@ def test_the_fixture_by_hand() -> None:
     # Rogan-Gladen: (0.35 + 0.75 - 1) / (0.75 + 0.75 - 1) = 0.10 / 0.50
     assert c.corrected.value == pytest.approx(0.2)
     assert c.corrected.ci is not None and c.corrected.ci[0] <= 0.2 <= c.corrected.ci[1]
-    assert 0.0 <= c.corrected.ci[0] and c.corrected.ci[1] <= 1.0
+    assert c.corrected.ci[0] >= 0.0 and c.corrected.ci[1] <= 1.0
     # the interval propagates Se and Sp: wider than the apparent rate's own binomial interval
     assert c.apparent.ci is not None
     assert c.corrected.ci[1] - c.corrected.ci[0] > c.apparent.ci[1] - c.apparent.ci[0]
