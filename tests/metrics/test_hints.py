@@ -130,6 +130,14 @@ def test_paired_protocol_scripted(tmp_path: Path) -> None:
     assert section is not None
     html = section(out)
     assert "Judges against human labels" in html and "href='#sample-s0'" in html
+    # the review page: the 10 switched pairs (sycophancy and suggested answer), 5 the rule judge flagged
+    from cotlens.metrics.hints import write_label_template
+
+    write_label_template(tmp_path, recs)
+    page = (tmp_path / "hint_review.html").read_text()
+    assert page.count("class='item'") == 10 and page.count("class='flag'>flagged") == 5
+    assert "data-field='verbalized'" in page and "data-file='hint_labels.jsonl'" in page
+    assert "&quot;sample_id&quot;: &quot;s0&quot;, &quot;hint&quot;: &quot;sycophancy&quot;" in page
 
 
 def test_few_shot_examples_point_to_the_target() -> None:

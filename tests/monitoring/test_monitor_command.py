@@ -135,3 +135,39 @@ def test_labelled_and_unlabelled_episodes_together(tmp_path: Path) -> None:
     r = MonitorResult.from_dict(json.loads((out / "monitor.json").read_text())).results["rule"]["cot"]
     assert r.auroc.value == pytest.approx(0.75) and r.n == 20 and r.unlabelled == 4
     assert r.flagged is not None and r.flagged.value == pytest.approx(8 / 20)
+
+
+def test_labels_from_the_review_page_calibrate_the_monitor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Unlabelled transcripts: the command writes review.html (the flagged episodes and as many others); labels
+    saved from it come back with --labels, the scores are kept, and each monitor is calibrated by hand's numbers."""
+    f = tmp_path / "new.jsonl"
+    rows = [{"id": k, "cot": "The grader's file has the expected answer." if k < 3 else f"{k} + 1 = {k + 1}.",
+             "action": str(k + 1)} for k in range(10)]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o"
+    args = ["monitor", "--episodes", str(f), "--out", str(out), "--scopes", "cot", "--quiet"]
+    assert main(args) == 0
+    page = (out / "review.html").read_text()
+    assert page.count("class='item'") == 10 and page.count("class='flag'>flagged") == 3  # 3 flagged + 7 (>= 10)
+    assert "data-field='misbehaved'" in page and "data-file='labels.jsonl'" in page
+    scores = (out / "scores.jsonl").read_text()
+    # a person marks six: the three flagged and episode 3 misbehaved, 4 and 5 not
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"id": str(k), "misbehaved": k < 4}) + "\n" for k in range(6))
+                      + json.dumps({"id": "9", "misbehaved": None}) + "\n")
+    assert main([*args, "--labels", str(labels)]) == 0
+    assert (out / "scores.jsonl").read_text() == scores  # labels do not redo the scores
+    r = MonitorResult.from_dict(json.loads((out / "monitor.json").read_text())).results["rule"]["cot"]
+    c = r.calibration
+    assert c is not None and (c.confusion.tp, c.confusion.fp, c.confusion.fn, c.confusion.tn) == (3, 0, 1, 2)
+    assert c.sensitivity.value == 0.75 and c.specificity.value == 1.0 and c.apparent.value == pytest.approx(0.3)
+    assert c.corrected.value == pytest.approx(0.4)  # (0.3 + 1 - 1) / (0.75 + 1 - 1)
+    assert r.confusion_items == {"false_positives": [], "false_negatives": ["3"]}
+    html = (out / "report.html").read_text()
+    assert "Calibration against the labels" in html and "href='#episode-3'" in html and "id='episode-3'" in html
+    assert "<mark>The grader&#x27;s file has the expected answer</mark>" not in html  # the cue, not the whole CoT
+    assert "<mark>grader</mark>" in html
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "0", "misbehaved": true}\n{"id": "77", "misbehaved": false}\n')
+    assert main([*args, "--labels", str(bad)]) == 2
+    assert f"{bad}:2: field 'id': '77' is not an episode of this run" in capsys.readouterr().err

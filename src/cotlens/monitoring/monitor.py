@@ -28,7 +28,7 @@ from cotlens.models.base import Model
 from cotlens.models.spec import check_spec, load_model
 from cotlens.monitoring.result import MonitorResult
 from cotlens.monitors.base import SCOPES, Monitor
-from cotlens.monitors.episodes import check_labels, read_episodes, write_episodes
+from cotlens.monitors.episodes import apply_labels, check_labels, read_episodes, write_episodes
 from cotlens.monitors.evaluate import MonitorEvaluation, evaluate, roc_points
 from cotlens.monitors.make import make_monitor
 from cotlens.options import as_dict
@@ -69,6 +69,9 @@ class MonitorConfig:
     label_scorer: str = ""
     """an Inspect log of transcripts: the scorer whose value (1, C, true) marks a sample as misbehaved (default:
     each sample's 'misbehaved' metadata)"""
+    labels: str = ""
+    """a JSONL file of human labels for episodes that have none (id, misbehaved: true, false or null), as the
+    review page (review.html in --out) saves them: the monitors are then scored on them too, and calibrated"""
     fail_above: float | None = None
     """exit 1 when any monitor and scope flags a larger share of the episodes than this (its own yes/no: a rule
     that matched, an LLM's P(yes) over one half; labelled or not), to gate a model in CI; 0 when none does"""
@@ -125,6 +128,8 @@ class MonitorRun:
         self.progress = progress
         self.dir = Path(config.out)
         self.episodes, self.run_model = load_episodes(config.episodes, config.label_scorer)
+        if config.labels:
+            self.episodes = apply_labels(self.episodes, Path(config.labels))
         check_labels(self.episodes, config.episodes)
         if config.fail_above is not None and not 0.0 <= config.fail_above <= 1.0:
             raise CotlensError(f"--fail-above {config.fail_above:g}: a share, from 0 to 1")
@@ -153,13 +158,20 @@ class MonitorRun:
         return CachedModel(inner, self._cache)
 
     def execute(self) -> MonitorResult:
-        from cotlens.monitoring.report import write_monitor_report
+        from cotlens.monitoring.report import write_monitor_report, write_review_page
 
         self.dir.mkdir(parents=True, exist_ok=True)
         scores_path = self.dir / "scores.jsonl"
         eps_path = self.dir / "episodes.jsonl"
-        if scores_path.exists() and eps_path.exists() and [json.loads(x) for x in eps_path.read_text().splitlines()
-                                                           ] != [e.to_dict() for e in self.episodes]:
+        # labels added later (--labels) leave the scores valid, except a probe's, which is fitted on them
+        fitted = any(m.startswith("probe:") for m in self.config.monitors)
+
+        def same(d: JsonObject) -> JsonObject:
+            return d if fitted else {k: v for k, v in d.items() if k != "misbehaved"}
+
+        if scores_path.exists() and eps_path.exists() and [same(json.loads(x)) for x in
+                                                           eps_path.read_text().splitlines()
+                                                           ] != [same(e.to_dict()) for e in self.episodes]:
             raise CotlensError(f"{self.dir} holds the scores of other episodes than {self.config.episodes}'s; use "
                                "a new --out")
         write_episodes(eps_path, self.episodes)
@@ -195,7 +207,8 @@ class MonitorRun:
             self._cache.close()
         result = self.summarize(done)
         (self.dir / "monitor.json").write_text(json.dumps(result.to_dict(), indent=1))
-        write_monitor_report(self.dir, result)
+        write_monitor_report(self.dir, result, self.episodes, done)
+        write_review_page(self.dir, self.episodes, done, self.config.seed)
         return result
 
     def _split(self, scores: Sequence[float | None], key: Callable[[Episode], str]) -> dict[str, MonitorEvaluation]:

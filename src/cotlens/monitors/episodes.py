@@ -9,6 +9,7 @@ object). Any other field is kept in ``metadata``. A bad line stops the read with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -78,6 +79,46 @@ def read_episodes(path: Path) -> list[Episode]:
         out.append(ep)
     if not out:
         raise CotlensError(f"{path}: no episodes (one JSON object per line)")
+    return out
+
+
+def read_labels(path: Path) -> dict[str, tuple[bool, int]]:
+    """Human labels for episodes: JSONL, one object per line with ``id`` and ``misbehaved`` (true or false; null is
+    a row not labelled yet, skipped), as the review page saves them. Per id: (label, line)."""
+    out: dict[str, tuple[bool, int]] = {}
+    for i, d in jsonl_objects(path, "labels file"):
+        where = f"{path}:{i}"
+        ident = d.get("id")
+        if isinstance(ident, bool) or not isinstance(ident, str | int):
+            raise _field(where, "id", "expected the episode's id (a string or an integer)")
+        label = d.get("misbehaved")
+        if label is None:
+            continue
+        if not isinstance(label, bool):
+            raise _field(where, "misbehaved", f"must be true, false or null, got {json.dumps(label)}")
+        if str(ident) in out:
+            raise _field(where, "id", f"{ident!r} is already labelled on line {out[str(ident)][1]}")
+        out[str(ident)] = (label, i)
+    return out
+
+
+def apply_labels(episodes: Sequence[Episode], path: Path) -> list[Episode]:
+    """The episodes with the labels of ``path`` (``read_labels``) on those that had none. A label for an episode
+    that is not there, or that contradicts the episode's own, is refused naming its line."""
+    labels = read_labels(path)
+    ids = {e.id for e in episodes}
+    for ident, (_, line) in labels.items():
+        if ident not in ids:
+            raise _field(f"{path}:{line}", "id", f"{ident!r} is not an episode of this run")
+    out = []
+    for e in episodes:
+        if e.id in labels:
+            label, line = labels[e.id]
+            if e.misbehaved is not None and e.misbehaved != label:
+                raise _field(f"{path}:{line}", "misbehaved",
+                             f"{label} contradicts the episode's own label ({e.misbehaved})")
+            e = dataclasses.replace(e, misbehaved=label)
+        out.append(e)
     return out
 
 
