@@ -19,6 +19,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -31,14 +32,30 @@ from cotlens.monitors.base import SCOPES, Monitor
 from cotlens.monitors.episodes import apply_labels, check_labels, read_episodes, write_episodes
 from cotlens.monitors.evaluate import MonitorEvaluation, evaluate, roc_points
 from cotlens.monitors.make import make_monitor
+from cotlens.monitors.rubric import Behavior, Rubric, RubricMonitor, load_rubric, rubric_monitor_name
 from cotlens.options import as_dict
-from cotlens.prompts import MONITOR_PROMPTS
+from cotlens.prompts import MONITOR_PROMPTS, RUBRIC_VERSION
 from cotlens.runs.cache import CachedModel, CallCache, open_cache
 from cotlens.runs.finished import load_finished, read_jsonl
 from cotlens.runs.runner import truncate_partial_line
 from cotlens.types import SCHEMA_VERSION, CotlensError, Episode, JsonObject
 
 BATCH = 32
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One monitor a command runs: its name in the results, how to make it, and what its scores record."""
+
+    name: str
+    make: Callable[[], Monitor]
+    recorded: JsonObject
+
+
+def rubric_record(rubric: Rubric) -> JsonObject:
+    """What ``monitor.json`` keeps of a rubric: its file, hash and text, and each behaviour's hash."""
+    return {"file": rubric.path, "name": rubric.name, "sha256": rubric.sha256, "text": rubric.text,
+            "behaviors": {b.name: b.sha256 for b in rubric.behaviors}, "prompt_version": RUBRIC_VERSION}
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,9 @@ class MonitorConfig:
     label_scorer: str = ""
     """an Inspect log of transcripts: the scorer whose value (1, C, true) marks a sample as misbehaved (default:
     each sample's 'misbehaved' metadata)"""
+    rubric: str = ""
+    """a rubric file (YAML or TOML) of behaviours, each with a definition, what counts and what does not, and
+    examples: every LLM monitor scores each behaviour apart, as 'SPEC [BEHAVIOUR]' (cotlens.monitors.rubric)"""
     labels: str = ""
     """a JSONL file of human labels for episodes that have none (id, misbehaved: true, false or null), as the
     review page (review.html in --out) saves them: the monitors are then scored on them too, and calibrated"""
@@ -149,13 +169,44 @@ class MonitorRun:
             if base == "self" and self.run_model is None:
                 raise CotlensError("--monitors self names a run's own model: give --episodes a run directory")
         self._cache: CallCache | None = None
+        self._models: dict[str, Model] = {}
+        self.rubric = load_rubric(Path(config.rubric)) if config.rubric else None
+        self.entries = self._entries()
+
+    def _entries(self) -> list[Entry]:
+        """(name, how to make it, fields recorded with its scores) per monitor to run: a rubric turns each LLM
+        monitor into one per behaviour."""
+        out: list[Entry] = []
+        for spec in self.config.monitors:
+            llm = spec != "rule" and not spec.startswith("probe:")
+            if self.rubric is None or not llm:
+                out.append(Entry(spec, partial(make_monitor, spec, self._model, self.config.seed), {}))
+                continue
+            if "~" in spec:
+                raise CotlensError(f"--monitors {spec}: with --rubric an LLM monitor asks the rubric's behaviours, "
+                                   "not a named prompt")
+            for b in self.rubric.behaviors:
+                out.append(Entry(rubric_monitor_name(spec, b),
+                                 partial(self._rubric_monitor, spec, b),
+                                 {"rubric": self.rubric.path, "rubric_sha256": self.rubric.sha256,
+                                  "behavior": b.name, "behavior_sha256": b.sha256}))
+        if self.rubric is not None and all(not e.recorded for e in out):
+            raise CotlensError("--rubric is read by LLM monitors: name one in --monitors (a model spec, or self)")
+        return out
+
+    def _rubric_monitor(self, spec: str, behavior: Behavior) -> Monitor:
+        assert self.rubric is not None
+        return RubricMonitor(spec, self._model(spec), self.rubric, behavior)
 
     def _model(self, spec: str) -> Model:
-        if self._cache is None:
-            self._cache = open_cache(self.config.cache)
-        inner = load_model(self.run_model if spec == "self" and self.run_model else spec, dtype=self.config.dtype,
-                           batch_size=self.config.batch_size)
-        return CachedModel(inner, self._cache)
+        """The model behind an LLM monitor, loaded once per spec, when a monitor first needs it."""
+        if spec not in self._models:
+            if self._cache is None:
+                self._cache = open_cache(self.config.cache)
+            inner = load_model(self.run_model if spec == "self" and self.run_model else spec,
+                               dtype=self.config.dtype, batch_size=self.config.batch_size)
+            self._models[spec] = CachedModel(inner, self._cache)
+        return self._models[spec]
 
     def execute(self) -> MonitorResult:
         from cotlens.monitoring.report import write_monitor_report, write_review_page
@@ -175,19 +226,27 @@ class MonitorRun:
             raise CotlensError(f"{self.dir} holds the scores of other episodes than {self.config.episodes}'s; use "
                                "a new --out")
         write_episodes(eps_path, self.episodes)
+        if self.rubric is not None:
+            (self.dir / "rubric.txt").write_text(self.rubric.text, encoding="utf-8")
         truncate_partial_line(scores_path)  # a line a kill left half-written
         done: dict[tuple[str, str, str], JsonObject] = {}
+        current = {e.name: e.recorded for e in self.entries}
         for d in read_jsonl(scores_path):
-            done[(d["monitor"], d["scope"], d["episode"])] = d
+            # a rubric behaviour whose text changed has a new hash: its old scores are not reused (those of a
+            # behaviour whose text stayed are, whatever else changed in the file)
+            want = current.get(d["monitor"], {}).get("behavior_sha256")
+            if want is None or d.get("behavior_sha256") == want:
+                done[(d["monitor"], d["scope"], d["episode"])] = d
         with scores_path.open("a", encoding="utf-8") as f:
-            for spec in self.config.monitors:
+            for entry in self.entries:
+                spec = entry.name
                 monitor: Monitor | None = None
                 for scope in self.config.scopes:
                     todo = [e for e in self.episodes if (spec, scope, e.id) not in done]
                     if not todo:
                         continue
                     if monitor is None:
-                        monitor = make_monitor(spec, self._model, self.config.seed)
+                        monitor = entry.make()
                     step = BATCH
                     if monitor.fitted:  # fitted across all episodes: read them all, in one piece
                         todo, step = list(self.episodes), len(self.episodes)
@@ -197,7 +256,7 @@ class MonitorRun:
                         chunk = todo[i: i + step]
                         for e, s in zip(chunk, monitor.read(chunk, scope), strict=True):
                             row = {"monitor": spec, "version": monitor.version, "scope": scope, "episode": e.id,
-                                   "score": s.score, "evidence": s.evidence}
+                                   "score": s.score, "evidence": s.evidence, **entry.recorded}
                             done[(spec, scope, e.id)] = row
                             f.write(json.dumps(row) + "\n")
                         f.flush()
@@ -221,7 +280,7 @@ class MonitorRun:
     def summarize(self, done: dict[tuple[str, str, str], JsonObject]) -> MonitorResult:
         behaviors = sorted({e.behavior for e in self.episodes})
         results: dict[str, dict[str, MonitorEvaluation]] = {}
-        for spec in self.config.monitors:
+        for spec in (e.name for e in self.entries):
             results[spec] = {}
             for scope in self.config.scopes:
                 scores = [done[(spec, scope, e.id)]["score"] for e in self.episodes]
@@ -231,7 +290,8 @@ class MonitorRun:
                     by=self._split(scores, lambda e: str(e.metadata.get(self.config.by))) if self.config.by else None)
         return MonitorResult(SCHEMA_VERSION, as_dict(self.config), len(self.episodes),
                              sum(e.misbehaved is True for e in self.episodes), behaviors,
-                             dict(Counter(e.arm for e in self.episodes)), self.run_model, results)
+                             dict(Counter(e.arm for e in self.episodes)), self.run_model, results,
+                             None if self.rubric is None else rubric_record(self.rubric))
 
 
 def over_threshold(result: MonitorResult, rate: float) -> list[str]:

@@ -142,6 +142,16 @@ def _marked(text: str, needles: Sequence[str]) -> str:
     return escape(text or "(empty)")
 
 
+def _rubric(rubric: JsonObject | None) -> str:
+    if not rubric:
+        return ""
+    names = ", ".join(f"<code>{escape(str(b))}</code>" for b in rubric.get("behaviors", {}))
+    return (f"<p>Rubric <b>{escape(str(rubric.get('name')))}</b> (<code>{escape(str(rubric.get('file')))}</code>, "
+            f"SHA-256 <code>{escape(str(rubric.get('sha256'))[:16])}</code>…): each LLM monitor scored each "
+            f"behaviour apart ({names}), as <code>SPEC [BEHAVIOUR]</code>.</p><details><summary>the rubric as "
+            f"read</summary><pre>{escape(str(rubric.get('text')))}</pre></details>")
+
+
 def render_monitor(result: MonitorResult, episodes: Sequence[Episode] = (), done: ScoreRows | None = None) -> str:
     results = result.results
     cfg = result.config
@@ -167,7 +177,8 @@ def render_monitor(result: MonitorResult, episodes: Sequence[Episode] = (), done
         f"<p>Episodes <code>{escape(str(cfg.get('episodes')))}</code>: {result.episodes}, of which "
         f"{result.misbehaved} misbehaved ({escape(', '.join(result.behaviors))}); arms: {arms}."
         + (f" {unlabelled} carry no label: they count in the flagged share only." if unlabelled else "") + "</p>"
-        "<p>Thresholds for TPR, FPR and g-mean² (= TPR × TNR, Guan et al. 2025) are chosen on held-out "
+        + _rubric(result.rubric)
+        + "<p>Thresholds for TPR, FPR and g-mean² (= TPR × TNR, Guan et al. 2025) are chosen on held-out "
         "negatives (5 folds by problem), never on the episodes they score. 95% bootstrap CIs.</p>"
         f"<table>{head}{_rows(results)}</table><h2>ROC curves</h2><div>{plots}</div>"
         + _interventions(results) + _calibration(results) + _episodes(episodes, done or {}, results)

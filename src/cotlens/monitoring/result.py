@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cotlens.monitors.evaluate import MonitorEvaluation
-from cotlens.types import JsonObject, JsonResult
+from cotlens.types import OMIT_NONE, JsonObject, JsonResult
 
 
 @dataclass(frozen=True)
@@ -24,4 +24,7 @@ class MonitorResult(JsonResult):
     run_model: str | None
     """The run's model spec, where the episodes came from a run directory."""
     results: dict[str, dict[str, MonitorEvaluation]]
-    """Per monitor spec and scope."""
+    """Per monitor and scope: a monitor's spec, or ``SPEC [BEHAVIOUR]`` for a rubric's."""
+    rubric: JsonObject | None = field(default=None, metadata=OMIT_NONE)
+    """The rubric the LLM monitors read (``--rubric``): file, name, SHA-256 and text, each behaviour's SHA-256,
+    and the prompt's version (``cotlens.monitoring.monitor.rubric_record``)."""
