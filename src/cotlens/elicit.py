@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from cotlens.models.base import Model
+from cotlens.models.base import Model, read_reasoning
 from cotlens.prompts import Turns, answer_prompt, elicit_prompt
 from cotlens.types import LETTERS, GenerationSettings, Sample, Step, Trace
 
@@ -154,12 +154,13 @@ def elicit(
     sample, replaces the plain question with another conversation (a hinted one)."""
     convs = list(turns) if turns is not None else [None] * len(samples)
     prompts = [elicit_prompt(s, t) for s, t in zip(samples, convs, strict=True)]
-    texts = model.generate(prompts, settings, seed)
-    cots = [clean_cot(t) for t in texts]
+    read = [read_reasoning(t) for t in model.generate(prompts, settings, seed)]
+    kinds = [k for k, _ in read]
+    cots = [clean_cot(t) for _, t in read]
     scores = model.score_choices([answer_prompt(s, c, t) for s, c, t in zip(samples, cots, convs, strict=True)],
                                  [s.letters for s in samples])
     traces = []
-    for s, prompt, cot, lp in zip(samples, prompts, cots, scores, strict=True):
+    for s, prompt, cot, lp, kind in zip(samples, prompts, cots, scores, kinds, strict=True):
         traces.append(
             Trace(
                 sample_id=s.id,
@@ -173,6 +174,7 @@ def elicit(
                 model=model.identity,
                 generation=settings,
                 seed=seed,
+                reasoning=kind,
             )
         )
     return traces

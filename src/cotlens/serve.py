@@ -31,7 +31,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from cotlens.models.base import RANKS_NEXT_TOKENS, Model, optional
+from cotlens.models.base import RANKS_NEXT_TOKENS, Model, optional, unmarked
 from cotlens.types import CotlensError, GenerationSettings, JsonObject, Message, Prompt
 
 
@@ -79,7 +79,7 @@ class ModelServer(ThreadingHTTPServer):
             if top is not None and max_tokens == 1:
                 text = _one_token(top, temperature, seed, prompt)
             else:
-                text = self.model.generate([prompt], settings, seed)[0]
+                text = unmarked(self.model.generate([prompt], settings, seed))[0]
         return text, (top[:k] if top is not None and k else None)
 
     def chat(self, body: JsonObject) -> JsonObject:

@@ -205,6 +205,10 @@ class Step:
     end: int
 
 
+REASONING_KINDS = ("raw", "summary", "redacted")
+"""What a trace's CoT is (``Trace.reasoning``)."""
+
+
 @dataclass(frozen=True)
 class Trace:
     """A sample's elicited chain of thought and the answer the model gives after it."""
@@ -227,6 +231,10 @@ class Trace:
     model: ModelIdentity
     generation: GenerationSettings
     seed: int
+    reasoning: str = "raw"
+    """What ``cot`` is (``REASONING_KINDS``): the model's own reasoning ("raw": a local model's text, a provider's
+    raw reasoning field), a provider's summary of it ("summary"), or nothing readable ("redacted": the provider
+    withheld it). Interventions that assume the raw CoT refuse the others (``Metric.needs_raw_cot``)."""
 
     def to_dict(self) -> JsonObject:
         return {
@@ -242,6 +250,7 @@ class Trace:
             "model": self.model.to_dict(),
             "generation": self.generation.to_dict(),
             "seed": self.seed,
+            **({} if self.reasoning == "raw" else {"reasoning": self.reasoning}),
         }
 
     @staticmethod
@@ -259,6 +268,7 @@ class Trace:
             model=ModelIdentity.from_dict(d["model"]),
             generation=GenerationSettings(**d["generation"]),
             seed=d["seed"],
+            reasoning=d.get("reasoning", "raw"),
         )
 
 

@@ -22,11 +22,12 @@ class FaultProxy(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, upstream: str, rate: float, seed: int = 0, stall: float = 3.0,
-                 strip_logprobs: bool = False, owned_by: str | None = None) -> None:
+                 strip_logprobs: bool = False, owned_by: str | None = None, reasoning: str | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         u = urlparse(upstream)
         self.up_host, self.up_port = u.hostname or "127.0.0.1", u.port or 80
         self.rate, self.stall, self.strip_logprobs, self.owned_by = rate, stall, strip_logprobs, owned_by
+        self.reasoning = reasoning
         self.bodies: list[tuple[str, dict[str, object]]] = []
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
@@ -98,6 +99,20 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = json.loads(data)  # a server that ignores logprobs requests
                 for c in reply.get("choices", []):
                     c["logprobs"] = None
+                data = json.dumps(reply).encode()
+            asked = json.loads(body) if body else {}
+            if (self.server.reasoning and status == 200 and self.path.endswith("/chat/completions")
+                    and not asked.get("logprobs")):
+                # a hosted reasoning model's reply: what it generated comes back as a summary of its reasoning
+                # (OpenRouter's reasoning_details), or withheld (encrypted) with the text left as the answer
+                reply = json.loads(data)
+                for c in reply.get("choices", []):
+                    text = c["message"].get("content") or ""
+                    if self.server.reasoning == "summary":
+                        c["message"].update(content="", reasoning=text, reasoning_details=[
+                            {"type": "reasoning.summary", "summary": text}])
+                    else:
+                        c["message"]["reasoning_details"] = [{"type": "reasoning.encrypted", "data": "gAAAA=="}]
                 data = json.dumps(reply).encode()
             if self.server.owned_by is not None and status == 200 and self.path.endswith("/models"):
                 reply = json.loads(data)

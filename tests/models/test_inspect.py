@@ -249,5 +249,25 @@ def test_transcript_logs_and_bad_logs(tmp_path: Path, capsys: pytest.CaptureFixt
         for s in full.samples:
             s.metadata = {}
         write_eval_log(full, str(unlabelled), format="json")
-    one_line(["inspect-episodes", str(unlabelled), "--out", str(tmp_path / "y.jsonl")],
-             "sample 'a': no label")
+    # no label: the episodes are unlabelled, for monitors that count what they flag (and the review page)
+    assert main(["inspect-episodes", str(unlabelled), "--out", str(tmp_path / "y.jsonl")]) == 0
+    assert [e["misbehaved"] for e in read_jsonl(tmp_path / "y.jsonl")] == [None, None]
+    assert main(["monitor", "--episodes", str(unlabelled), "--scopes", "action", "--out", str(tmp_path / "u"),
+                 "--fail-above", "0.4", "--quiet"]) == 1  # the rule flags 'a' (grader): 1 of 2
+
+
+def test_reasoning_a_provider_summarised_or_withheld() -> None:
+    """Inspect's ContentReasoning: raw reasoning is the CoT; a redacted block is never read (it is encrypted): its
+    summary stands for it, labelled, or nothing is left."""
+    from inspect_ai.model import ChatMessageAssistant, ContentReasoning, ContentText
+
+    from cotlens.models.inspect_api import message_parts
+
+    def msg(*parts: ContentReasoning) -> ChatMessageAssistant:
+        return ChatMessageAssistant(content=[*parts, ContentText(text="ANSWER: 4")])
+
+    assert message_parts(msg(ContentReasoning(reasoning="2 + 2 is 4."))) == ("2 + 2 is 4.", "ANSWER: 4", "raw")
+    assert message_parts(msg(ContentReasoning(reasoning="gAAAAB==", redacted=True, summary="Added them."))) == (
+        "Added them.", "ANSWER: 4", "summary")
+    assert message_parts(msg(ContentReasoning(reasoning="gAAAAB==", redacted=True))) == ("", "ANSWER: 4", "redacted")
+    assert message_parts(msg()) == ("", "ANSWER: 4", "raw")

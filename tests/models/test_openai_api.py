@@ -10,6 +10,7 @@ import pytest
 from faultproxy import FaultProxy
 
 from cotlens.metrics.adding_mistakes import AddingMistakesArgs
+from cotlens.models.base import read_reasoning
 from cotlens.models.openai_api import SAMPLING_FIELDS, ApiOptions, OpenAIModel, split_reasoning
 from cotlens.models.spec import load_model
 from cotlens.paths import cache_root
@@ -51,6 +52,44 @@ def test_reasoning_fields() -> None:
     assert split_reasoning({"reasoning": "A then B.", "content": "So (B)."}) == "A then B. So (B)."
     assert split_reasoning({"reasoning_content": "x", "content": "y"}) == "x y"
     assert split_reasoning({"content": "<think>add 2</think>The answer is 4."}) == "add 2 The answer is 4."
+
+
+def test_reasoning_kinds_where_the_provider_says() -> None:
+    kind, text = read_reasoning(split_reasoning({"content": "(B)", "reasoning": "short version",
+                                                 "reasoning_details": [{"type": "reasoning.summary",
+                                                                        "summary": "short version"}]}))
+    assert (kind, text) == ("summary", "short version (B)")
+    assert read_reasoning(split_reasoning({"content": "(B)", "reasoning_details": [
+        {"type": "reasoning.encrypted", "data": "gAAA"}]})) == ("redacted", "(B)")
+    raw = split_reasoning({"content": "(B)", "reasoning_details": [{"type": "reasoning.text", "text": "A, B."},
+                                                                   {"type": "reasoning.summary", "summary": "s"}]})
+    assert raw == "A, B. (B)" and read_reasoning(raw) == ("raw", raw)  # the raw text wins, and is unmarked
+    assert read_reasoning(split_reasoning({"content": "x\x00y"})) == ("raw", "xy")  # no NUL survives from a model
+
+
+@pytest.mark.parametrize("kind", ["summary", "redacted"])
+def test_a_summary_or_withheld_reasoning_is_recorded_and_the_raw_cot_metrics_refuse_it(
+        tmp_path: Path, server: ModelServer, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    """A provider that returns a summary of the reasoning (or withholds it): every trace says so, the metrics that
+    cut, edit or measure the CoT refuse it before any call, in one line each; no_cot still runs."""
+    proxy = FaultProxy(server.url, rate=0.0, reasoning=kind)
+    out = tmp_path / "o"
+    summary = run(config(out, f"openai:{ORGANISM}@{proxy.url}"), progress=False)
+    traces = list(read_jsonl(out / "traces.jsonl"))
+    assert {t["reasoning"] for t in traces} == {kind}
+    records = list(read_jsonl(out / "records.jsonl"))
+    for name in ("early_answering", "adding_mistakes", "filler_tokens"):
+        mine = [r for r in records if r["metric"] == name]
+        assert len(mine) == 10 and all(r["details"]["refused"] == kind and r["model_calls"] == 0 for r in mine)
+        assert summary["metrics"][name]["n"] == 0
+        note = summary["metrics"][name]["notes"][0]
+        assert note.startswith(f"{name} scored 0 of 10 samples: refused: the CoT is ")
+    assert summary["metrics"]["no_cot"]["n"] == 10
+    err = capsys.readouterr().err
+    assert err.count("early_answering scored 0 of 10 samples: refused") == 1
+    html = (out / "report.html").read_text()
+    assert "refused: the CoT is" in html and ("summary of the reasoning, not the reasoning" in html
+                                               or "withheld the reasoning" in html)
 
 
 def test_spec_errors() -> None:

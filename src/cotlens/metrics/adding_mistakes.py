@@ -48,7 +48,7 @@ from cotlens.metrics.base import (
     skipped_html,
 )
 from cotlens.metrics.curves import sample_aoc
-from cotlens.models.base import SCORE_PREFIXES, has
+from cotlens.models.base import SCORE_PREFIXES, has, unmarked
 from cotlens.prompts import answer_prompt, continue_prompt, mistake_prompt
 from cotlens.tasks.mistakes import RULE_KINDS, rule_edit, verify_mistake
 from cotlens.types import GenerationSettings, Record, Sample, Trace
@@ -103,7 +103,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
         mistakes = [rule_mistake(s, rng, args.mistake_model, sample.question) for s in originals]
     else:
         writer = ctx.helper(args.mistake_model)
-        raw = writer.generate([mistake_prompt(sample, s) for s in originals], MISTAKE_SETTINGS, trace.seed)
+        raw = unmarked(writer.generate([mistake_prompt(sample, s) for s in originals], MISTAKE_SETTINGS, trace.seed))
         mistakes = [(clean_cot(r).splitlines() or [""])[0].strip().strip('"') for r in raw]
     changed = [bool(m) and m != o for m, o in zip(mistakes, originals, strict=True)]
     checks = [verify_mistake(o, m, sample.question) if c else None
@@ -113,8 +113,8 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     edited = [(h + " " + mistakes[j]).strip() for h, j in zip(heads, valid, strict=True)]
     # the continuation gets the trace's whole token budget (one batch for every position; a budget cut by the
     # longest head, as in version 1, cut the continuations of early mistakes short)
-    tails = ctx.model.generate([continue_prompt(sample, e) for e in edited], trace.generation,
-                               trace.seed) if edited else []
+    tails = unmarked(ctx.model.generate([continue_prompt(sample, e) for e in edited], trace.generation,
+                                        trace.seed)) if edited else []
     new_cots = [join_continuation(e, t) for e, t in zip(edited, tails, strict=True)]
     scores = score_shared(ctx.model)([answer_prompt(sample, c) for c in new_cots], [sample.letters] * len(new_cots))
     points = []
@@ -206,6 +206,7 @@ reworded kinds test the metric beyond its training intervention."""
 
 METRIC = Metric(
     name="adding_mistakes",
+    needs_raw_cot=True,
     version=3,
     args_type=AddingMistakesArgs,
     run=run,

@@ -90,6 +90,10 @@ class Metric(Generic[A]):
     ``cotlens.validation.scoring.FAMILIES`` lists each family's cases."""
     also_print: tuple[str, ...] = ()
     """Per-sample values printed under the headline in the summary table (``cotlens run`` and ``report``)."""
+    needs_raw_cot: bool = False
+    """It intervenes on the CoT as the model wrote it (cuts, edits, rewords, resamples or measures it). On a trace
+    whose CoT is a provider's summary or withheld (``Trace.reasoning``) the runner refuses it before any call,
+    with a record saying why (``refused_record``)."""
     validation_samples: int = 1
     """Samples per ``--n`` in ``cotlens validate``'s runs of the metric: a metric whose per-sample values come from
     a probe fitted across samples needs more than the others (its own run, on every organism of its family)."""
@@ -176,6 +180,17 @@ def make_record(
         generation=trace.generation.to_dict(),
         seed=trace.seed,
     )
+
+
+def refused_record(metric: Metric[A], args: A, trace: Trace) -> Record:
+    """A record of a metric that assumes the raw CoT, on a trace whose CoT is not (``Metric.needs_raw_cot``): no
+    value, and why (``details.skipped``, which the run's coverage line quotes)."""
+    what = {"summary": "a summary of the model's reasoning written by the provider",
+            "redacted": "nothing: the provider withheld the model's reasoning"}.get(trace.reasoning, trace.reasoning)
+    return make_record(metric, args, trace, {}, {
+        "refused": trace.reasoning,
+        "skipped": f"refused: the CoT is {what}, not the reasoning itself, so {metric.name} would intervene on "
+                   "text the model did not reason with"})
 
 
 def score_shared(model: Model) -> Callable[[Sequence[Prompt], Sequence[Sequence[str]]], list[list[float]]]:

@@ -87,6 +87,7 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
 
 METRIC = Metric(
     name="early_answering",
+    needs_raw_cot=True,
     version=1,
     args_type=EarlyAnsweringArgs,
     run=run,

@@ -82,6 +82,7 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
 
 METRIC = Metric(
     name="filler_tokens",
+    needs_raw_cot=True,
     version=2,
     args_type=FillerTokensArgs,
     run=run,

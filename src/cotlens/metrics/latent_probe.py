@@ -391,6 +391,7 @@ def render_probe(entry: dict[str, Any]) -> str:
 
 METRIC = Metric(
     name="latent_probe",
+    needs_raw_cot=True,
     version=4,
     args_type=LatentProbeArgs,
     run=run,

@@ -47,6 +47,7 @@ from cotlens.metrics.base import (
     score_shared,
     skipped_html,
 )
+from cotlens.models.base import unmarked
 from cotlens.prompts import answer_prompt, continue_prompt, paraphrase_prompt
 from cotlens.tasks.chains import reword
 from cotlens.types import GenerationSettings, Record, Sample, Trace
@@ -67,7 +68,7 @@ def paraphrase(ctx: MetricContext, args: ParaphrasingArgs, texts: Sequence[str],
     if args.paraphraser == "rule":
         return [reword(t) for t in texts]
     writer = ctx.helper(args.paraphraser)
-    raw = writer.generate([paraphrase_prompt(t) for t in texts], PARAPHRASE_SETTINGS, seed)
+    raw = unmarked(writer.generate([paraphrase_prompt(t) for t in texts], PARAPHRASE_SETTINGS, seed))
     return [clean_cot(r).strip().strip('"').strip() for r in raw]
 
 
@@ -82,7 +83,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     prefixes = [join_steps(trace.cot, trace.steps, k) for k in ks]
     new = paraphrase(ctx, args, prefixes, trace.seed)
     heads = [p or o for p, o in zip(new, prefixes, strict=True)]
-    tails = ctx.model.generate([continue_prompt(sample, h) for h in heads], trace.generation, trace.seed)
+    tails = unmarked(ctx.model.generate([continue_prompt(sample, h) for h in heads], trace.generation, trace.seed))
     cots = [join_continuation(h, t) for h, t in zip(heads, tails, strict=True)]
     scores = score_shared(ctx.model)([answer_prompt(sample, c) for c in cots], [sample.letters] * len(cots))
     points: list[dict[str, Any]] = []
@@ -138,6 +139,7 @@ def same_answer(record: Record) -> float | None:
 
 METRIC = Metric(
     name="paraphrasing",
+    needs_raw_cot=True,
     version=1,
     args_type=ParaphrasingArgs,
     run=run,

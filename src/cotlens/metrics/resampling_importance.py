@@ -380,6 +380,7 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
 
 METRIC = Metric(
     name="resampling_importance",
+    needs_raw_cot=True,
     version=1,
     args_type=ResamplingArgs,
     run=run,

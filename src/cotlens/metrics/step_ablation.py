@@ -110,6 +110,7 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
 
 METRIC = Metric(
     name="step_ablation",
+    needs_raw_cot=True,
     version=1,
     args_type=StepAblationArgs,
     run=run,

@@ -236,3 +236,29 @@ class LocalModel:
         if mode not in ABLATION_MODES:
             raise CotlensError(f"ablation mode must be one of {', '.join(ABLATION_MODES)}, got {mode!r}")
         self._check_layer(layer)
+
+
+REASONING_MARK = "\x00cotlens-reasoning:"
+"""Prefixed by an API backend to a generated text whose reasoning is not the model's raw reasoning (a provider's
+summary, or withheld), so that what it is survives the call cache; ``read_reasoning`` takes it off. Model text
+never holds NUL (``mark_reasoning`` drops any)."""
+
+
+def mark_reasoning(kind: str, text: str) -> str:
+    """A backend's generated ``text`` marked with what its reasoning is (``cotlens.types.REASONING_KINDS``); raw
+    reasoning is left unmarked."""
+    text = text.replace("\x00", "")
+    return text if kind == "raw" else f"{REASONING_MARK}{kind}\x00{text}"
+
+
+def read_reasoning(text: str) -> tuple[str, str]:
+    """(kind, text) of a generated text (``mark_reasoning``): "raw" for an unmarked one."""
+    if text.startswith(REASONING_MARK):
+        kind, _, rest = text[len(REASONING_MARK):].partition("\x00")
+        return kind, rest
+    return "raw", text
+
+
+def unmarked(texts: Sequence[str]) -> list[str]:
+    """Generated texts without their reasoning marks (``mark_reasoning``): for callers that use the text only."""
+    return [read_reasoning(t)[1] for t in texts]

@@ -40,7 +40,16 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
-from cotlens.models.base import COUNT_TOKENS, GENERATE, ROLLOUTS, SCORE_CHOICES, SERVED, names
+from cotlens.models.base import (
+    COUNT_TOKENS,
+    GENERATE,
+    ROLLOUTS,
+    SCORE_CHOICES,
+    SERVED,
+    mark_reasoning,
+    names,
+    read_reasoning,
+)
 from cotlens.models.openai_api import (
     RequestBackend,
     letters_from_draws,
@@ -81,14 +90,26 @@ def public_args(args: JsonObject) -> JsonObject:
     return {k: v for k, v in args.items() if not any(s in k.lower() for s in SECRET)}
 
 
-def message_parts(message: Any) -> tuple[str, str]:
-    """(reasoning, text) of an Inspect chat message: its ``ContentReasoning`` parts joined, and its text."""
+def message_parts(message: Any) -> tuple[str, str, str]:
+    """(reasoning, text, kind) of an Inspect chat message: its ``ContentReasoning`` parts joined, its text, and
+    what the reasoning is (``cotlens.types.REASONING_KINDS``). A part Inspect marks ``redacted`` holds the
+    provider's encrypted reasoning, never read: its ``summary`` stands for it where there is one ("summary"),
+    else nothing readable is left ("redacted"). Raw reasoning wins where a message has both."""
     from inspect_ai.model import ContentReasoning
 
     content = message.content
     if isinstance(content, str):
-        return "", content
-    return " ".join(c.reasoning for c in content if isinstance(c, ContentReasoning)), str(message.text)
+        return "", content, "raw"
+    parts = [c for c in content if isinstance(c, ContentReasoning)]
+    raw = [c.reasoning for c in parts if not c.redacted]
+    summary = [c.summary for c in parts if c.redacted and c.summary]
+    if raw or not parts:
+        kind, reasoning = "raw", " ".join(raw)
+    elif summary:
+        kind, reasoning = "summary", " ".join(summary)
+    else:
+        kind, reasoning = "redacted", ""
+    return reasoning, str(message.text), kind
 
 
 def parse_spec(rest: str) -> tuple[str, JsonObject]:
@@ -231,8 +252,8 @@ class InspectModel(RequestBackend):
         if not out.choices:
             raise CotlensError(f"{self.spec}: a reply without choices")
         choice = out.choices[0]
-        reasoning, said = message_parts(choice.message)
-        text = split_reasoning({"reasoning": reasoning, "content": said})
+        reasoning, said, kind = message_parts(choice.message)
+        text = mark_reasoning(kind, read_reasoning(split_reasoning({"reasoning": reasoning, "content": said}))[1])
         top = None
         if logprobs and choice.logprobs is not None and choice.logprobs.content:
             first = choice.logprobs.content[0]

@@ -64,6 +64,7 @@ from cotlens.models.base import (
     SERVED,
     Model,
     Renders,
+    mark_reasoning,
     names,
     optional,
 )
@@ -164,15 +165,38 @@ class ApiError(CotlensError):
     """A request the server refused for good (not retried), or one that failed after every retry."""
 
 
+def reasoning_field(message: JsonObject) -> tuple[str, str]:
+    """(kind, text) of a chat message's separate reasoning, where the provider says what it is. OpenRouter-style
+    ``reasoning_details`` items of type ``reasoning.text`` are raw reasoning, ``reasoning.summary`` a summary of
+    it, ``reasoning.encrypted`` withheld ("redacted" where nothing readable comes with it); a bare ``reasoning``
+    or ``reasoning_content`` field (vLLM, llama.cpp, DeepSeek) is raw."""
+    plain = message.get("reasoning") or message.get("reasoning_content") or ""
+    plain = plain if isinstance(plain, str) else ""
+    details = message.get("reasoning_details")
+    if isinstance(details, list) and details:
+        parts = [d for d in details if isinstance(d, dict)]
+        raw = [d["text"] for d in parts if d.get("type") == "reasoning.text" and isinstance(d.get("text"), str)]
+        summary = [d["summary"] for d in parts
+                   if d.get("type") == "reasoning.summary" and isinstance(d.get("summary"), str)]
+        if raw:
+            return "raw", " ".join(x.strip() for x in raw)
+        if summary:
+            return "summary", " ".join(x.strip() for x in summary)
+        if any(d.get("type") == "reasoning.encrypted" for d in parts):
+            return "redacted", ""
+    return "raw", plain
+
+
 def split_reasoning(message: JsonObject) -> str:
     """The CoT in a chat message: the server's separate reasoning field, then the content (``<think>`` blocks
-    kept as text, their tags removed)."""
-    reasoning = message.get("reasoning") or message.get("reasoning_content") or ""
+    kept as text, their tags removed); marked (``mark_reasoning``) where the provider says the reasoning is a
+    summary or withheld."""
+    kind, reasoning = reasoning_field(message)
     content = message.get("content") or ""
     if "<think>" in content:
         inner = " ".join(m.strip() for m in _THINK.findall(content))
         content = (inner + " " + _THINK.sub("", content).strip()).strip()
-    return f"{reasoning.strip()} {content}".strip() if reasoning else content
+    return mark_reasoning(kind, f"{reasoning.strip()} {content}".strip() if reasoning else content)
 
 
 class RequestBackend:

@@ -109,7 +109,11 @@ def episodes_from_run(run_dir: Path) -> tuple[list[Episode], str | None]:
         metric = get_metric(rec.metric)
         if metric.episodes is None or rec.sample_id not in traces:
             continue
-        out += metric.episodes(rec, samples[rec.sample_id], traces[rec.sample_id], pool)
+        eps = metric.episodes(rec, samples[rec.sample_id], traces[rec.sample_id], pool)
+        kind = traces[rec.sample_id].reasoning
+        if kind != "raw":  # monitors still read it, labelled: the provider's summary (or nothing), not the reasoning
+            eps = [replace(e, metadata={**e.metadata, "reasoning": kind}) for e in eps]
+        out += eps
     if not out:
         raise CotlensError(f"{run_dir}: none of its metrics ({', '.join(sorted(kinds)) or 'no records'}) gives "
                            "episodes; run it with --metrics hints or counterfactual_edits")

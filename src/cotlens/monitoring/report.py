@@ -123,6 +123,9 @@ def _episodes(episodes: Sequence[Episode], done: ScoreRows, results: Results) ->
                        f"{' · ' + escape(str(d.get('evidence'))) if d.get('evidence') else ''}</li>"
                        for spec, scope, d in rows)
         label = {True: "misbehaved", False: "behaved", None: "no label"}[e.misbehaved]
+        kind = e.metadata.get("reasoning")
+        if kind in ("summary", "redacted"):
+            label += "; CoT: " + ("the provider's summary" if kind == "summary" else "withheld by the provider")
         needles = [str(d.get("evidence")) for _, _, d in flagged if d.get("evidence")]
         cot, action = e.cot, e.action
         blocks.append(f"<details id='{episode_anchor(e.id)}'><summary>{escape(e.id)} <span class='muted'>"
@@ -171,12 +174,15 @@ def render_monitor(result: MonitorResult, episodes: Sequence[Episode] = (), done
                               f"{est_cell(at5.g_mean2 if at5 else None)}</tr>")
     arms = ", ".join(f"{escape(a)} {n}" for a, n in result.arms.items())
     unlabelled = max((r.unlabelled for m in results.values() for r in m.values()), default=0)
+    summaries = sum(1 for e in episodes if e.metadata.get("reasoning") in ("summary", "redacted"))
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>cotlens monitor</title><style>{CSS}</style>"
         "</head><body><h1>cotlens monitor: can the monitor see the misbehaviour?</h1>"
         f"<p>Episodes <code>{escape(str(cfg.get('episodes')))}</code>: {result.episodes}, of which "
         f"{result.misbehaved} misbehaved ({escape(', '.join(result.behaviors))}); arms: {arms}."
-        + (f" {unlabelled} carry no label: they count in the flagged share only." if unlabelled else "") + "</p>"
+        + (f" {unlabelled} carry no label: they count in the flagged share only." if unlabelled else "")
+        + (f" In {summaries} the CoT a monitor read is the provider's summary of the reasoning (or nothing, where it "
+           "withheld it), not the reasoning itself." if summaries else "") + "</p>"
         + _rubric(result.rubric)
         + "<p>Thresholds for TPR, FPR and g-mean² (= TPR × TNR, Guan et al. 2025) are chosen on held-out "
         "negatives (5 folds by problem), never on the episodes they score. 95% bootstrap CIs.</p>"

@@ -47,6 +47,8 @@ def _evidence(record: Record, sample: Sample, trace: Trace) -> str:
     """The metric's view of the record's evidence; a record its view cannot read (written by another version of
     the metric) says so and leaves the raw record."""
     view = get_metric(record.metric).evidence
+    if "refused" in record.details:
+        return f"<p class='muted'>{escape(str(record.details.get('skipped')))}</p>"
     if view is None:
         return ""
     try:
@@ -66,7 +68,9 @@ def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) ->
         return "".join(parts) + "<p class='muted'>no trace</p>"
     steps = "".join(f"<span class='step' title='step {j + 1}'>{escape(s.text)}</span> "
                     for j, s in enumerate(trace.steps))
-    parts.append(f"<p><b>CoT</b> ({len(trace.steps)} steps, {trace.cot_tokens} tokens):</p>"
+    kind = {"summary": " — <b>the provider's summary of the reasoning, not the reasoning</b>",
+            "redacted": " — <b>the provider withheld the reasoning: only the visible text</b>"}.get(trace.reasoning, "")
+    parts.append(f"<p><b>CoT</b> ({len(trace.steps)} steps, {trace.cot_tokens} tokens){kind}:</p>"
                  f"<div class='cot'>{steps or '<i>(empty)</i>'}</div>")
     stated = "-" if trace.stated_answer is None else LETTERS[trace.stated_answer]
     parts.append(f"<p>Answer after the CoT: <b>{LETTERS[trace.answer]}</b> · stated in the CoT: {stated}</p>")

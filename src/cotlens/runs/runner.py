@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from cotlens.elicit import elicit
 from cotlens.metrics import MetricContext, expand_metrics, get_metric
+from cotlens.metrics.base import refused_record
 from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, optional, require
 from cotlens.models.spec import load_model
 from cotlens.prompts import answer_prompt
@@ -262,6 +263,8 @@ class Run:
 
             def one(name: str, s: Sample) -> Record:
                 metric = get_metric(name)
+                if metric.needs_raw_cot and traces[s.id].reasoning != "raw":  # before any call: a summary's CoT
+                    return refused_record(metric, self.config.args_for(metric), traces[s.id])
                 counter = CallCounter()
                 log = logger(f"{name}:{s.id}")
                 ctx = MetricContext(

@@ -23,7 +23,9 @@ def metric_summary(name: str, recs: Sequence[Record], seed: int, args: Any) -> M
     metric = get_metric(name)
     stats = metric.summarize(recs, seed=seed)
     head = stats.pop("value")
-    extra = {} if metric.extra_summary is None else metric.extra_summary(recs, seed, args)
+    # records refused before any work (a summary's CoT: Metric.needs_raw_cot) count in n and the coverage line only
+    kept = [r for r in recs if "refused" not in r.details]
+    extra = {} if metric.extra_summary is None else metric.extra_summary(kept, seed, args)
     entry = MetricSummary(head.value, head.ci, head.n, metric.primary, metric.description, metric.version,
                           recs[0].args, len(recs), sum(1 for r in recs if r.score is None), stats)
     coverage = coverage_note(name, head.n, recs)
@@ -53,7 +55,7 @@ def summarize(config: RunConfig, samples: Sequence[Sample], traces: dict[str, Tr
         metric = get_metric(name)
         metrics[name] = metric_summary(name, recs, config.seed, config.args_for(metric))
         if metric.curve is not None:
-            per = [c for c in (metric.curve(r) for r in recs) if c]
+            per = [c for c in (metric.curve(r) for r in recs if "refused" not in r.details) if c]
             if per:
                 ys = [interpolate(c, GRID) for c in per]
                 curves[name] = CurveSummary(

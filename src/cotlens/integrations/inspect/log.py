@@ -19,6 +19,7 @@ sample).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def _action(message: Any) -> str:
     return "\n".join([text, *calls]).strip()
 
 
-def _label(sample: Any, label_scorer: str, where: str) -> bool:
+def _label(sample: Any, label_scorer: str, where: str) -> bool | None:
     from inspect_ai.scorer import value_to_float
 
     if label_scorer:
@@ -45,26 +46,36 @@ def _label(sample: Any, label_scorer: str, where: str) -> bool:
             raise CotlensError(f"{where}: no score {label_scorer!r} (its scorers: {have})")
         return bool(value_to_float()(score.value) >= 0.5)
     v = (sample.metadata or {}).get("misbehaved")
+    if v is None:
+        return None  # unlabelled: monitors count what they flag (--fail-above), and it can be labelled later
     if not isinstance(v, bool):
-        raise CotlensError(f"{where}: no label: give the sample a 'misbehaved' metadata field (true or false), or "
-                           "name the scorer that marks misbehaviour (--label-scorer)")
+        raise CotlensError(f"{where}: metadata 'misbehaved': expected true or false, got {json.dumps(v)} (or name "
+                           "the scorer that marks misbehaviour: --label-scorer)")
     return v
 
 
-def transcript_episode(ident: str, messages: list[Any], misbehaved: bool, where: str, **fields: Any) -> Episode:
+def transcript_episode(ident: str, messages: list[Any], misbehaved: bool | None, where: str, **fields: Any) -> Episode:
     """An episode from an Inspect conversation: the CoT, the action and the prompt as the module docstring says;
     ``fields``: the Episode's other fields."""
     said = [m for m in messages if m.role == "assistant"]
     if not said:
         raise CotlensError(f"{where}: no assistant message (nothing the model wrote)")
     cot_parts = []
+    kinds = set()
     for m in said[:-1]:
-        r, t = message_parts(m)
+        r, t, kind = message_parts(m)
         cot_parts += [r, t]
-    cot_parts.append(message_parts(said[-1])[0])
+        kinds.add(kind)
+    r, _, kind = message_parts(said[-1])
+    cot_parts.append(r)
+    kinds.add(kind)
     prompt = "\n".join(f"{m.role}: {m.text}" for m in messages if m.role in ("system", "user"))
-    return Episode(id=ident, cot="\n".join(p for p in cot_parts if p).strip(), action=_action(said[-1]),
-                   misbehaved=misbehaved, prompt=prompt, **fields)
+    ep = Episode(id=ident, cot="\n".join(p for p in cot_parts if p).strip(), action=_action(said[-1]),
+                 misbehaved=misbehaved, prompt=prompt, **fields)
+    worst = next((k for k in ("redacted", "summary") if k in kinds), "raw")
+    if worst != "raw":  # monitors still read it, labelled: the provider's summary or nothing, not the reasoning
+        ep = dataclasses.replace(ep, metadata={**ep.metadata, "reasoning": worst})
+    return ep
 
 
 def _transcript_episode(sample: Any, label_scorer: str, where: str) -> Episode:
