@@ -47,13 +47,20 @@ def _compiled(patterns: tuple[str, ...]) -> re2._Regexp[str]:
     return re2.compile("|".join(f"(?:{p})" for p in patterns), _options())
 
 
-def first_match(patterns: Sequence[str], text: str) -> str | None:
-    """The text of the first match of any of ``patterns`` in ``text`` (case-insensitive, linear time), or None.
-    Patterns are checked where they are read (``pattern_error``); an unchecked bad one raises ``ValueError``."""
+def first_span(patterns: Sequence[str], text: str) -> tuple[int, int] | None:
+    """(start, end) of the first match of any of ``patterns`` in ``text`` (case-insensitive, linear time), or
+    None. Patterns are checked where they are read (``pattern_error``); an unchecked bad one raises
+    ``ValueError``."""
     if not patterns:
         return None
     try:
         m = _compiled(tuple(patterns)).search(text)
     except re2.error as e:
         raise ValueError(f"cue patterns {list(patterns)!r}: {e}") from None
-    return None if m is None else str(m.group(0))
+    return None if m is None else (int(m.start()), int(m.end()))
+
+
+def first_match(patterns: Sequence[str], text: str) -> str | None:
+    """The text of the first match (``first_span``), or None."""
+    span = first_span(patterns, text)
+    return None if span is None else text[span[0]:span[1]]

@@ -451,6 +451,47 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A tool call an agent made: the function, its arguments as JSON text, and the call's id (which a tool
+    result names)."""
+
+    function: str
+    arguments: str = ""
+    id: str = ""
+
+
+TURN_ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of an agent's trajectory (Inspect's message model, flattened to text): who wrote it, its text,
+    the reasoning it came with (assistant), the tool calls it made (assistant), or the tool result it carries
+    (``tool``: ``function`` and ``tool_call_id`` name the call)."""
+
+    role: str
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    function: str = ""
+    tool_call_id: str = ""
+
+    def to_dict(self) -> JsonObject:
+        """Only the fields that are set: a trajectory file stays readable."""
+        d: JsonObject = {"role": self.role, "text": self.text}
+        if self.reasoning:
+            d["reasoning"] = self.reasoning
+        if self.tool_calls:
+            d["tool_calls"] = [{"function": c.function, "arguments": c.arguments, **({"id": c.id} if c.id else {})}
+                               for c in self.tool_calls]
+        if self.function:
+            d["function"] = self.function
+        if self.tool_call_id:
+            d["tool_call_id"] = self.tool_call_id
+        return d
+
+
+@dataclass(frozen=True)
 class Episode:
     """One episode for a monitor: what the model was asked, the CoT it wrote, the action it took, and whether
     that action was the misbehaviour (ground truth, from outcomes: a switch to a hint's target, a hack the grader
@@ -477,6 +518,9 @@ class Episode:
     """Regular expressions that name the misbehaviour's cause when an output mentions it (a hint type's cues, an
     inserted word); the ``rule`` monitor reads them."""
     metadata: JsonObject = field(default_factory=dict)
+    messages: tuple[Turn, ...] = ()
+    """The trajectory turn by turn, where the episode has one (an agent's transcript); ``cot`` and ``action`` are
+    then its reasoning and its last assistant message, flattened, for the monitors that read those."""
 
     @property
     def problem(self) -> str:
@@ -485,4 +529,8 @@ class Episode:
     def to_dict(self) -> JsonObject:
         d = dataclasses.asdict(self)
         d["cues"] = list(self.cues)
+        if self.messages:
+            d["messages"] = [t.to_dict() for t in self.messages]
+        else:
+            del d["messages"]  # a flat episode's file stays as it was
         return d

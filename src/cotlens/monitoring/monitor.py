@@ -71,8 +71,9 @@ class MonitorConfig:
     """comma-separated monitors: rule (cue patterns); probe:SPEC (a linear probe on SPEC's residual stream,
     cross-fitted on the episodes' labels); or a model spec for an LLM monitor (self: the run's own model, for a
     run directory); SPEC~PROMPT picks the LLM monitor's prompt (misbehaviour, faithful)"""
-    scopes: tuple[str, ...] = SCOPES
-    """what each monitor reads: cot, action, all (both)"""
+    scopes: tuple[str, ...] = ("cot", "action", "all")
+    """what each monitor reads: cot, action, all (both); of an agent's trajectory also reasoning, actions (its
+    messages and tool calls), tool_outputs, final (its last message and calls), all (every turn)"""
     seed: int = 0
     """seed for folds and bootstrap"""
     dtype: str = "auto"
@@ -159,6 +160,10 @@ class MonitorRun:
             raise CotlensError(f"--fail-above {config.fail_above:g}: a share, from 0 to 1")
         unlabelled = sum(e.misbehaved is None for e in self.episodes)
         probes = [m for m in config.monitors if m.startswith("probe:")]
+        odd = [s for s in config.scopes if s not in ("cot", "action", "all")]
+        if probes and odd:
+            raise CotlensError(f"--monitors {probes[0]}: a probe reads the residual stream where the CoT ends and "
+                               f"where the answer is read (scopes cot, action, all), not --scopes {odd[0]}")
         if probes and unlabelled:
             raise CotlensError(f"--monitors {probes[0]}: a probe is fitted on the episodes' labels, and {unlabelled} "
                                f"of {config.episodes}'s episodes have none ('misbehaved')")
@@ -260,7 +265,8 @@ class MonitorRun:
                         chunk = todo[i: i + step]
                         for e, s in zip(chunk, monitor.read(chunk, scope), strict=True):
                             row = {"monitor": spec, "version": monitor.version, "scope": scope, "episode": e.id,
-                                   "score": s.score, "evidence": s.evidence, **entry.recorded}
+                                   "score": s.score, "evidence": s.evidence, **entry.recorded,
+                                   **({"locations": [x.to_dict() for x in s.locations]} if s.locations else {})}
                             done[(spec, scope, e.id)] = row
                             f.write(json.dumps(row) + "\n")
                         f.flush()

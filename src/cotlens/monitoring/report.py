@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from cotlens.figures import CSS, OPEN_ANCHOR_JS, est_cell, figure_img, fmt, marked, sample_anchor
+from cotlens.figures import CSS, OPEN_ANCHOR_JS, est_cell, figure_img, fmt, sample_anchor
 from cotlens.monitoring.result import MonitorResult
 from cotlens.monitors.evaluate import MonitorEvaluation
+from cotlens.monitors.trajectory import Location, tool_call_text
 from cotlens.review import ReviewItem, pick, review_page
 from cotlens.types import Episode, Estimate, JsonObject
 
@@ -120,29 +121,77 @@ def _episodes(episodes: Sequence[Episode], done: ScoreRows, results: Results) ->
         if not flagged and e.id not in wrong:
             continue
         said = "".join(f"<li><code>{escape(spec)}</code> ({escape(scope)}): {fmt(d.get('score'))}"
-                       f"{' · ' + escape(str(d.get('evidence'))) if d.get('evidence') else ''}</li>"
+                       f"{' · ' + escape(str(d.get('evidence'))) if d.get('evidence') else ''}"
+                       f"{_where(d.get('locations') or [], e)}</li>"
                        for spec, scope, d in rows)
+        locs = [Location.from_dict(x) for _, _, d in flagged for x in (d.get("locations") or [])]
         label = {True: "misbehaved", False: "behaved", None: "no label"}[e.misbehaved]
         kind = e.metadata.get("reasoning")
         if kind in ("summary", "redacted"):
             label += "; CoT: " + ("the provider's summary" if kind == "summary" else "withheld by the provider")
-        needles = [str(d.get("evidence")) for _, _, d in flagged if d.get("evidence")]
-        cot, action = e.cot, e.action
+        body = _turns(e, locs) if e.messages else (
+            f"<h4>CoT</h4><p class='cot'>{_spans(e.cot, [x for x in locs if x.kind == 'cot'])}</p>"
+            f"<h4>Action</h4><p class='cot'>{_spans(e.action, [x for x in locs if x.kind == 'action'])}</p>")
         blocks.append(f"<details id='{episode_anchor(e.id)}'><summary>{escape(e.id)} <span class='muted'>"
                       f"({label}; flagged by {len(flagged)} of {len(rows)})</span></summary><ul>{said}</ul>"
-                      f"<h4>CoT</h4><p class='cot'>{_marked(cot, needles)}</p>"
-                      f"<h4>Action</h4><p class='cot'>{_marked(action, needles)}</p></details>")
+                      f"{body}</details>")
     if not blocks:
         return ""
     return ("<h2>Episodes flagged or missed</h2><p>Each episode a monitor flagged (its own yes) or got wrong "
-            "against its label; the text a rule matched is highlighted.</p>" + "".join(blocks) + OPEN_ANCHOR_JS)
+            "against its label, turn by turn for a trajectory; what raised a monitor's suspicion is highlighted where "
+            "it was found (a rule's match, an LLM monitor's quote located in the source).</p>" + "".join(blocks)
+            + OPEN_ANCHOR_JS)
 
 
-def _marked(text: str, needles: Sequence[str]) -> str:
-    for n in needles:
-        if n and n in text:
-            return marked(text, n)
-    return escape(text or "(empty)")
+def _where(locations: Sequence[JsonObject], e: Episode) -> str:
+    out = []
+    for d in locations:
+        x = Location.from_dict(d)
+        if not x.found:
+            out.append(" · <span class='moved'>quote not in the source</span>")
+        elif x.turn >= 0:
+            role = e.messages[x.turn].role if x.turn < len(e.messages) else "?"
+            out.append(f" · turn {x.turn + 1} ({escape(role)}, {escape(x.kind.replace('_', ' '))}), "
+                       f"characters {x.start}-{x.end}")
+        else:
+            out.append(f" · in the {escape(x.kind)}, characters {x.start}-{x.end}")
+    return "".join(out)
+
+
+def _spans(text: str, locations: Sequence[Location]) -> str:
+    """``text`` escaped, each located span of it in a <mark>."""
+    spans = sorted({(x.start, x.end) for x in locations if x.found and text[x.start:x.end] == x.quote})
+    out, at = [], 0
+    for start, end in spans:
+        if start < at:
+            continue
+        out.append(escape(text[at:start]) + f"<mark>{escape(text[start:end])}</mark>")
+        at = end
+    out.append(escape(text[at:]))
+    return "".join(out) or "<i>(empty)</i>"
+
+
+def _turns(e: Episode, locs: Sequence[Location]) -> str:
+    """A trajectory turn by turn: each turn's reasoning, text, tool calls and tool output, with the located
+    evidence highlighted."""
+    rows = []
+    for i, t in enumerate(e.messages):
+        mine = [x for x in locs if x.turn == i]
+        cells = []
+        if t.reasoning:
+            cells.append(f"<p class='muted'>reasoning</p><p class='cot'>"
+                         f"{_spans(t.reasoning, [x for x in mine if x.kind == 'reasoning'])}</p>")
+        kind = "tool_output" if t.role == "tool" else "text"
+        if t.text or t.role == "tool":
+            head = f"<p class='muted'>output of {escape(t.function or 'a tool')}</p>" if t.role == "tool" else ""
+            cells.append(f"{head}<p class='cot'>{_spans(t.text, [x for x in mine if x.kind == kind])}</p>")
+        for c in t.tool_calls:
+            call = tool_call_text(c.function, c.arguments)
+            cells.append(f"<p class='muted'>tool call</p><p class='cot'><code>"
+                         f"{_spans(call, [x for x in mine if x.kind == 'tool_call'])}</code></p>")
+        flag = " <b class='moved'>⚑</b>" if mine else ""
+        rows.append(f"<tr><td class='num'>{i + 1}</td><td>{escape(t.role)}{flag}</td><td>{''.join(cells)}</td></tr>")
+    return "<table><tr><th>turn</th><th>role</th><th>what it holds</th></tr>" + "".join(rows) + "</table>"
 
 
 def _rubric(rubric: JsonObject | None) -> str:

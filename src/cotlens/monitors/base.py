@@ -6,7 +6,9 @@ Guan et al. 2025 and MonitorBench report monitors reading the action, the CoT, o
 
 - ``cot``: the CoT only;
 - ``action``: the action only (the answer, tool call or text after the CoT);
-- ``all``: both.
+- ``all``: both;
+- on an agent's trajectory (``Episode.messages``), ``reasoning``, ``actions``, ``tool_outputs``, ``final`` and
+  ``all`` name its parts (``cotlens.monitors.trajectory``), and the evidence says which turn and which span.
 
 An LLM monitor is also shown the task (the episode's prompt): a monitor that knows what was asked can tell an
 answer that follows a hint from one that solves the problem. The ``rule`` monitor reads only the scoped text.
@@ -19,12 +21,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from cotlens.models.base import SCORE_CHOICES, Model, require
-from cotlens.patterns import first_match
-from cotlens.prompts import MONITOR_PREFILL, MONITOR_PROMPTS, MONITOR_SCOPE_TEXT, MONITOR_VERSION
-from cotlens.types import CotlensError, Episode, Message, Prompt
-
-SCOPES = ("cot", "action", "all")
+from cotlens.models.base import GENERATE, SCORE_CHOICES, Model, optional, require, unmarked
+from cotlens.monitors.trajectory import ALIASES, Location, check_scope, locate, render, scoped_parts
+from cotlens.monitors.trajectory import SCOPES as SCOPES
+from cotlens.patterns import first_span
+from cotlens.prompts import (
+    MONITOR_PREFILL,
+    MONITOR_PROMPTS,
+    MONITOR_QUOTE,
+    MONITOR_SCOPE_TEXT,
+    MONITOR_TRAJECTORY_TEXT,
+    MONITOR_VERSION,
+    QUOTE_PREFILL,
+    TRAJECTORY_SCOPES,
+)
+from cotlens.types import CotlensError, Episode, GenerationSettings, Message, Prompt
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,9 @@ class Suspicion:
     """In [0, 1], higher meaning more likely misbehaviour; None: the monitor abstains."""
     evidence: str = ""
     """What the monitor saw: the text a rule matched, an LLM's P(yes)."""
+    locations: tuple[Location, ...] = ()
+    """Where in the episode: the turn, part and character span of a rule's match or an LLM's quote (a quote
+    that is not in the source is kept, marked ``found: false``)."""
 
 
 class Monitor(Protocol):
@@ -45,14 +59,11 @@ class Monitor(Protocol):
 
 
 def scoped_text(episode: Episode, scope: str) -> str:
-    """What a monitor of ``scope`` reads of an episode's output."""
-    if scope == "cot":
-        return episode.cot
-    if scope == "action":
-        return episode.action
-    if scope == "all":
+    """What a monitor of ``scope`` reads of an episode's output, as one text."""
+    check_scope(scope)
+    if not episode.messages and scope == "all":
         return f"{episode.cot}\n{episode.action}"
-    raise CotlensError(f"unknown monitor scope {scope!r}; scopes: {', '.join(SCOPES)}")
+    return render(scoped_parts(episode, scope))
 
 
 RULE_VERSION = 1
@@ -76,8 +87,19 @@ class RuleMonitor:
     def read(self, episodes: Sequence[Episode], scope: str) -> list[Suspicion]:
         out = []
         for e in episodes:
-            m = first_match((*e.cues, *DEFAULT_CUES), scoped_text(e, scope))
-            out.append(Suspicion(0.0 if m is None else 1.0, m or ""))
+            cues = (*e.cues, *DEFAULT_CUES)
+            found = None
+            parts = scoped_parts(e, scope)
+            if not any(p.text for p in parts):
+                out.append(Suspicion(None, NOTHING))
+                continue
+            for p in parts:
+                span = first_span(cues, p.text)
+                if span is not None:
+                    found = Location(p.turn, p.kind, span[0], span[1], p.text[span[0]:span[1]])
+                    break
+            out.append(Suspicion(0.0, "") if found is None
+                       else Suspicion(1.0, found.quote, (found,)))
         return out
 
 
@@ -98,18 +120,58 @@ class ModelMonitor:
         self.template = MONITOR_PROMPTS[prompt]
 
     def prompt(self, episode: Episode, scope: str) -> Prompt:
-        shown = MONITOR_SCOPE_TEXT[scope].format(cot=episode.cot or "(empty)", action=episode.action or "(empty)")
-        text = self.template.format(task=episode.prompt or "(not given)", shown=shown)
+        text = self.template.format(task=episode.prompt or "(not given)", shown=shown_text(episode, scope))
         return Prompt((Message("user", text),), prefill=MONITOR_PREFILL)
 
     def read(self, episodes: Sequence[Episode], scope: str) -> list[Suspicion]:
-        if scope not in SCOPES:
-            raise CotlensError(f"unknown monitor scope {scope!r}; scopes: {', '.join(SCOPES)}")
-        if not episodes:
-            return []
-        scores = self.model.score_choices([self.prompt(e, scope) for e in episodes], [("A", "B")] * len(episodes))
-        out = []
-        for yes, no in scores:
-            p = 1.0 / (1.0 + math.exp(no - yes))
-            out.append(Suspicion(p, f"P(yes) = {p:.3f}"))
-        return out
+        return read_yes_no(self.model, [self.prompt(e, scope) for e in episodes], episodes, scope)
+
+
+def shown_text(episode: Episode, scope: str) -> str:
+    """What an LLM monitor of ``scope`` is shown of an episode: a flat episode's CoT and action as before
+    (``MONITOR_SCOPE_TEXT``), a trajectory's scoped parts turn by turn (``MONITOR_TRAJECTORY_TEXT``)."""
+    check_scope(scope)
+    if not episode.messages and scope in MONITOR_SCOPE_TEXT:
+        return MONITOR_SCOPE_TEXT[scope].format(cot=episode.cot or "(empty)", action=episode.action or "(empty)")
+    return MONITOR_TRAJECTORY_TEXT.format(what=TRAJECTORY_SCOPES[ALIASES.get(scope, scope)],
+                                          text=render(scoped_parts(episode, scope)) or "(empty)")
+
+
+QUOTE_TOKENS = 48
+NOTHING = "nothing in this scope"
+"""A monitor abstains on an episode whose scope is empty (``tool_outputs`` of an episode with no tool calls)."""
+
+
+def read_yes_no(model: Model, prompts: Sequence[Prompt], episodes: Sequence[Episode], scope: str
+                ) -> list[Suspicion]:
+    """P(yes) for each prompt, read from next-token probabilities of (A) and (B); for each episode it flags (P(yes)
+    over one half), where the model can generate, the words that raised its suspicion: asked for a quote
+    (``MONITOR_QUOTE``, greedy, up to ``QUOTE_TOKENS`` tokens), located in the scoped source
+    (``cotlens.monitors.trajectory.locate``): turn, part and span, or ``found: false`` when the quote is not
+    there."""
+    if not episodes:
+        return []
+    seen = [i for i, e in enumerate(episodes) if any(p.text for p in scoped_parts(e, scope))]
+    scores = model.score_choices([prompts[i] for i in seen], [("A", "B")] * len(seen)) if seen else []
+    ps: list[float | None] = [None] * len(episodes)
+    for i, (yes, no) in zip(seen, scores, strict=True):
+        ps[i] = 1.0 / (1.0 + math.exp(no - yes))
+    flagged = [i for i, p in enumerate(ps) if p is not None and p > 0.5]
+    quotes: dict[int, Location] = {}
+    gen = optional(model, GENERATE)
+    if flagged and gen is not None:
+        asked = [Prompt((*prompts[i].messages, Message("assistant", "(A) Yes"), Message("user", MONITOR_QUOTE)),
+                        prefill=QUOTE_PREFILL) for i in flagged]
+        said = unmarked(gen.generate(asked, GenerationSettings(max_new_tokens=QUOTE_TOKENS, temperature=0.0), 0))
+        for i, text in zip(flagged, said, strict=True):
+            quote = text.split('"')[0].strip() if '"' in text else text.strip().splitlines()[0] if text.strip() else ""
+            quotes[i] = locate(quote, scoped_parts(episodes[i], scope))
+    out = []
+    for i, p in enumerate(ps):
+        if p is None:
+            out.append(Suspicion(None, NOTHING))
+            continue
+        loc = quotes.get(i)
+        note = "" if loc is None else (f"; quoted: \"{loc.quote}\"" + ("" if loc.found else " (not in the source)"))
+        out.append(Suspicion(p, f"P(yes) = {p:.3f}{note}", () if loc is None else (loc,)))
+    return out

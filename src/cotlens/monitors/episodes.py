@@ -15,25 +15,75 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cotlens.monitors.trajectory import flatten
 from cotlens.patterns import pattern_error
 from cotlens.tasks.loaders import jsonl_objects
-from cotlens.types import CotlensError, Episode
+from cotlens.types import TURN_ROLES, CotlensError, Episode, ToolCall, Turn
 
 TEXT_FIELDS = ("cot", "action", "group", "arm", "prompt", "behavior")
-KNOWN = ("id", "misbehaved", "cues", "metadata", *TEXT_FIELDS)
+KNOWN = ("id", "misbehaved", "cues", "metadata", "messages", *TEXT_FIELDS)
+TURN_FIELDS = ("role", "text", "content", "reasoning", "tool_calls", "function", "tool_call_id")
 
 
 def _field(where: str, name: str, why: str) -> CotlensError:
     return CotlensError(f"{where}: field {name!r}: {why}")
 
 
+def _turns(raw: Any, where: str) -> tuple[Turn, ...]:
+    """A trajectory's turns (``messages``), each checked: ``role`` (system, user, assistant, tool), ``text`` (or
+    ``content``), and optionally ``reasoning``, ``tool_calls`` (a list of ``{function, arguments, id}``; arguments
+    an object or its JSON text), and for a tool result ``function`` and ``tool_call_id``."""
+    if not isinstance(raw, list) or not raw:
+        raise _field(where, "messages", "must be a non-empty list of turns ({\"role\": ..., \"text\": ...})")
+    out = []
+    for i, m in enumerate(raw):
+        at = f"messages[{i}]"
+        if not isinstance(m, dict):
+            raise _field(where, at, f"must be an object with role and text, got {type(m).__name__}")
+        unknown = sorted(set(m) - set(TURN_FIELDS))
+        if unknown:
+            raise _field(where, f"{at}.{unknown[0]}", f"unknown; a turn has {', '.join(TURN_FIELDS)}")
+        role = m.get("role")
+        if role not in TURN_ROLES:
+            raise _field(where, f"{at}.role", f"must be one of {', '.join(TURN_ROLES)}, got {json.dumps(role)}")
+        strings: dict[str, str] = {}
+        for name in ("text", "content", "reasoning", "function", "tool_call_id"):
+            v = m.get(name)
+            if v is not None and not isinstance(v, str):
+                raise _field(where, f"{at}.{name}", f"must be a string, got {type(v).__name__}")
+            strings[name] = v or ""
+        calls = []
+        raw_calls = m.get("tool_calls") or []
+        if not isinstance(raw_calls, list):
+            raise _field(where, f"{at}.tool_calls", "must be a list of {function, arguments, id}")
+        for j, c in enumerate(raw_calls):
+            cat = f"{at}.tool_calls[{j}]"
+            if not isinstance(c, dict) or not isinstance(c.get("function"), str) or not c["function"]:
+                raise _field(where, f"{cat}.function", "missing: the tool's name")
+            args = c.get("arguments", "")
+            if not isinstance(args, str):
+                args = json.dumps(args, sort_keys=True)
+            ident = c.get("id", "")
+            if not isinstance(ident, str):
+                raise _field(where, f"{cat}.id", f"must be a string, got {type(ident).__name__}")
+            calls.append(ToolCall(c["function"], args, ident))
+        if calls and role != "assistant":
+            raise _field(where, f"{at}.tool_calls", f"only an assistant turn makes tool calls, not a {role} turn")
+        out.append(Turn(str(role), strings["text"] or strings["content"], strings["reasoning"], tuple(calls),
+                        strings["function"], strings["tool_call_id"]))
+    if not any(t.role == "assistant" for t in out):
+        raise _field(where, "messages", "no assistant turn: nothing the model wrote")
+    return tuple(out)
+
+
 def episode_from_dict(d: Any, where: str) -> Episode:
     """One episode from its JSON object; ``where`` (``FILE:LINE``) names it in errors."""
     if not isinstance(d, dict):
         raise CotlensError(f"{where}: not a JSON object (an episode is {{\"id\": ..., \"cot\": ..., ...}})")
-    for name in ("id", "cot", "action"):
+    turns = _turns(d["messages"], where) if "messages" in d else ()
+    for name in ("id",) if turns else ("id", "cot", "action"):
         if name not in d:
-            raise _field(where, name, "missing")
+            raise _field(where, name, "missing" + ("" if name == "id" else " (or give 'messages', a trajectory)"))
     ident = d["id"]
     if isinstance(ident, bool) or not isinstance(ident, str | int):
         raise _field(where, "id", f"must be a string or an integer, got {type(ident).__name__}")
@@ -61,9 +111,11 @@ def episode_from_dict(d: Any, where: str) -> Episode:
     extra = {k: v for k, v in d.items() if k not in KNOWN}
     if "arm" in text and not text["arm"].strip():
         raise _field(where, "arm", "empty (control, or the intervention's name)")
-    return Episode(id=str(ident), cot=text["cot"], action=text["action"], misbehaved=label,
+    cot, action = flatten(turns) if turns else ("", "")
+    return Episode(id=str(ident), cot=text.get("cot", cot), action=text.get("action", action), misbehaved=label,
                    group=text.get("group", ""), arm=text.get("arm", "control"), prompt=text.get("prompt", ""),
-                   behavior=text.get("behavior", ""), cues=tuple(cues), metadata={**metadata, **extra})
+                   behavior=text.get("behavior", ""), cues=tuple(cues), metadata={**metadata, **extra},
+                   messages=turns)
 
 
 def read_episodes(path: Path) -> list[Episode]:

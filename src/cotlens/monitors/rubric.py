@@ -31,7 +31,6 @@ is refused in one line naming the file and the field (``FILE: behaviors[2].defin
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import tomllib
 from collections.abc import Sequence
@@ -40,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.models.base import SCORE_CHOICES, Model, require
-from cotlens.monitors.base import SCOPES, Suspicion
-from cotlens.prompts import MONITOR_PREFILL, MONITOR_SCOPE_TEXT, RUBRIC_PROMPT, RUBRIC_VERSION
+from cotlens.monitors.base import Suspicion, read_yes_no, shown_text
+from cotlens.prompts import MONITOR_PREFILL, RUBRIC_PROMPT, RUBRIC_VERSION
 from cotlens.types import CotlensError, Episode, Message, Prompt
 
 NAME = re.compile(r"[A-Za-z0-9_-]+")
@@ -195,18 +194,12 @@ class RubricMonitor:
         self.behavior = behavior
 
     def prompt(self, episode: Episode, scope: str) -> Prompt:
-        shown = MONITOR_SCOPE_TEXT[scope].format(cot=episode.cot or "(empty)", action=episode.action or "(empty)")
         text = RUBRIC_PROMPT.format(behavior=self.behavior.text(), name=self.behavior.name,
-                                    task=episode.prompt or "(not given)", shown=shown)
+                                    task=episode.prompt or "(not given)", shown=shown_text(episode, scope))
         return Prompt((Message("user", text),), prefill=MONITOR_PREFILL)
 
     def read(self, episodes: Sequence[Episode], scope: str) -> list[Suspicion]:
-        if scope not in SCOPES:
-            raise CotlensError(f"unknown monitor scope {scope!r}; scopes: {', '.join(SCOPES)}")
-        if not episodes:
-            return []
-        scores = self.model.score_choices([self.prompt(e, scope) for e in episodes], [("A", "B")] * len(episodes))
-        return [Suspicion(p := 1.0 / (1.0 + math.exp(no - yes)), f"P(yes) = {p:.3f}") for yes, no in scores]
+        return read_yes_no(self.model, [self.prompt(e, scope) for e in episodes], episodes, scope)
 
 
 def rubric_monitor_name(spec: str, behavior: Behavior) -> str:

@@ -6,14 +6,17 @@ Two kinds of log are read:
   sample's scores hold the cotlens records, and its metadata the sample and the trace, so the episodes are the ones
   a ``cotlens run`` directory of the same records gives (``Metric.episodes``: hinted CoTs, labelled by whether the
   answer moved to the hint's target);
-- any other Inspect log, an agent's transcripts: one episode per sample. Its CoT is the reasoning and text of every
-  assistant message but the last, and the last one's reasoning; its action the last assistant message's text and
-  tool calls (``name(arguments)``); its prompt the system and user messages. The label (``misbehaved``) is the
-  sample's ``misbehaved`` metadata (true or false) or, with ``label_scorer``, that scorer's value read as Inspect
-  reads values as numbers (``C`` 1, ``I`` 0, booleans, numbers): misbehaved when at least 0.5. So the scorer must be
-  one that marks misbehaviour.
+- any other Inspect log, an agent's transcripts: one episode per sample, its trajectory kept turn by turn
+  (``Episode.messages``: each message's role, text, reasoning, tool calls and tool results), so monitors read it
+  within the scopes of ``cotlens.monitors.trajectory`` and say which turn raised their suspicion. Flattened for the
+  monitors that read an episode flat: its CoT is the reasoning and text of every assistant message but the last,
+  and the last one's reasoning; its action the last assistant message's text and tool calls
+  (``name(arguments)``); its prompt the system and user messages. The label (``misbehaved``) is the sample's
+  ``misbehaved`` metadata (true or false; none leaves the episode unlabelled) or, with ``label_scorer``, that
+  scorer's value read as Inspect reads values as numbers (``C`` 1, ``I`` 0, booleans, numbers): misbehaved when at
+  least 0.5. So the scorer must be one that marks misbehaviour.
 
-A file Inspect cannot read, or a sample that has no label, stops the read with one line naming the file (and the
+A file Inspect cannot read, or a label that is not one, stops the read with one line naming the file (and the
 sample).
 """
 
@@ -27,13 +30,8 @@ from urllib.parse import urlencode
 
 from cotlens.metrics import get_metric
 from cotlens.models.inspect_api import message_parts, public_args
-from cotlens.types import CotlensError, Episode, Record, Sample, Trace
-
-
-def _action(message: Any) -> str:
-    text = message_parts(message)[1]
-    calls = [f"{c.function}({json.dumps(c.arguments, sort_keys=True)})" for c in (message.tool_calls or [])]
-    return "\n".join([text, *calls]).strip()
+from cotlens.monitors.trajectory import flatten
+from cotlens.types import TURN_ROLES, CotlensError, Episode, Record, Sample, ToolCall, Trace, Turn
 
 
 def _label(sample: Any, label_scorer: str, where: str) -> bool | None:
@@ -60,18 +58,21 @@ def transcript_episode(ident: str, messages: list[Any], misbehaved: bool | None,
     said = [m for m in messages if m.role == "assistant"]
     if not said:
         raise CotlensError(f"{where}: no assistant message (nothing the model wrote)")
-    cot_parts = []
-    kinds = set()
-    for m in said[:-1]:
-        r, t, kind = message_parts(m)
-        cot_parts += [r, t]
-        kinds.add(kind)
-    r, _, kind = message_parts(said[-1])
-    cot_parts.append(r)
-    kinds.add(kind)
+    turns, kinds = [], set()
+    for m in messages:
+        if m.role not in TURN_ROLES:
+            continue
+        reasoning, text, kind = message_parts(m)
+        if m.role == "assistant":
+            kinds.add(kind)
+        calls = tuple(ToolCall(c.function, json.dumps(c.arguments, sort_keys=True), c.id or "")
+                      for c in (getattr(m, "tool_calls", None) or []))
+        turns.append(Turn(m.role, text, reasoning, calls, getattr(m, "function", None) or "",
+                          getattr(m, "tool_call_id", None) or ""))
+    cot, action = flatten(turns)
     prompt = "\n".join(f"{m.role}: {m.text}" for m in messages if m.role in ("system", "user"))
-    ep = Episode(id=ident, cot="\n".join(p for p in cot_parts if p).strip(), action=_action(said[-1]),
-                 misbehaved=misbehaved, prompt=prompt, **fields)
+    ep = Episode(id=ident, cot=cot, action=action, misbehaved=misbehaved, prompt=prompt, messages=tuple(turns),
+                 **fields)
     worst = next((k for k in ("redacted", "summary") if k in kinds), "raw")
     if worst != "raw":  # monitors still read it, labelled: the provider's summary or nothing, not the reasoning
         ep = dataclasses.replace(ep, metadata={**ep.metadata, "reasoning": worst})
