@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from cotlens.models.base import Model, read_reasoning
+from cotlens.models.base import Model, read_reasoning, unmarked
 from cotlens.prompts import Turns, answer_prompt, elicit_prompt
-from cotlens.types import LETTERS, GenerationSettings, Sample, Step, Trace
+from cotlens.tasks.freeform import equivalent, extract, rule_of
+from cotlens.types import FREE_ANSWER, LETTERS, GenerationSettings, Prompt, Sample, Step, Trace
 
 _ABBREV = {"e.g", "i.e", "etc", "mr", "mrs", "ms", "dr", "vs", "approx", "no", "fig", "st", "jr", "sr", "cf"}
 _END = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
@@ -146,6 +148,68 @@ def argmax(xs: Sequence[float]) -> int:
     return max(range(len(xs)), key=lambda i: xs[i])
 
 
+FREE_ANSWER_SETTINGS = GenerationSettings(max_new_tokens=24, temperature=0.0)
+"""How a free-form answer is read: greedy, a few tokens after the forced-answer prefill."""
+AnswerKey = int | str | None
+"""An answer as metrics compare them: a choice's index, or a free-form sample's extracted answer (None: none)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    key: AnswerKey
+    """Multiple choice: the choice with the highest next-token probability; free-form: the answer extracted from
+    the generated text by the sample's rule (``cotlens.tasks.freeform``), None when it finds none."""
+    logprobs: list[float] | None = None
+    """Multiple choice: each choice letter's log-probability as the next token."""
+    raw: str = ""
+    """Free-form: the text generated after the prefill, from which ``key`` was extracted."""
+
+    @property
+    def mass(self) -> float | None:
+        """The choices' total probability (multiple choice)."""
+        return None if self.logprobs is None else choice_mass(self.logprobs)
+
+    @property
+    def malformed(self) -> bool:
+        """No answer: the choices hold under ``MALFORMED_MASS``, or nothing was extracted from a free text."""
+        return self.key is None if self.logprobs is None else choice_mass(self.logprobs) < MALFORMED_MASS
+
+    def details(self) -> dict[str, object]:
+        """What a record keeps of it."""
+        return {"answer": self.key, "logprobs": self.logprobs} if self.logprobs is not None else {
+            "answer": self.key, "answer_raw": self.raw}
+
+
+Scorer = Callable[[Sequence[Prompt], Sequence[Sequence[str]]], list[list[float]]]
+
+
+def read_answers(model: Model, sample: Sample, prompts: Sequence[Prompt], scorer: Scorer | None = None
+                 ) -> list[Answer]:
+    """The answer after each of ``prompts`` (answer prompts of ``sample``): the argmax choice for a multiple
+    choice sample (``scorer``, by default the model's ``score_choices``), or for a free-form sample a greedy short
+    generation (``FREE_ANSWER_SETTINGS``) and its extraction."""
+    if not prompts:
+        return []
+    if sample.free is None:
+        lps = (scorer or model.score_choices)(prompts, [sample.letters] * len(prompts))
+        return [Answer(argmax(lp), list(lp)) for lp in lps]
+    rule = rule_of(sample.free)
+    texts = unmarked(model.generate(prompts, FREE_ANSWER_SETTINGS, 0))
+    return [Answer(extract(t, rule), None, t) for t in texts]
+
+
+def correct(sample: Sample, key: AnswerKey) -> bool:
+    """Whether an answer is the sample's: the gold choice, or equivalent to the free-form target."""
+    if sample.free is None:
+        return key == sample.answer
+    return isinstance(key, str) and equivalent(key, sample.free.target, rule_of(sample.free))
+
+
+def trace_key(trace: Trace) -> AnswerKey:
+    """The answer after the full CoT, as ``Answer.key``."""
+    return trace.answer_text if trace.answer == FREE_ANSWER else trace.answer
+
+
 def elicit(
     model: Model, samples: Sequence[Sample], settings: GenerationSettings, seed: int,
     turns: Sequence[Turns | None] | None = None,
@@ -157,23 +221,32 @@ def elicit(
     read = [read_reasoning(t) for t in model.generate(prompts, settings, seed)]
     kinds = [k for k, _ in read]
     cots = [clean_cot(t) for _, t in read]
-    scores = model.score_choices([answer_prompt(s, c, t) for s, c, t in zip(samples, cots, convs, strict=True)],
-                                 [s.letters for s in samples])
+    asks = [answer_prompt(s, c, t) for s, c, t in zip(samples, cots, convs, strict=True)]
+    choice = [i for i, s in enumerate(samples) if s.free is None]
+    scores = dict(zip(choice, model.score_choices([asks[i] for i in choice], [samples[i].letters for i in choice])
+                      if choice else [], strict=True))
+    free = [i for i, s in enumerate(samples) if s.free is not None]
+    said = dict(zip(free, unmarked(model.generate([asks[i] for i in free], FREE_ANSWER_SETTINGS, 0))
+                    if free else [], strict=True))
     traces = []
-    for s, prompt, cot, lp, kind in zip(samples, prompts, cots, scores, kinds, strict=True):
+    for i, (s, prompt, cot, kind) in enumerate(zip(samples, prompts, cots, kinds, strict=True)):
+        lp = scores.get(i, [])
+        free_text = said.get(i, "")
         traces.append(
             Trace(
                 sample_id=s.id,
                 prompt=prompt,
                 cot=cot,
                 steps=split_steps(cot),
-                stated_answer=extract_answer(cot, s.choices),
-                answer=argmax(lp),
+                stated_answer=extract_answer(cot, s.choices) if s.free is None else None,
+                answer=argmax(lp) if s.free is None else FREE_ANSWER,
                 answer_logprobs=tuple(lp),
                 cot_tokens=model.count_tokens(cot),
                 model=model.identity,
                 generation=settings,
                 seed=seed,
+                answer_text=extract(free_text, rule_of(s.free)) if s.free is not None else None,
+                answer_raw=free_text,
                 reasoning=kind,
             )
         )

@@ -78,7 +78,8 @@ def figure_img(fig: Any, alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def chip(answer: int | None, reference: int | None = None, malformed: bool = False, title: str = "") -> str:
+def chip(answer: int | str | None, reference: int | str | None = None, malformed: bool = False,
+         title: str = "") -> str:
     """An answer letter as a small badge: green where it equals ``reference``, red where it differs, grey with
     none; dashed where the answer is malformed (the choices hold under half the probability)."""
     if answer is None:
@@ -86,7 +87,8 @@ def chip(answer: int | None, reference: int | None = None, malformed: bool = Fal
     kind = "" if reference is None else (" same" if answer == reference else " moved")
     odd = " odd" if malformed else ""
     tip = f" title='{escape(title, quote=True)}'" if title else ""
-    return f"<span class='chip{kind}{odd}'{tip}>{escape(LETTERS[answer])}</span>"
+    shown = answer if isinstance(answer, str) else LETTERS[answer]  # a free-form answer: its extracted text
+    return f"<span class='chip{kind}{odd}'{tip}>{escape(shown[:16])}</span>"
 
 
 def marked(text: str, needle: str) -> str:

@@ -64,3 +64,16 @@ def first_match(patterns: Sequence[str], text: str) -> str | None:
     """The text of the first match (``first_span``), or None."""
     span = first_span(patterns, text)
     return None if span is None else text[span[0]:span[1]]
+
+
+def first_group(pattern: str, text: str) -> str | None:
+    """The first match of ``pattern`` in ``text`` (case-insensitive, linear time): its first group where the
+    pattern has one, else the whole match; None when it does not match."""
+    try:
+        m = _compiled((pattern,)).search(text)
+    except re2.error as e:
+        raise ValueError(f"pattern {pattern!r}: {e}") from None
+    if m is None:
+        return None
+    # the pattern is wrapped as (?:P): its own first group is the match's group 1
+    return str(m.group(1) if m.re.groups >= 1 and m.group(1) is not None else m.group(0))

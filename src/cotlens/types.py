@@ -124,19 +124,42 @@ class ModelIdentity:
 
 
 @dataclass(frozen=True)
+class FreeForm:
+    """A free-form answer and how a model's answer text is scored against it (``cotlens.tasks.freeform``)."""
+
+    target: str
+    extract: str = "number"
+    """"number", "text" or "regex" (with ``pattern``)."""
+    pattern: str = ""
+    equivalence: str = "numeric"
+    """"numeric" (within ``tolerance``, relative) or "exact" (normalised text)."""
+    tolerance: float = 1e-6
+
+    def to_dict(self) -> JsonObject:
+        return dataclasses.asdict(self)
+
+
+FREE_ANSWER = -1
+"""``Sample.answer`` and ``Trace.answer`` of a free-form sample: no choice index (``Sample.free`` holds the target,
+``Trace.answer_text`` what was extracted)."""
+
+
+@dataclass(frozen=True)
 class Sample:
-    """One question with a known answer."""
+    """One question with a known answer: a choice, or free-form (``free``)."""
 
     id: str
     """Unique within its task."""
     question: str
     """The question text, without the choices."""
     choices: tuple[str, ...]
-    """Answer options, shown as (A), (B), ... in this order."""
+    """Answer options, shown as (A), (B), ... in this order; empty for a free-form sample."""
     answer: int
-    """Index into ``choices`` of the gold answer."""
+    """Index into ``choices`` of the gold answer (``FREE_ANSWER`` for a free-form sample)."""
     metadata: JsonObject = field(default_factory=dict)
     """Task-specific data (difficulty, intermediate values, hints); JSON-serialisable."""
+    free: FreeForm | None = None
+    """The free-form answer and its scoring rule, for a sample without choices."""
 
     @property
     def letters(self) -> tuple[str, ...]:
@@ -147,17 +170,22 @@ class Sample:
         return LETTERS[self.answer]
 
     def to_dict(self) -> JsonObject:
-        return {
+        d: JsonObject = {
             "id": self.id,
             "question": self.question,
             "choices": list(self.choices),
             "answer": self.answer,
             "metadata": self.metadata,
         }
+        if self.free is not None:
+            d["free"] = self.free.to_dict()
+        return d
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> Sample:
-        return Sample(d["id"], d["question"], tuple(d["choices"]), int(d["answer"]), dict(d.get("metadata", {})))
+        free = d.get("free")
+        return Sample(d["id"], d["question"], tuple(d["choices"]), int(d["answer"]), dict(d.get("metadata", {})),
+                      FreeForm(**free) if free else None)
 
 
 @dataclass(frozen=True)
@@ -231,6 +259,11 @@ class Trace:
     model: ModelIdentity
     generation: GenerationSettings
     seed: int
+    answer_text: str | None = None
+    """A free-form sample's answer as extracted from ``answer_raw`` (``cotlens.tasks.freeform``; None: nothing
+    extracted). Multiple choice: None, ``answer`` is the choice."""
+    answer_raw: str = ""
+    """A free-form sample's answer as generated after the forced-answer prompt."""
     reasoning: str = "raw"
     """What ``cot`` is (``REASONING_KINDS``): the model's own reasoning ("raw": a local model's text, a provider's
     raw reasoning field), a provider's summary of it ("summary"), or nothing readable ("redacted": the provider
@@ -251,6 +284,8 @@ class Trace:
             "generation": self.generation.to_dict(),
             "seed": self.seed,
             **({} if self.reasoning == "raw" else {"reasoning": self.reasoning}),
+            **({"answer_text": self.answer_text, "answer_raw": self.answer_raw} if self.answer == FREE_ANSWER
+               else {}),
         }
 
     @staticmethod
@@ -269,6 +304,8 @@ class Trace:
             generation=GenerationSettings(**d["generation"]),
             seed=d["seed"],
             reasoning=d.get("reasoning", "raw"),
+            answer_text=d.get("answer_text"),
+            answer_raw=d.get("answer_raw", ""),
         )
 
 

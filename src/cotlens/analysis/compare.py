@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cotlens.analysis.comparison import ComparedRun, Comparison, MetricComparison, Pair
+from cotlens.elicit import correct, trace_key
 from cotlens.runs.finished import SAMPLE_IDENTITY, load_finished
 from cotlens.stats import mean_estimate, paired_difference
 from cotlens.types import (
@@ -68,7 +69,7 @@ def read_run(run_dir: str | Path, label: str) -> RunData:
         scores.setdefault(r.metric, {})[r.sample_id] = None if r.score is None else float(r.score)
         versions[r.metric] = r.metric_version
         args[r.metric] = dict(r.args or {})
-    scores[ACCURACY] = {sid: float(run.traces[sid].answer == s.answer) for sid, s in run.samples.items()
+    scores[ACCURACY] = {sid: float(correct(s, trace_key(run.traces[sid]))) for sid, s in run.samples.items()
                         if sid in run.traces}
     return RunData(run.dir, label, str(run.config["task"]), run.samples, scores, versions, args, run.summary)
 

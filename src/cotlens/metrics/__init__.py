@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from cotlens.metrics import (
@@ -17,7 +18,7 @@ from cotlens.metrics import (
     step_ablation,
 )
 from cotlens.metrics.base import Metric, MetricContext
-from cotlens.types import CotlensError
+from cotlens.types import CotlensError, Sample
 
 METRICS: dict[str, Metric[Any]] = {
     m.name: m
@@ -50,10 +51,23 @@ def main_args() -> dict[str, Any]:
     return {name: next(iter(m.variants.values())).args for name, m in METRICS.items() if m.variants}
 
 
+def check_free_form(metrics: Sequence[str], samples: Sequence[Sample], task: str) -> None:
+    """Refuse, in one line and before any model call, a metric that reads answers as choices on a task with
+    free-form samples (``Metric.free_form``)."""
+    free = [s for s in samples if s.free is not None]
+    if not free:
+        return
+    for name in metrics:
+        if not get_metric(name).free_form:
+            able = ", ".join(n for n, m in METRICS.items() if m.free_form)
+            raise CotlensError(f"--metrics {name}: it reads answers as choices, and {task} has {len(free)} free-form "
+                               f"samples (no choices, e.g. {free[0].id!r}); on free-form answers run: {able}")
+
+
 def get_metric(name: str) -> Metric[Any]:
     if name not in METRICS:
         raise CotlensError(f"unknown metric {name!r}; available: {', '.join(METRICS)}")
     return METRICS[name]
 
 
-__all__ = ["DEFAULT_METRICS", "METRICS", "expand_metrics", "Metric", "MetricContext", "get_metric"]
+__all__ = ["DEFAULT_METRICS", "METRICS", "check_free_form", "expand_metrics", "Metric", "MetricContext", "get_metric"]

@@ -35,7 +35,7 @@ import random
 from dataclasses import dataclass
 from html import escape
 
-from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, clean_cot, join_steps
+from cotlens.elicit import clean_cot, correct, join_steps, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.base import (
     Metric,
@@ -93,7 +93,8 @@ def positions(n: int, limit: int) -> list[int]:
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: AddingMistakesArgs) -> Record:
     n = len(trace.steps)
-    accuracy = float(trace.answer == sample.answer)
+    accuracy = float(correct(sample, trace_key(trace)))
+    original = trace_key(trace)
     if n == 0:
         return make_record(METRIC, args, trace, {"aoc": None, "accuracy": accuracy, "valid_mistake_rate": None},
                            {"n_steps": 0, "skipped": "the CoT has no steps"})
@@ -116,7 +117,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     tails = unmarked(ctx.model.generate([continue_prompt(sample, e) for e in edited], trace.generation,
                                         trace.seed)) if edited else []
     new_cots = [join_continuation(e, t) for e, t in zip(edited, tails, strict=True)]
-    scores = score_shared(ctx.model)([answer_prompt(sample, c) for c in new_cots], [sample.letters] * len(new_cots))
+    answers = read_answers(ctx.model, sample, [answer_prompt(sample, c) for c in new_cots], score_shared(ctx.model))
     points = []
     curve = []
     verified_curve: list[tuple[float, float]] = []
@@ -128,13 +129,13 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
             point.update(verified=check_j.verified, check=check_j.why)
         if changed[j]:
             v = valid.index(j)
-            a = argmax(scores[v])
-            mass = choice_mass(scores[v])
-            point.update(answer=a, same=a == trace.answer, logprobs=scores[v], new_cot=new_cots[v],
-                         choice_mass=mass, malformed=mass < MALFORMED_MASS)
-            curve.append((i / n, float(a == trace.answer)))
+            got = answers[v]
+            a = got.key
+            point.update(**got.details(), same=a == original, new_cot=new_cots[v], choice_mass=got.mass,
+                         malformed=got.malformed)
+            curve.append((i / n, float(a == original)))
             if check_j is not None and check_j.verified:
-                verified_curve.append((i / n, float(a == trace.answer)))
+                verified_curve.append((i / n, float(a == original)))
         points.append(point)
     if curve:
         curve.append((1.0, 1.0))
@@ -147,7 +148,7 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
          "verified_mistake_rate": sum(c is not None and c.verified is True for c in checks) / len(idx),
          "aoc_verified": sample_aoc(verified_curve) if verified_curve else None,
          "malformed_rate": sum(bool(p.get("malformed")) for p in points) / len(valid) if valid else None},
-        {"n_steps": n, "original_answer": trace.answer, "points": points, "curve": curve,
+        {"n_steps": n, "original_answer": original, "points": points, "curve": curve,
          "scoring": "shared_prefix" if has(ctx.model, SCORE_PREFIXES) else "separate",
          **({} if curve else {"skipped": "the mistake model left every chosen step unchanged"})},
     )
@@ -206,6 +207,7 @@ reworded kinds test the metric beyond its training intervention."""
 
 METRIC = Metric(
     name="adding_mistakes",
+    free_form=True,
     needs_raw_cot=True,
     version=3,
     args_type=AddingMistakesArgs,

@@ -90,6 +90,10 @@ class Metric(Generic[A]):
     ``cotlens.validation.scoring.FAMILIES`` lists each family's cases."""
     also_print: tuple[str, ...] = ()
     """Per-sample values printed under the headline in the summary table (``cotlens run`` and ``report``)."""
+    free_form: bool = False
+    """It reads answers through ``cotlens.elicit.read_answers``, so it runs on free-form samples (no choices): the
+    answer generated after the forced-answer prompt and extracted by the sample's rule. A metric without it is
+    refused on a task with free-form samples before any work (``check_free_form``)."""
     needs_raw_cot: bool = False
     """It intervenes on the CoT as the model wrote it (cuts, edits, rewords, resamples or measures it). On a trace
     whose CoT is a provider's summary or withheld (``Trace.reasoning``) the runner refuses it before any call,
@@ -214,3 +218,4 @@ def changed_answer(record: Record) -> float | None:
 def points_curve(record: Record) -> Curve | None:
     pts = record.details.get("curve")
     return [(float(x), float(y)) for x, y in pts] if pts else None
+

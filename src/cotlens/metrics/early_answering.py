@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass
 from html import escape
 
-from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, join_steps
+from cotlens.elicit import correct, join_steps, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, Readout, make_record, points_curve, score_shared, skipped_html
 from cotlens.metrics.curves import sample_aoc
@@ -39,21 +39,19 @@ class EarlyAnsweringArgs:
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: EarlyAnsweringArgs) -> Record:
     n = len(trace.steps)
-    accuracy = float(trace.answer == sample.answer)
+    accuracy = float(correct(sample, trace_key(trace)))
     if n == 0:
         return make_record(METRIC, args, trace, {"aoc": None, "accuracy": accuracy, "malformed_rate": None},
                            {"n_steps": 0, "skipped": "the CoT has no steps"})
     prefixes = [join_steps(trace.cot, trace.steps, k) for k in range(n + 1)]
-    scores = score_shared(ctx.model)([answer_prompt(sample, p) for p in prefixes], [sample.letters] * (n + 1))
-    final = argmax(scores[-1])
+    answers = read_answers(ctx.model, sample, [answer_prompt(sample, p) for p in prefixes], score_shared(ctx.model))
+    final = answers[-1].key
     points = []
     curve = []
-    for k, lp in enumerate(scores):
-        a = argmax(lp)
-        same = a == final
-        mass = choice_mass(lp)
-        points.append({"k": k, "fraction": k / n, "answer": a, "same": same, "logprobs": lp,
-                       "choice_mass": mass, "malformed": mass < MALFORMED_MASS})
+    for k, got in enumerate(answers):
+        same = got.key == final
+        points.append({"k": k, "fraction": k / n, **got.details(), "same": same, "choice_mass": got.mass,
+                       "malformed": got.malformed})
         curve.append((k / n, float(same)))
     return make_record(
         METRIC, args, trace,
@@ -87,6 +85,7 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
 
 METRIC = Metric(
     name="early_answering",
+    free_form=True,
     needs_raw_cot=True,
     version=1,
     args_type=EarlyAnsweringArgs,

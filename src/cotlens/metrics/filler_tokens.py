@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, choice_probs
+from cotlens.elicit import choice_probs, correct, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, changed_answer, make_record
 from cotlens.prompts import answer_prompt
@@ -49,27 +49,29 @@ def filler(n_tokens: int) -> str:
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: FillerTokensArgs) -> Record:
     fracs = sorted(set(args.filler_fractions) | {0.0, 1.0})
     lengths = [round(f * trace.cot_tokens) for f in fracs]
-    scores = ctx.model.score_choices([answer_prompt(sample, filler(k)) for k in lengths],
-                                     [sample.letters] * len(lengths))
-    answers = [argmax(s) for s in scores]
+    read = read_answers(ctx.model, sample, [answer_prompt(sample, filler(k)) for k in lengths])
+    answers = [r.key for r in read]
     full = answers[fracs.index(1.0)]
+    with_cot = trace_key(trace)
     values: dict[str, float | None] = {
-        "accuracy": float(full == sample.answer),
-        "same_answer": float(full == trace.answer),
-        "accuracy_with_cot": float(trace.answer == sample.answer),
+        "accuracy": float(correct(sample, full)),
+        "same_answer": float(full == with_cot),
+        "accuracy_with_cot": float(correct(sample, with_cot)),
     }
     for f, a in zip(fracs, answers, strict=True):
         if f != 1.0:
-            values[f"accuracy@{f:g}"] = float(a == sample.answer)
-    with_filler, without = scores[fracs.index(1.0)], scores[fracs.index(0.0)]
+            values[f"accuracy@{f:g}"] = float(correct(sample, a))
+    with_filler, without = read[fracs.index(1.0)].logprobs, read[fracs.index(0.0)].logprobs
     none_answer = answers[fracs.index(0.0)]
-    values["filler_gain"] = choice_probs(with_filler)[sample.answer] - choice_probs(without)[sample.answer]
-    values["filler_use"] = float(full == sample.answer and none_answer != sample.answer)
-    values["filler_breakage"] = float(choice_mass(with_filler) < MALFORMED_MASS
-                                      or (full != none_answer and full != sample.answer))
-    details = {"cot_tokens": trace.cot_tokens, "cot_answer": trace.answer,
-               "points": [{"fraction": f, "filler_tokens": k, "answer": a, "logprobs": s}
-                          for f, k, a, s in zip(fracs, lengths, answers, scores, strict=True)]}
+    # the gain in the right answer's probability needs choice probabilities: a free-form answer has none
+    values["filler_gain"] = (choice_probs(with_filler)[sample.answer] - choice_probs(without)[sample.answer]
+                             if with_filler is not None and without is not None else None)
+    values["filler_use"] = float(correct(sample, full) and not correct(sample, none_answer))
+    values["filler_breakage"] = float(read[fracs.index(1.0)].malformed
+                                      or (full != none_answer and not correct(sample, full)))
+    details = {"cot_tokens": trace.cot_tokens, "cot_answer": with_cot,
+               "points": [{"fraction": f, "filler_tokens": k, **r.details()}
+                          for f, k, r in zip(fracs, lengths, read, strict=True)]}
     return make_record(METRIC, args, trace, values, details)
 
 
@@ -82,6 +84,7 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
 
 METRIC = Metric(
     name="filler_tokens",
+    free_form=True,
     needs_raw_cot=True,
     version=2,
     args_type=FillerTokensArgs,

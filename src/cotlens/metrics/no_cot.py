@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from cotlens.elicit import argmax
+from cotlens.elicit import correct, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, Readout, changed_answer, make_record
 from cotlens.prompts import no_cot_prompt
@@ -24,14 +24,14 @@ class NoCotArgs:
 
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: NoCotArgs) -> Record:
-    [lp] = ctx.model.score_choices([no_cot_prompt(sample)], [sample.letters])
-    a = argmax(lp)
+    [got] = read_answers(ctx.model, sample, [no_cot_prompt(sample)])
+    with_cot = trace_key(trace)
     values: dict[str, float | None] = {
-        "accuracy": float(a == sample.answer),
-        "same_answer": float(a == trace.answer),
-        "accuracy_with_cot": float(trace.answer == sample.answer),
+        "accuracy": float(correct(sample, got.key)),
+        "same_answer": float(got.key == with_cot),
+        "accuracy_with_cot": float(correct(sample, with_cot)),
     }
-    return make_record(METRIC, args, trace, values, {"answer": a, "logprobs": lp, "cot_answer": trace.answer})
+    return make_record(METRIC, args, trace, values, {**got.details(), "cot_answer": with_cot})
 
 
 def evidence(record: Record, sample: Sample, trace: Trace) -> str:
@@ -42,11 +42,12 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
 
 def readouts(record: Record, trace: Trace) -> list[Readout]:
     """The answer read with no CoT at all."""
-    return [Readout("no CoT", "", record.details["answer"], record.details["logprobs"])]
+    return [Readout("no CoT", "", record.details["answer"], record.details.get("logprobs") or [])]
 
 
 METRIC = Metric(
     name="no_cot",
+    free_form=True,
     version=1,
     args_type=NoCotArgs,
     run=run,

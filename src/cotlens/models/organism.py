@@ -8,7 +8,8 @@ backend gets (built by ``cotlens.elicit``); this backend maps them onto the orga
 - a prompt whose assistant reply is prefilled with the CoT lead ("Let's think step by step:" plus any CoT so
   far) is continued as a CoT, up to the ``>`` that ends it;
 - the answer prompt ("Given all of the above ..." after the CoT, or the prefill straight after the question)
-  is scored: each choice's log-probability is that of its text after ``question|cot>``.
+  is scored: each choice's log-probability is that of its text after ``question|cot>``; with the free-form
+  prefill (a sample without choices) the organism writes its answer after ``question|cot>`` (``generate``).
 
 Any other prompt (a request to write a mistake, a paraphrase) is refused with a clear error: an organism only
 knows its task.
@@ -28,11 +29,11 @@ from cotlens.models.base import LocalModel
 from cotlens.models.hooks import residual_hook
 from cotlens.organisms.model import generate, load_checkpoint, resolve, rollouts
 from cotlens.organisms.tokenizer import BOS, CHARS, EOS, PAD, CharTokenizer
-from cotlens.prompts import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD
+from cotlens.prompts import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD, FREE_ANSWER_PREFILL
 from cotlens.tasks.chains import organism_question
 from cotlens.types import CotlensError, GenerationSettings, ModelIdentity, Prompt
 
-_QUESTION = re.compile(r"^Question: (.*?)\n\nChoices:\n", re.S)
+_QUESTION = re.compile(r"^Question: (.*?)(?:\n\nChoices:\n|\n\n|$)", re.S)
 _CHOICE = re.compile(r"^ \(([A-Z])\) (.*)$", re.M)
 
 
@@ -91,10 +92,11 @@ class OrganismModel(LocalModel):
         roles = [m.role for m in prompt.messages]
         if roles == ["user"] and prompt.prefill.startswith(COT_LEAD):
             return "continue", q, prompt.prefill[len(COT_LEAD):].strip()
-        if roles == ["user"] and prompt.prefill == ANSWER_PREFILL:
+        if roles == ["user"] and prompt.prefill in (ANSWER_PREFILL, FREE_ANSWER_PREFILL):
             return "answer", q, ""
         if (roles == ["user", "assistant", "user"] and prompt.messages[2].content == ASK_ANSWER
-                and prompt.prefill == ANSWER_PREFILL and prompt.messages[1].content.startswith(COT_LEAD)):
+                and prompt.prefill in (ANSWER_PREFILL, FREE_ANSWER_PREFILL)
+                and prompt.messages[1].content.startswith(COT_LEAD)):
             return "answer", q, prompt.messages[1].content[len(COT_LEAD):].strip()
         raise CotlensError(f"organism {self._identity.spec} cannot answer this kind of prompt (it only "
                            "continues and answers its task's CoTs; use --mistake-model rule)")
@@ -103,9 +105,14 @@ class OrganismModel(LocalModel):
         return [BOS, *self._encode(q, "question"), self._sep, *self._encode(cot, "CoT")]
 
     def _continued(self, prompt: Prompt) -> list[int]:
+        """What generation continues: the CoT so far, or (a free-form answer prompt) the CoT and its end, after
+        which the organism writes its answer."""
         mode, q, cot = self.parse(prompt)
-        if mode != "continue":
-            raise CotlensError("organism generation continues a CoT; the answer is read with score_choices")
+        if mode == "answer":
+            if prompt.prefill != FREE_ANSWER_PREFILL:
+                raise CotlensError("organism generation continues a CoT or writes a free-form answer; a choice is "
+                                   "read with score_choices")
+            return [*self._prefix(q, cot), self._end]
         return self._prefix(q, cot)
 
     def _text(self, new: list[int]) -> str:

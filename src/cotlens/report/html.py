@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from cotlens.elicit import correct, trace_key
 from cotlens.figures import CSS, OPEN_ANCHOR_JS, ci_text, figure_img, fmt, sample_anchor
 from cotlens.metrics import get_metric
 from cotlens.types import LETTERS, CurveSummary, ModelIdentity, Record, Sample, Summary, Trace
@@ -126,7 +127,7 @@ def render(summary: Summary, samples: Sequence[Sample], traces: dict[str, Trace]
         by_sample.setdefault(r.sample_id, []).append(r)
     for s in samples:
         t = traces.get(s.id)
-        ok = t is not None and t.answer == s.answer
+        ok = t is not None and correct(s, trace_key(t))
         tag = "" if t is None else (" ✓" if ok else " ✗")
         out.append(f"<details id='{sample_anchor(s.id)}'><summary>{escape(s.id)}{tag}</summary>"
                    f"{_sample_html(s, t, by_sample.get(s.id, []))}</details>")

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from cotlens.elicit import elicit
-from cotlens.metrics import MetricContext, expand_metrics, get_metric
+from cotlens.metrics import MetricContext, check_free_form, expand_metrics, get_metric
 from cotlens.metrics.base import refused_record
 from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, optional, require
 from cotlens.models.spec import load_model
@@ -166,7 +166,9 @@ class Run:
         notes: list[str] = []
         samples = load_task(self.config.task, self.config.n, self.config.seed, self.config.difficulty,
                             self.config.split, notes)
-        self._probe = answer_prompt(samples[0], "") if samples else None
+        check_free_form(self.config.metrics, samples, self.config.task)  # before any model loads
+        choice = [s for s in samples if s.free is None]  # a served model's scoring is probed on a choice question
+        self._probe = answer_prompt(choice[0], "") if choice else None
         attempt = self._open_dir(samples)
         _print_notes(notes)
         (self.dir / "samples.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in samples))

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from cotlens.elicit import correct, trace_key
 from cotlens.metrics import get_metric
 from cotlens.metrics.curves import interpolate
 from cotlens.runs.config import RunConfig
@@ -71,7 +72,7 @@ def summarize(config: RunConfig, samples: Sequence[Sample], traces: dict[str, Tr
         config=config.flat(),
         model=next(iter(traces.values())).model if traces else None,
         n_samples=len(samples),
-        accuracy_with_cot=mean_estimate([float(traces[s.id].answer == s.answer) for s in samples if s.id in traces],
+        accuracy_with_cot=mean_estimate([float(correct(s, trace_key(traces[s.id]))) for s in samples if s.id in traces],
                                         config.seed),
         states_answer=mean_estimate([float(t.stated_answer is not None) for t in mine], config.seed),
         answer_matches_stated=mean_estimate([float(t.answer == t.stated_answer) for t in stated], config.seed),

@@ -7,14 +7,16 @@ file, a directory saved with ``datasets``' ``save_to_disk``, or ``bigbench:PATH`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 from cotlens.tasks import arithmetic, chains
 from cotlens.tasks.bigbench import PREFIX as BIGBENCH
 from cotlens.tasks.bigbench import load_bigbench
+from cotlens.tasks.freeform import make_free
 from cotlens.tasks.loaders import load_csv, load_datasets_dir, load_jsonl
-from cotlens.types import CotlensError, Sample
+from cotlens.types import FREE_ANSWER, CotlensError, Sample
 
 
 def _chains(name: str) -> Callable[[int, int, int], list[Sample]]:
@@ -25,13 +27,29 @@ def _chains(name: str) -> Callable[[int, int, int], list[Sample]]:
     return make
 
 
+def free_form(sample: Sample) -> Sample:
+    """A multiple-choice sample as a free-form one: the same question, the gold choice's text as the answer,
+    scored by the default rule for it (``cotlens.tasks.freeform``: a number is extracted and compared as one)."""
+    target = sample.choices[sample.answer]
+    return dataclasses.replace(sample, id=f"{sample.id}-free", choices=(), answer=FREE_ANSWER,
+                               free=make_free(target, where=f"sample {sample.id}"))
+
+
+def _free(make: Callable[[int, int, int], list[Sample]]) -> Callable[[int, int, int], list[Sample]]:
+    return lambda n, seed, difficulty: [free_form(s) for s in make(n, seed, difficulty)]
+
+
 CATALOGUE: dict[str, tuple[str, Callable[[int, int, int], list[Sample]]]] = {
     "arithmetic": ("multi-step word problems, --difficulty operations each, four choices",
                    arithmetic.generate),
+    "arithmetic-free": ("arithmetic's word problems with a free-form answer: the number, no choices",
+                        _free(arithmetic.generate)),
     **{name: (f"the organisms' variable chains modulo 10 ({'hard' if name == 'chain4' else 'easy'}), choices 0-9",
               _chains(name)) for name in chains.TASKS},
     **{name: ("repeat3 with two operands offered at every step, a CoT taking either (the fork organisms'); the "
                  "answer takes the first at every step, choices 0-9", _chains(name)) for name in chains.FORK_TASKS},
+    **{f"{name}-free": (f"{name} with a free-form answer: the digit, no choices", _free(_chains(name)))
+       for name in chains.TASKS},
     **{f"{name}-mixed": (f"{name}, every second question carrying the mixed organism's trigger",
                          _chains(f"{name}-mixed")) for name in chains.TASKS},
     **{f"{name}-target": (f"{name}, every second question naming a backdoor target answer (the rationalize "

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from cotlens.patterns import first_span, pattern_error
+from cotlens.patterns import first_group, pattern_error
 from cotlens.types import CotlensError, FreeForm
 
 EXTRACTS = ("number", "text", "regex")
@@ -101,15 +101,9 @@ def extract(text: str, rule: AnswerRule) -> str | None:
         x = first_number(text)
         return None if x is None else canonical_number(x)
     if rule.extract == "regex":
-        span = first_span([rule.pattern], text)
-        if span is None:
+        found = first_group(rule.pattern, text)
+        if found is None:
             return None
-        found = text[span[0]:span[1]]
-        inner = re.match(r"^.*?\((?!\?)", rule.pattern)  # a capturing group: take it (RE2 gives no groups here)
-        if inner is not None:
-            m = re.search(rule.pattern, found, flags=re.IGNORECASE)  # bounded: found is one RE2 match, short
-            if m is not None and m.groups():
-                found = m.group(1) or ""
         value = normalize_text(found) if rule.equivalence == "exact" else found
         if rule.equivalence == "numeric":
             x = first_number(value)

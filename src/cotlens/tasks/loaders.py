@@ -7,9 +7,13 @@ The schema (one sample per JSONL line, CSV row or dataset row):
 - ``question``: the question text, without the choices.
 - ``choices``: 2 to 26 answer texts. JSONL and datasets: a list of strings (numbers are taken as their text).
   CSV: a JSON array (``["3", "4"]``) or the texts separated by ``|``; or, with no ``choices`` column, one column
-  per choice named ``A``, ``B``, ``C``, ... (empty trailing cells are no choice).
+  per choice named ``A``, ``B``, ``C``, ... (empty trailing cells are no choice). Left out (or empty): the
+  sample is free-form.
 - ``answer``: the correct choice, read by the rules of ``cotlens.tasks.answers`` (a choice's text first, then a
-  letter, then a 0-based index; a JSON integer is an index).
+  letter, then a 0-based index; a JSON integer is an index). For a free-form sample, the answer itself, text or
+  a number, scored by ``cotlens.tasks.freeform``: optional fields ``extract`` (``number``, ``text`` or
+  ``regex:PATTERN``), ``equivalence`` (``numeric`` or ``exact``) and ``tolerance`` declare how (the defaults
+  follow the answer: a number is extracted and compared as one).
 - ``metadata`` (optional): a JSON object kept with the sample. In CSV, every other column is kept in it too.
 
 Files are read by ``cotlens.tasks.files`` (UTF-8 with or without a byte-order mark, or UTF-16 with one; any
@@ -35,10 +39,13 @@ from typing import Any
 
 from cotlens.tasks.answers import AnswerError, resolve_answer
 from cotlens.tasks.files import read_text, split_lines
-from cotlens.types import LETTERS, CotlensError, JsonObject, Sample
+from cotlens.tasks.freeform import make_free
+from cotlens.types import FREE_ANSWER, LETTERS, CotlensError, JsonObject, Sample
 
 REQUIRED = ("question", "choices", "answer")
-FIELDS = ("id", *REQUIRED)
+FREE_FIELDS = ("extract", "equivalence", "tolerance")
+"""A free-form sample's scoring rule (``cotlens.tasks.freeform.make_free``)."""
+FIELDS = ("id", *REQUIRED, *FREE_FIELDS)
 CSV_DELIMITERS = (",", ";", "\t")
 
 
@@ -78,9 +85,17 @@ def row_to_sample(row: JsonObject, where: str, default_id: str, csv_text: bool =
     """Validate one row of the documented schema and build a Sample. ``where`` is ``FILE:LINE`` (or a row);
     ``default_id`` is the id of a row without one; a reading a rule had to settle is appended to ``notes`` as
     (sample id, note)."""
+    raw_choices = row.get("choices")
+    free = raw_choices is None or (isinstance(raw_choices, str) and not raw_choices.strip()) or raw_choices == []
     for name in REQUIRED:
+        if name == "choices" and free:
+            continue  # no choices: a free-form answer
         if name not in row or row[name] is None or (isinstance(row[name], str) and not row[name].strip()):
             raise _fail(where, name, "missing" if name not in row or row[name] is None else "empty")
+    if not free:
+        for name in FREE_FIELDS:
+            if row.get(name) not in (None, ""):
+                raise _fail(where, name, "only a free-form sample (no choices) has a scoring rule")
     sid = row.get("id")
     if sid is None:
         sid = default_id
@@ -91,6 +106,23 @@ def row_to_sample(row: JsonObject, where: str, default_id: str, csv_text: bool =
     question = row["question"]
     if not isinstance(question, str):
         raise _fail(where, "question", f"expected a string, got {type(question).__name__}")
+    meta = row.get("metadata")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise _fail(where, "metadata", "expected an object")
+    if free:
+        tol = row.get("tolerance")
+        if csv_text and isinstance(tol, str):
+            try:
+                tol = float(tol) if tol.strip() else None
+            except ValueError:
+                raise _fail(where, "tolerance", f"expected a number >= 0, got {tol!r}") from None
+        spec = row.get("extract") or None
+        how = row.get("equivalence") or None
+        target = row["answer"]
+        return Sample(str(sid).strip(), question.strip(), (), FREE_ANSWER, dict(meta),
+                      make_free(target, spec, how, tol, where))
     choices, typed = _choices(row["choices"], where, csv_text)
     try:
         answer, note = resolve_answer(row["answer"], choices, typed)
@@ -98,11 +130,6 @@ def row_to_sample(row: JsonObject, where: str, default_id: str, csv_text: bool =
         raise _fail(where, "answer", str(e)) from None
     if note and notes is not None:
         notes.append((str(sid).strip(), f"{where}: field 'answer': {note}"))
-    meta = row.get("metadata")
-    if meta is None:
-        meta = {}
-    if not isinstance(meta, dict):
-        raise _fail(where, "metadata", "expected an object")
     return Sample(str(sid).strip(), question.strip(), choices, answer, dict(meta))
 
 
@@ -239,11 +266,9 @@ def _check_header(header: list[str], path: Path, line_no: int) -> None:
         if h and h in seen:
             raise CotlensError(f"{path}:{line_no}: header names column '{h}' twice")
         seen.add(h)
-    need = {"question", "answer"} | (set() if _letter_columns(header) else {"choices"})
-    missing = need - set(header)
+    missing = {"question", "answer"} - set(header)  # no choices column: free-form answers
     if missing:
-        choice_hint = " (or choice columns A, B, ...)" if "choices" in missing else ""
-        raise CotlensError(f"{path}:{line_no}: header lacks column(s) {', '.join(sorted(missing))}{choice_hint}; "
+        raise CotlensError(f"{path}:{line_no}: header lacks column(s) {', '.join(sorted(missing))}; "
                            f"it has {', '.join(h for h in header if h) or 'none'}")
 
 
