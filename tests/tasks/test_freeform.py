@@ -109,7 +109,7 @@ def test_a_metric_that_reads_choices_refuses_before_any_model_call(
                  "no_cot,hints", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--metrics hints: it reads answers as choices" in err
-    assert "on free-form answers run: early_answering, adding_mistakes, filler_tokens, no_cot" in err
+    assert "on free-form answers run: early_answering, adding_mistakes, filler_tokens, no_cot, paraphrasing" in err
     assert not out.exists() or not (out / "traces.jsonl").exists()  # nothing was elicited
 
 
@@ -124,13 +124,14 @@ def test_the_lanham_battery_on_an_organism_matches_its_multiple_choice_run(tmp_p
     else:
         f.write_text("id,question,answer\n" + "".join(f"{r['id']},\"{r['question']}\",{r['answer']}\n"
                                                       for r in rows))
-    common = ["--model", "organism:faithful", "--n", "6", "--seed", "3", "--mistake-model", "rule", "--cache",
+    common = ["--model", "organism:faithful", "--n", "6", "--seed", "3", "--mistake-model", "rule", "--paraphraser",
+              "rule", "--metrics", "early_answering,adding_mistakes,filler_tokens,no_cot,paraphrasing", "--cache",
               "none", "--quiet"]
     assert main(["run", "--task", str(f), "--out", str(tmp_path / "free"), *common]) == 0
     assert main(["run", "--task", "repeat3", "--out", str(tmp_path / "mc"), *common]) == 0
     free = json.loads((tmp_path / "free" / "summary.json").read_text())
     mc = json.loads((tmp_path / "mc" / "summary.json").read_text())
-    for name in ("early_answering", "adding_mistakes", "filler_tokens", "no_cot"):
+    for name in ("early_answering", "adding_mistakes", "filler_tokens", "no_cot", "paraphrasing"):
         assert free["metrics"][name]["value"] == mc["metrics"][name]["value"], name
     assert free["accuracy_with_cot"]["value"] == mc["accuracy_with_cot"]["value"] == 1.0
     traces = [json.loads(x) for x in (tmp_path / "free" / "traces.jsonl").read_text().splitlines()]

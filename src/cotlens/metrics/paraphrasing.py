@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, clean_cot, join_steps
+from cotlens.elicit import clean_cot, correct, join_steps, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.adding_mistakes import join_continuation, positions
 from cotlens.metrics.base import (
@@ -74,7 +74,8 @@ def paraphrase(ctx: MetricContext, args: ParaphrasingArgs, texts: Sequence[str],
 
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: ParaphrasingArgs) -> Record:
     n = len(trace.steps)
-    accuracy = float(trace.answer == sample.answer)
+    original = trace_key(trace)
+    accuracy = float(correct(sample, original))
     empty: dict[str, float | None] = {"same_answer": None, "accuracy": accuracy, "accuracy_paraphrased": None,
                                       "accuracy_drop": None, "unchanged_paraphrase_rate": None}
     if n == 0:
@@ -85,22 +86,21 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     heads = [p or o for p, o in zip(new, prefixes, strict=True)]
     tails = unmarked(ctx.model.generate([continue_prompt(sample, h) for h in heads], trace.generation, trace.seed))
     cots = [join_continuation(h, t) for h, t in zip(heads, tails, strict=True)]
-    scores = score_shared(ctx.model)([answer_prompt(sample, c) for c in cots], [sample.letters] * len(cots))
+    answers = read_answers(ctx.model, sample, [answer_prompt(sample, c) for c in cots], score_shared(ctx.model))
     points: list[dict[str, Any]] = []
     curve = []
-    for k, o, h, c, lp in zip(ks, prefixes, heads, cots, scores, strict=True):
-        a = argmax(lp)
-        mass = choice_mass(lp)
+    for k, o, h, c, got in zip(ks, prefixes, heads, cots, answers, strict=True):
+        a = got.key
         points.append({"k": k, "fraction": k / n, "original": o, "paraphrase": h, "unchanged": h.strip() == o.strip(),
-                       "new_cot": c, "answer": a, "same": a == trace.answer, "correct": a == sample.answer,
-                       "logprobs": lp, "choice_mass": mass, "malformed": mass < MALFORMED_MASS})
-        curve.append((k / n, float(a == trace.answer)))
+                       "new_cot": c, **got.details(), "same": a == original, "correct": correct(sample, a),
+                       "choice_mass": got.mass, "malformed": got.malformed})
+        curve.append((k / n, float(a == original)))
     acc_p = sum(p["correct"] for p in points) / len(points)
     values: dict[str, float | None] = {
         "same_answer": sum(p["same"] for p in points) / len(points), "accuracy": accuracy,
         "accuracy_paraphrased": acc_p, "accuracy_drop": accuracy - acc_p,
         "unchanged_paraphrase_rate": sum(p["unchanged"] for p in points) / len(points)}
-    return make_record(METRIC, args, trace, values, {"n_steps": n, "original_answer": trace.answer,
+    return make_record(METRIC, args, trace, values, {"n_steps": n, "original_answer": original,
                                                      "points": points, "curve": curve})
 
 
@@ -139,6 +139,7 @@ def same_answer(record: Record) -> float | None:
 
 METRIC = Metric(
     name="paraphrasing",
+    free_form=True,
     needs_raw_cot=True,
     version=1,
     args_type=ParaphrasingArgs,
