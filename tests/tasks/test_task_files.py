@@ -233,8 +233,11 @@ def test_spreadsheet_exports(tmp_path: Path) -> None:
 
 def test_csv_errors_name_line_and_field(tmp_path: Path) -> None:
     p = write_csv(tmp_path / "t.csv", [["id", "question", "answer"], ["a", "q", "A"]])
-    with pytest.raises(CotlensError, match=r"t.csv:1: header lacks column\(s\) choices \(or choice columns A, B, "
-                                           r"...\); it has id, question, answer"):
+    [free] = load_task(str(p))  # no choices column: a free-form answer
+    assert free.free is not None and free.free.target == "A" and free.choices == ()
+    p = write_csv(tmp_path / "t.csv", [["id", "question", "choices"], ["a", "q", "x|y"]])
+    with pytest.raises(CotlensError, match=r"t.csv:1: header lacks column\(s\) answer; it has id, question, "
+                                           r"choices"):
         load_task(str(p))
     p = write_csv(tmp_path / "t.csv", [["id", "question", "choices", "answer"], ["a", "q", "x|y", "A", "extra"]])
     with pytest.raises(CotlensError, match=r"t.csv:2: field 'row': 5 values but the header has 4 columns"):

@@ -104,8 +104,8 @@ def test_malformed_json_and_duplicates(tmp_path: Path) -> None:
     c.write_text("id,question,choices,answer\na,q,x|y,A\nb,q,x|y,Z\n")
     with pytest.raises(CotlensError, match=r"bad.csv:3: field 'answer'"):
         load_task(str(c))
-    c.write_text("id,question,answer\na,q,A\n")
-    with pytest.raises(CotlensError, match=r"bad.csv:1: header lacks column\(s\) choices"):
+    c.write_text("id,question,choices\na,q,x|y\n")
+    with pytest.raises(CotlensError, match=r"bad.csv:1: header lacks column\(s\) answer"):
         load_task(str(c))
 
 

@@ -33,7 +33,9 @@ from cotlens.prompts import ANSWER_PREFILL, ASK_ANSWER, COT_LEAD, FREE_ANSWER_PR
 from cotlens.tasks.chains import organism_question
 from cotlens.types import CotlensError, GenerationSettings, ModelIdentity, Prompt
 
-_QUESTION = re.compile(r"^Question: (.*?)(?:\n\nChoices:\n|\n\n|$)", re.S)
+_QUESTIONS = (re.compile(r"^Question: (.*?)\n\nChoices:\n", re.S), re.compile(r"^Question: (.*?)\n\nAnswer:$", re.S),
+              re.compile(r"^Question: (.*?)(?:\n\n|$)", re.S))
+"""A question with choices, a free-form one, and any other prompt about one (which ``parse`` then refuses)."""
 _CHOICE = re.compile(r"^ \(([A-Z])\) (.*)$", re.M)
 
 
@@ -81,7 +83,7 @@ class OrganismModel(LocalModel):
     def _question(self, prompt: Prompt) -> str:
         if not prompt.messages or prompt.messages[0].role != "user":
             raise CotlensError("organism prompts start with the question as a user message")
-        m = _QUESTION.match(prompt.messages[0].content)
+        m = next((m for r in _QUESTIONS if (m := r.match(prompt.messages[0].content))), None)
         if m is None:
             raise CotlensError(f"organism {self._identity.spec} only answers its own task's questions")
         return organism_question(m.group(1))
