@@ -12,6 +12,7 @@ from cotlens.metrics import (
     filler_tokens,
     hints,
     latent_probe,
+    legibility,
     no_cot,
     paraphrasing,
     resampling_importance,
@@ -24,7 +25,7 @@ METRICS: dict[str, Metric[Any]] = {
     m.name: m
     for m in (early_answering.METRIC, adding_mistakes.METRIC, filler_tokens.METRIC, no_cot.METRIC, hints.METRIC,
               counterfactual_edits.METRIC, latent_probe.METRIC, step_ablation.METRIC, paraphrasing.METRIC,
-              resampling_importance.METRIC)
+              resampling_importance.METRIC, legibility.METRIC)
 }
 
 DEFAULT_METRICS = ("early_answering", "adding_mistakes", "filler_tokens", "no_cot")
