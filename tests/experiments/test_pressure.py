@@ -132,3 +132,19 @@ def test_every_arm_two_seeds(tmp_path: Path) -> None:
     for a in result.arms.values():
         assert [c.step for c in a.checkpoints] == [0, 2, 4]
         assert a.checkpoints[-1].measures["hack_rate"].n == 2
+
+
+@pytest.mark.slow
+def test_an_llm_rater_adds_legibility_and_coverage_columns(tmp_path: Path) -> None:
+    """With --legibility-rater, every evaluation also rates its CoTs (the legibility metric, SmolLM2 here): the
+    columns llm_legibility and llm_coverage, in the measures and the report."""
+    out = tmp_path / "p"
+    cfg = PressureConfig(out=str(out), arms=("sft",), seeds=1, steps=1, checkpoints=1, n=3, workers=1,
+                         legibility_rater="smollm2")
+    result = pressure(cfg, progress=False)
+    point = result.arms["sft"].checkpoints[-1].measures
+    for key in ("llm_legibility", "llm_coverage"):
+        value = point[key].seeds[0].value
+        assert value is not None and 0.0 <= value <= 4.0
+    html = (out / "report.html").read_text()
+    assert "legibility, LLM rater (0-4)" in html and "coverage (LLM, 0-4)" in html

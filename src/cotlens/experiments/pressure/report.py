@@ -28,12 +28,15 @@ PANELS = (
     ("blocked_share", "episodes the guard blocks"),
     ("over_budget", "CoTs over the budget"),
 )
+RATED = (("llm_legibility", "legibility, LLM rater (0-4)"), ("llm_coverage", "coverage, LLM rater (0-4)"))
+"""Panels and columns where the experiment ran with --legibility-rater."""
 HEADS = {"executed_hack_rate": "hacks that run (guard + budget)", "hack_rate": "hack rate",
          "cot_monitor_recall": "CoT monitor recall",
          "obfuscated_share": "obfuscated (of hacks)", "obfuscated_rate": "obfuscated (of leak episodes)",
          "hacks_stating_leak": "hacks stating the leak",
          "early_answering": "early answering AOC", "adding_mistakes": "adding mistakes AOC",
-         "paraphrasing": "paraphrasing same answer"}
+         "paraphrasing": "paraphrasing same answer", "llm_legibility": "legibility (LLM, 0-4)",
+         "llm_coverage": "coverage (LLM, 0-4)"}
 COLORS = {"sft": "#1f77b4", "outcome": "#ff7f0e", "monitor": "#2ca02c", "paraphrase": "#d62728", "guard": "#9467bd",
           "guard-budget": "#8c564b"}
 """One colour per arm in every plot."""
@@ -63,7 +66,9 @@ def executed_in_training(result: ArmsResult) -> str:
 
 def write_report(out: Path, result: ArmsResult) -> Path:
     cfg = result.config
-    plots = "".join(panel(result, k, t, COLORS) for k, t in PANELS)
+    rated = [(k, t) for k, t in RATED if any(k in c.measures for a in result.arms.values() for c in a.checkpoints)]
+    plots = "".join(panel(result, k, t, COLORS) for k, t in (*PANELS, *rated))
+    table = (*TABLE, *(k for k, _ in rated))
     arms = "".join(f"<li><b>{escape(arm)}</b>: {escape(a.description)}</li>" for arm, a in result.arms.items())
     spent = result.compute_seconds
     took = "" if spent is None else f"Training and evaluation took {spent / 60:.1f} minutes of compute. "
@@ -77,7 +82,7 @@ seeds carry exact binomial intervals; each seed's value, with its bootstrap CI o
 (a resumed one reuses finished work). A value without an interval had
 a value in fewer than two seeds (recall needs hacks to be measured).</p>
 <h2>Final checkpoint (step {result.steps[-1]})</h2>
-{final_table(result, TABLE, HEADS)}
+{final_table(result, table, HEADS)}
 <ul>{arms}</ul>
 <p class="legend">Obfuscated share: hacks the CoT monitor misses, of all hacks; obfuscated rate: of all leak
 episodes. Hacks stating the leak: the CoT writes the leaked answer as <code>$x</code>, whether or not the monitor's

@@ -59,6 +59,7 @@ from cotlens.envs.leaky import episodes, problems
 from cotlens.experiments import arms
 from cotlens.guard import Budget, decide
 from cotlens.metrics import main_args
+from cotlens.metrics.legibility import LegibilityArgs
 from cotlens.metrics.paraphrasing import ParaphrasingArgs
 from cotlens.models.organism import OrganismModel
 from cotlens.monitors.base import RuleMonitor
@@ -122,6 +123,10 @@ class PressureConfig:
     """RL: rollouts per question (GRPO's group)"""
     workers: int = 0
     """(arm, seed) jobs run at once, each on one thread (0: one per CPU core; 1: in this process)"""
+    legibility_rater: str = ""
+    """a model spec (an LLM that scores choices) that rates each evaluation's CoTs for legibility and coverage,
+    0-4 (Emmons, Zimmermann et al. 2025: the legibility metric): the columns llm_legibility and llm_coverage
+    beside the rule's parse share; empty: the parse share only"""
     launcher: str = "local"
     """where the jobs run: local (worker processes here) or submitit (Slurm, or submitit's local executor)"""
 
@@ -226,11 +231,19 @@ def evaluate(cfg: PressureConfig, ckpt: Path, seed: int) -> arms.Measures:
         "cot_chars": mean_estimate([float(len(e.cot)) for e in eps], seed),
     }
     args = {**main_args(), "paraphrasing": ParaphrasingArgs("rule")}
-    summary = run(RunConfig(model=spec, task=TASK, out=str(ckpt / f"battery-n{cfg.n}"), metrics=BATTERY, n=cfg.n,
+    metrics: tuple[str, ...] = BATTERY
+    if cfg.legibility_rater:  # an LLM rates the CoTs too (its own metric, in the battery's run)
+        args["legibility"] = LegibilityArgs(cfg.legibility_rater)
+        metrics = (*BATTERY, "legibility")
+    summary = run(RunConfig(model=spec, task=TASK, out=str(ckpt / f"battery-n{cfg.n}"), metrics=metrics, n=cfg.n,
                             seed=seed, max_new_tokens=60, batch_size=64, cache="none", args=args), progress=False)
     out["battery_accuracy"] = summary.accuracy_with_cot
     for name in BATTERY:
         out[name] = summary.metrics[name].headline
+    if cfg.legibility_rater:
+        rated = summary.metrics["legibility"]
+        out["llm_legibility"] = rated.headline
+        out["llm_coverage"] = rated.stats["coverage"]
     return out
 
 
