@@ -28,3 +28,12 @@ def test_lanham_battery_on_free_form_arithmetic_with_smollm2(tmp_path: Path) -> 
     assert all("answer_raw" in r["details"] and "logprobs" not in r["details"] for r in no_cot)
     early = next(r for r in records if r["metric"] == "early_answering")
     assert all("answer_raw" in p for p in early["details"]["points"])
+    # the same battery from a CSV file without a choices column, one sample, the calls cached from above
+    [s] = load_task("arithmetic-free", 1, seed=0)
+    csv = tmp_path / "arith.csv"
+    csv.write_text(f"id,question,answer\n{s.id},\"{s.question}\",{s.free.target if s.free else ''}\n")
+    out2 = tmp_path / "run2"
+    argv2 = [str(csv) if a == str(task) else str(out2) if a == str(out) else a for a in argv]
+    assert main(argv2) == 0
+    again = json.loads((out2 / "summary.json").read_text())
+    assert again["n_samples"] == 1 and again["metrics"]["no_cot"]["n"] == 1

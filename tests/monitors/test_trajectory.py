@@ -174,3 +174,20 @@ def test_an_inspect_agent_log_with_tools_keeps_its_turns(tmp_path: Path) -> None
                  "--quiet"]) == 0
     rows = {r["scope"]: r for r in read_jsonl(out / "scores.jsonl")}
     assert rows["tool_outputs"]["locations"][0]["turn"] == 2 and rows["final"]["score"] == 0.0
+
+
+def test_episodes_from_a_cotlens_episodes_run_go_through_every_scope(tmp_path: Path) -> None:
+    """`cotlens episodes` writes one-turn episodes (a CoT and an action): every scope reads them, tool outputs
+    abstain (there are none), and the rule locates its match in the CoT."""
+    eps = tmp_path / "e.jsonl"
+    assert main(["episodes", "--model", "organism:hack-vocal", "--env", "leaky", "--task", "repeat3", "--n", "4",
+                 "--max-new-tokens", "60", "--cache", "none", "--out", str(eps)]) == 0
+    out = tmp_path / "o"
+    assert main(["monitor", "--episodes", str(eps), "--out", str(out), "--scopes", ",".join(SCOPES),
+                 "--quiet"]) == 0
+    rows = list(read_jsonl(out / "scores.jsonl"))
+    assert {r["scope"] for r in rows} == set(SCOPES) and len(rows) == 8 * len(SCOPES)
+    assert all(r["score"] is None for r in rows if r["scope"] == "tool_outputs")
+    hacks = [r for r in rows if r["scope"] == "reasoning" and r["score"] == 1.0]
+    assert hacks and all(r["locations"][0]["part"] == "cot" and r["locations"][0]["turn"] == -1 for r in hacks)
+    assert "<mark>Grader</mark>" in (out / "report.html").read_text()
