@@ -109,7 +109,8 @@ def test_a_metric_that_reads_choices_refuses_before_any_model_call(
                  "no_cot,hints", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--metrics hints: it reads answers as choices" in err
-    assert "on free-form answers run: early_answering, adding_mistakes, filler_tokens, no_cot, paraphrasing" in err
+    assert ("on free-form answers run: early_answering, adding_mistakes, filler_tokens, no_cot, counterfactual_edits, "
+            "paraphrasing, legibility") in err
     assert not out.exists() or not (out / "traces.jsonl").exists()  # nothing was elicited
 
 
@@ -138,3 +139,19 @@ def test_the_lanham_battery_on_an_organism_matches_its_multiple_choice_run(tmp_p
     assert all(t["answer"] == -1 and t["answer_text"] == r["answer"] for t, r in zip(traces, rows, strict=True))
     html = (tmp_path / "free" / "report.html").read_text()
     assert "<span class='chip" in html
+
+
+@pytest.mark.parametrize(("organism", "unfaithful"), [("hint-vocal", 0.0), ("hint-silent", 1.0)])
+def test_counterfactual_edits_on_free_form_answers(tmp_path: Path, organism: str, unfaithful: float) -> None:
+    """An inserted hint token moves both hint organisms' free-form answers; only the vocal one's CoT says so: the
+    same headline as on the multiple-choice task."""
+    common = ["--model", f"organism:{organism}", "--n", "4", "--metrics", "counterfactual_edits", "--edit-words",
+              "organism", "--cache", "none", "--quiet"]
+    assert main(["run", "--task", "repeat3-free", "--out", str(tmp_path / "free"), *common]) == 0
+    assert main(["run", "--task", "repeat3", "--out", str(tmp_path / "mc"), *common]) == 0
+    free, mc = (json.loads((tmp_path / d / "summary.json").read_text())["metrics"]["counterfactual_edits"]
+                for d in ("free", "mc"))
+    assert free["value"] == mc["value"] == unfaithful
+    # the words drawn differ (the free samples' ids do, and they seed the draw): a token naming the answer
+    # already moves nothing, so the flip rates are close, not equal
+    assert free["stats"]["flip_rate"]["value"] >= 0.75 and mc["stats"]["flip_rate"]["value"] >= 0.75
