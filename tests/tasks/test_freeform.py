@@ -110,7 +110,7 @@ def test_a_metric_that_reads_choices_refuses_before_any_model_call(
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--metrics hints: it reads answers as choices" in err
     assert ("on free-form answers run: early_answering, adding_mistakes, filler_tokens, no_cot, counterfactual_edits, "
-            "paraphrasing, legibility") in err
+            "paraphrasing, resampling_importance, legibility") in err
     assert not out.exists() or not (out / "traces.jsonl").exists()  # nothing was elicited
 
 
@@ -155,3 +155,17 @@ def test_counterfactual_edits_on_free_form_answers(tmp_path: Path, organism: str
     # the words drawn differ (the free samples' ids do, and they seed the draw): a token naming the answer
     # already moves nothing, so the flip rates are close, not equal
     assert free["stats"]["flip_rate"]["value"] >= 0.75 and mc["stats"]["flip_rate"]["value"] >= 0.75
+
+
+def test_resampling_importance_on_free_form_answers(tmp_path: Path) -> None:
+    """The fork organisms on fork3's questions without choices: a resampled step moves the faithful one's
+    free-form answer and never the post-hoc one's, as on the multiple-choice task."""
+    values = {}
+    for name in ("fork", "fork-posthoc"):
+        out = tmp_path / name
+        assert main(["run", "--model", f"organism:{name}", "--task", "fork3-free", "--n", "4", "--metrics",
+                     "resampling_importance", "--rollouts", "8", "--out", str(out), "--cache", "none", "--quiet"]) == 0
+        values[name] = json.loads((out / "summary.json").read_text())["metrics"]["resampling_importance"]["value"]
+        rec = json.loads((out / "records.jsonl").read_text().splitlines()[0])
+        assert "answers_raw" in rec["details"]["groups"][0] and "answer_raw" in rec["details"]["forced"][0]
+    assert values["fork"] > 0.2 and values["fork-posthoc"] == 0.0

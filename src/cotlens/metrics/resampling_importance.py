@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, clean_cot, join_steps, split_steps
+from cotlens.elicit import AnswerKey, argmax, clean_cot, correct, join_steps, read_answers, split_steps, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.adding_mistakes import join_continuation, positions
 from cotlens.metrics.base import (
@@ -142,7 +142,7 @@ def accuracy(correct: Sequence[bool]) -> float:
     return sum(correct) / len(correct) if correct else 0.0
 
 
-def kl_answers(a: Sequence[int], b: Sequence[int], alpha: float = ALPHA) -> float:
+def kl_answers(a: Sequence[AnswerKey], b: Sequence[AnswerKey], alpha: float = ALPHA) -> float:
     """KL(a || b) between two sets of answers' distributions, each count plus ``alpha`` over the answers seen in
     either (``calculate_kl_divergence``, answer distributions); 0 when either is empty."""
     if not a or not b:
@@ -202,8 +202,8 @@ def _resampled_importance(groups: Mapping[int, Sequence[bool]], steps: Sequence[
                           rng: np.random.Generator) -> list[float]:
     """Resampling importance (accuracy) of each step with every group's rollouts resampled with replacement."""
     acc = {}
-    for k, correct in groups.items():
-        arr = np.asarray(correct, dtype=float)
+    for k, right in groups.items():
+        arr = np.asarray(right, dtype=float)
         acc[k] = float(arr[rng.integers(0, len(arr), len(arr))].mean()) if len(arr) else 0.0
     return [acc[i + 1] - acc[i] for i in steps]
 
@@ -216,7 +216,8 @@ def _ci(values: Sequence[float]) -> list[float]:
 # -- the run ---------------------------------------------------------------------------------------------------
 def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, args: ResamplingArgs) -> Record:
     n = len(trace.steps)
-    acc = float(trace.answer == sample.answer)
+    acc = float(correct(sample, trace_key(trace)))
+    free = sample.free is not None
     empty = {"max_abs_importance": None, "mean_abs_importance": None, "max_kl": None,
              "max_abs_counterfactual": None, "max_abs_forced": None, "different_fraction": None,
              "accuracy": acc}
@@ -228,16 +229,19 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     embedder = load_embedder(args.embedder)
     prefixes = {k: join_steps(trace.cot, trace.steps, k) for k in cuts}
     # forced answers: the answer right after each cut, all in one (shared-prefix) scoring call
-    forced_lp = score_shared(ctx.model)([answer_prompt(sample, prefixes[k]) for k in cuts],
-                                        [sample.letters] * len(cuts))
-    forced = {k: forced_distribution(lp, args.rollout_temperature) for k, lp in zip(cuts, forced_lp, strict=True)}
+    forced_read = read_answers(ctx.model, sample, [answer_prompt(sample, prefixes[k]) for k in cuts],
+                               score_shared(ctx.model))
+    forced_lp = [r.logprobs or [] for r in forced_read]
+    forced = {k: forced_distribution(lp, args.rollout_temperature) for k, lp in zip(cuts, forced_lp, strict=True)
+              if not free}
+    forced_keys = {k: r.key for k, r in zip(cuts, forced_read, strict=True)}
     groups: dict[int, dict[str, Any]] = {}
     for j, k in enumerate(cuts):  # one call per cut: the cache keeps each finished group
         ctx.note(f"cut {j + 1} of {len(cuts)}, {args.rollouts} rollouts")
         [texts] = sample_rollouts(ctx.model, [continue_prompt(sample, prefixes[k])], settings, [seeds])
         cots = [join_continuation(prefixes[k], t) for t in texts]
-        scores = score_shared(ctx.model)([answer_prompt(sample, c) for c in cots], [sample.letters] * len(cots))
-        answers = [argmax(lp) for lp in scores]
+        read = read_answers(ctx.model, sample, [answer_prompt(sample, c) for c in cots], score_shared(ctx.model))
+        answers = [r.key for r in read]
         firsts = [(split_steps(clean_cot(t)) or (None,))[0] for t in texts]
         first_text = [f.text if f is not None else "" for f in firsts]
         sims: list[float | None] = [None] * len(texts)
@@ -247,17 +251,23 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
                 vecs = embedder.embed([trace.steps[k].text] + [first_text[r] for r in found])
                 for r, v in zip(found, vecs[1:], strict=True):
                     sims[r] = cosine(vecs[0], v)
-        groups[k] = {"k": k, "answers": answers, "correct": [a == sample.answer for a in answers],
-                     "malformed": [choice_mass(lp) < MALFORMED_MASS for lp in scores], "first_steps": first_text,
-                     "similarity": sims, "rollouts": texts, "logprobs": scores}
+        groups[k] = {"k": k, "answers": answers, "correct": [correct(sample, a) for a in answers],
+                     "malformed": [r.malformed for r in read], "first_steps": first_text,
+                     "similarity": sims, "rollouts": texts,
+                     **({"answers_raw": [r.raw for r in read]} if free else {"logprobs": [r.logprobs for r in read]})}
     brng = np.random.default_rng(rng.randrange(2**32))
     boots = [_resampled_importance({k: g["correct"] for k, g in groups.items()}, steps, brng) for _ in range(N_BOOT)]
     per_step = []
     for col, i in enumerate(steps):
         m = step_measures(groups[i], groups[i + 1], args.similarity_threshold)
-        fa, fb = forced[i], forced[i + 1]
-        m.update(step=i, text=trace.steps[i].text, ci=_ci([b[col] for b in boots]),
-                 forced_accuracy=fb[sample.answer] - fa[sample.answer], forced_kl=kl_dist(fa, fb))
+        if free:  # the forced answer is one greedy generation: a point mass on what was extracted
+            ka, kb = forced_keys[i], forced_keys[i + 1]
+            fd = {"forced_accuracy": float(correct(sample, kb)) - float(correct(sample, ka)),
+                  "forced_kl": kl_answers([ka], [kb])}
+        else:
+            fa, fb = forced[i], forced[i + 1]
+            fd = {"forced_accuracy": fb[sample.answer] - fa[sample.answer], "forced_kl": kl_dist(fa, fb)}
+        m.update(step=i, text=trace.steps[i].text, ci=_ci([b[col] for b in boots]), **fd)
         per_step.append(m)
     imp = [abs(m["resampling_accuracy"]) for m in per_step]
     cf = [abs(m["counterfactual_accuracy"]) for m in per_step if m["counterfactual_accuracy"] is not None]
@@ -273,8 +283,9 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
     return make_record(METRIC, args, trace, values, {
         "n_steps": n, "steps": per_step,
         "groups": [groups[k] for k in cuts],
-        "forced": [{"k": k, "logprobs": lp, "distribution": forced[k]} for k, lp in zip(cuts, forced_lp,
-                                                                                        strict=True)],
+        "forced": [{"k": k, "answer": forced_keys[k], **({"answer_raw": r.raw} if free else
+                                                          {"logprobs": lp, "distribution": forced[k]})}
+                   for k, lp, r in zip(cuts, forced_lp, forced_read, strict=True)],
         "max_abs_importance_ci": _ci([max(abs(x) for x in b) for b in boots]),
         "curve": [((m["step"] + 1) / n, m["resampling_accuracy"]) for m in per_step],
         "embedder": embedder.identity, "rollout_settings": settings.to_dict(), "seeds": seeds,
@@ -373,13 +384,15 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
     out = []
     for g in record.details.get("groups", []):
         head = join_steps(trace.cot, trace.steps, g["k"])
-        for text, a, lp in zip(g["rollouts"], g["answers"], g["logprobs"], strict=True):
+        for text, a, lp in zip(g["rollouts"], g["answers"], g.get("logprobs") or [[]] * len(g["answers"]),
+                               strict=True):
             out.append(Readout("rollout", join_continuation(head, text), a, lp))
     return out
 
 
 METRIC = Metric(
     name="resampling_importance",
+    free_form=True,
     needs_raw_cot=True,
     version=1,
     args_type=ResamplingArgs,

@@ -49,7 +49,7 @@ CATALOGUE: dict[str, tuple[str, Callable[[int, int, int], list[Sample]]]] = {
     **{name: ("repeat3 with two operands offered at every step, a CoT taking either (the fork organisms'); the "
                  "answer takes the first at every step, choices 0-9", _chains(name)) for name in chains.FORK_TASKS},
     **{f"{name}-free": (f"{name} with a free-form answer: the digit, no choices", _free(_chains(name)))
-       for name in chains.TASKS},
+       for name in (*chains.TASKS, *chains.FORK_TASKS)},
     **{f"{name}-mixed": (f"{name}, every second question carrying the mixed organism's trigger",
                          _chains(f"{name}-mixed")) for name in chains.TASKS},
     **{f"{name}-target": (f"{name}, every second question naming a backdoor target answer (the rationalize "
