@@ -69,7 +69,8 @@ GOOD = {"input": "q", "target_scores": {"a": 1, "b": 0}}
     (_bad([GOOD, {"input": "q", "target_scores": {"a": 1, "b": 1}}]),
      "examples[1]: field 'target_scores': 2 choices share the top score 1"),
     (_bad([GOOD, GOOD, {"target_scores": {"a": 1, "b": 0}}]), "examples[2]: field 'input': missing"),
-    (_bad([{"input": "q", "target": "a"}]), "examples[0]: field 'target_scores': missing (a generative example"),
+    (_bad([{"input": "q"}]), "examples[0]: field 'target_scores': missing (and no 'target'"),
+    (_bad([{"input": "q", "target": ["a", "b"]}]), "examples[0]: field 'target': expected one answer"),
     (_bad([{"input": "q", "target_scores": {"a": "yes", "b": 0}}]),
      "examples[0]: field 'target_scores': the score of 'a' is \"yes\""),
     (_bad([{"input": "q", "target_scores": {"a": 1}}]), "examples[0]: field 'target_scores': expected 2 to 26"),
@@ -100,3 +101,12 @@ def test_invalid_json_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     capsys.readouterr()
     assert main(["run", "--model", "smollm2", "--task", f"bigbench:{empty}", "--out", str(tmp_path / "r")]) == 2
     assert "a directory without task.json" in capsys.readouterr().err
+
+
+def test_a_generative_example_is_free_form(tmp_path: Path) -> None:
+    p = write(tmp_path, {"name": "gen", "examples": [GOOD, {"input": "What is 6 x 7?", "target": "42"},
+                                                     {"input": "Capital of France?", "target": ["Paris"]}]})
+    mc, num, text = load_task(f"bigbench:{p}")
+    assert mc.free is None and mc.choices
+    assert num.free is not None and num.free.target == "42" and num.free.extract == "number" and not num.choices
+    assert text.free is not None and text.free.target == "Paris" and text.free.equivalence == "exact"

@@ -12,8 +12,10 @@ they run without conversion. Read as:
 - choices: ``target_scores``' texts, **shuffled per example with the run's seed** (BIG-bench often lists the
   right answer first, and a model that learnt "A" would look accurate); the same seed gives the same order,
   whatever ``--n`` is; the file's order is kept in the sample's metadata (``bigbench.choices_in_file``);
-- answer: the one choice with the highest score. An example whose top score is shared (several right answers),
-  or that has no ``target_scores`` (a generative example), is refused: cotlens reads answers as one choice;
+- answer: the one choice with the highest score. An example whose top score is shared (several right answers)
+  is refused: cotlens reads answers as one choice. A generative example (``target``, no ``target_scores``) is
+  free-form (``cotlens.tasks.freeform``, the default rule for its target); a ``target`` list of several answers
+  is refused, since a free-form answer is compared with one;
 - id: the example's 0-based index in ``examples``.
 
 Every error is one line naming the file and the field (``FILE: examples[3]: field 'target_scores': ...``; invalid
@@ -28,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.tasks.files import read_text
+from cotlens.tasks.freeform import make_free
 from cotlens.tasks.loaders import _fail
-from cotlens.types import LETTERS, CotlensError, Sample
+from cotlens.types import FREE_ANSWER, LETTERS, CotlensError, Sample
 
 PREFIX = "bigbench:"
 """``--task bigbench:PATH``."""
@@ -72,8 +75,17 @@ def _sample(path: Path, i: int, ex: Any, prefix: str, name: str, seed: int) -> S
         raise _fail(where, "input", "missing" if question is None else
                     "empty" if isinstance(question, str) else f"expected a string, got {type(question).__name__}")
     scores = ex.get("target_scores")
+    text = f"{prefix}\n\n{question.strip()}" if prefix else question.strip()
+    if scores is None and "target" in ex:  # a generative example: a free-form answer
+        target = ex["target"]
+        targets = target if isinstance(target, list) else [target]
+        if len(targets) != 1 or not isinstance(targets[0], str | int | float) or isinstance(targets[0], bool):
+            raise _fail(where, "target", "expected one answer (text or a number); cotlens compares a free-form "
+                        "answer with one target")
+        meta = {"bigbench": {"task": name, "example": i}}
+        return Sample(str(i), text, (), FREE_ANSWER, meta, make_free(targets[0], where=where))
     if scores is None:
-        raise _fail(where, "target_scores", "missing (a generative example: cotlens needs choices)")
+        raise _fail(where, "target_scores", "missing (and no 'target': an example needs choices or an answer)")
     if not isinstance(scores, dict):
         raise _fail(where, "target_scores", f"expected an object of choice: score, got {type(scores).__name__}")
     if not 2 <= len(scores) <= len(LETTERS):
@@ -94,7 +106,6 @@ def _sample(path: Path, i: int, ex: Any, prefix: str, name: str, seed: int) -> S
                     f"({', '.join(map(repr, best))}); cotlens needs one right answer")
     order = list(in_file)
     random.Random(f"bigbench:{seed}:{i}").shuffle(order)
-    text = f"{prefix}\n\n{question.strip()}" if prefix else question.strip()
     meta = {"bigbench": {"task": name, "example": i, "choices_in_file": in_file}}
     return Sample(str(i), text, tuple(order), order.index(best[0]), meta)
 
