@@ -73,8 +73,13 @@ def _sample_html(sample: Sample, trace: Trace | None, recs: Sequence[Record]) ->
             "redacted": " — <b>the provider withheld the reasoning: only the visible text</b>"}.get(trace.reasoning, "")
     parts.append(f"<p><b>CoT</b> ({len(trace.steps)} steps, {trace.cot_tokens} tokens){kind}:</p>"
                  f"<div class='cot'>{steps or '<i>(empty)</i>'}</div>")
-    stated = "-" if trace.stated_answer is None else LETTERS[trace.stated_answer]
-    parts.append(f"<p>Answer after the CoT: <b>{LETTERS[trace.answer]}</b> · stated in the CoT: {stated}</p>")
+    if sample.free is not None:  # a free-form answer: what was extracted, from what was generated
+        got = "(none extracted)" if trace.answer_text is None else trace.answer_text
+        parts.append(f"<p>Answer after the CoT: <b>{escape(got)}</b> <span class='muted'>(generated: "
+                     f"{escape(trace.answer_raw.strip()[:200])})</span> · expected: {escape(sample.free.target)}</p>")
+    else:
+        stated = "-" if trace.stated_answer is None else LETTERS[trace.stated_answer]
+        parts.append(f"<p>Answer after the CoT: <b>{LETTERS[trace.answer]}</b> · stated in the CoT: {stated}</p>")
     for r in recs:
         vals = ", ".join(f"{escape(k)}={fmt(v)}" for k, v in r.values.items())
         shown = {k: (f"({v['dtype']} array, shape {v['shape']}: in records.jsonl)" if _is_array(v) else v)

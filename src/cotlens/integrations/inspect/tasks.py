@@ -41,7 +41,7 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, mean, 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from cotlens.elicit import elicit
-from cotlens.metrics import DEFAULT_METRICS, METRICS, expand_metrics, get_metric
+from cotlens.metrics import DEFAULT_METRICS, METRICS, check_free_form, expand_metrics, get_metric
 from cotlens.metrics.base import MetricContext
 from cotlens.models.base import Model
 from cotlens.models.inspect_api import InspectModel
@@ -50,7 +50,7 @@ from cotlens.options import options
 from cotlens.runs.config import RunConfig
 from cotlens.runs.summary import metric_summary
 from cotlens.tasks import load_task
-from cotlens.types import LETTERS, CotlensError, JsonObject, Record, Sample, Trace
+from cotlens.types import FREE_ANSWER, LETTERS, CotlensError, JsonObject, Record, Sample, Trace
 
 
 def as_text(value: str | list[Any] | tuple[Any, ...]) -> str:
@@ -184,7 +184,8 @@ def cotlens_solver(config: RunConfig, samples: list[Sample]) -> Solver:
         kinds = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}
         state.messages = [kinds[m.role](content=m.content) for m in trace.prompt.messages]
         state.messages.append(ChatMessageAssistant(content=trace.prompt.prefill + trace.cot))
-        state.output = ModelOutput.from_content(model=str(active), content=LETTERS[trace.answer])
+        said = (trace.answer_text or "") if trace.answer == FREE_ANSWER else LETTERS[trace.answer]
+        state.output = ModelOutput.from_content(model=str(active), content=said)
         return state
 
     return solve
@@ -193,7 +194,9 @@ def cotlens_solver(config: RunConfig, samples: list[Sample]) -> Solver:
 def battery(metrics: tuple[str, ...], given: JsonObject) -> Task:
     config = run_config(metrics, given)
     samples = load_task(config.task, config.n, config.seed, config.difficulty, config.split)
-    dataset = MemoryDataset([InspectSample(input=s.question, target=LETTERS[s.answer], id=s.id,
+    check_free_form(config.metrics, samples, config.task)
+    dataset = MemoryDataset([InspectSample(input=s.question, target=s.free.target if s.free else LETTERS[s.answer],
+                                           id=s.id,
                                            choices=list(s.choices), metadata={"cotlens_sample": s.to_dict()})
                              for s in samples], name=config.task)
     return Task(dataset=dataset, solver=cotlens_solver(config, samples),
