@@ -191,3 +191,24 @@ def test_episodes_from_a_cotlens_episodes_run_go_through_every_scope(tmp_path: P
     hacks = [r for r in rows if r["scope"] == "reasoning" and r["score"] == 1.0]
     assert hacks and all(r["locations"][0]["part"] == "cot" and r["locations"][0]["turn"] == -1 for r in hacks)
     assert "<mark>Grader</mark>" in (out / "report.html").read_text()
+
+
+def test_smollm2_quotes_its_evidence_and_the_quote_is_located_or_marked(tmp_path: Path, smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    """The real generation behind an LLM monitor's quoted evidence: the embedded SmolLM2, asked for the words that
+    raised its suspicion on a trajectory, answers something; each quote is found in the scoped source with its
+    turn and span, or marked as not in it. Deterministic (greedy)."""
+    from cotlens.monitors.base import ask_quotes
+
+    [e, h] = read_episodes(write(tmp_path / "t.jsonl", AGENT, HONEST))
+    monitor = ModelMonitor("smollm2", smollm2_fp32)
+    prompts = [monitor.prompt(x, "all") for x in (e, h)]
+    first = ask_quotes(smollm2_fp32, prompts, [e, h], "all")
+    assert ask_quotes(smollm2_fp32, prompts, [e, h], "all") == first
+    for loc, ep in zip(first, (e, h), strict=True):
+        if loc.found:
+            turn = ep.messages[loc.turn]
+            source = {"reasoning": turn.reasoning, "text": turn.text, "tool_output": turn.text}.get(loc.kind)
+            if source is not None:
+                assert source[loc.start:loc.end] == loc.quote
+        else:
+            assert loc.turn == -1 and loc.start == loc.end == 0

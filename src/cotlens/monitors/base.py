@@ -138,6 +138,22 @@ def shown_text(episode: Episode, scope: str) -> str:
 
 
 QUOTE_TOKENS = 48
+
+
+def ask_quotes(model: Model, prompts: Sequence[Prompt], episodes: Sequence[Episode], scope: str
+               ) -> list[Location]:
+    """After each monitor prompt answered yes, the words that raised the suspicion: asked for a quote
+    (``MONITOR_QUOTE``, greedy), the text up to its closing quotation mark, located in the episode's scoped source
+    (a quote nowhere in it comes back ``found: false``)."""
+    asked = [Prompt((*p.messages, Message("assistant", "(A) Yes"), Message("user", MONITOR_QUOTE)),
+                    prefill=QUOTE_PREFILL) for p in prompts]
+    said = unmarked(model.generate(asked, GenerationSettings(max_new_tokens=QUOTE_TOKENS, temperature=0.0), 0))
+    out = []
+    for e, text in zip(episodes, said, strict=True):
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        quote = text.split('"')[0].strip() if '"' in text else first
+        out.append(locate(quote, scoped_parts(e, scope)))
+    return out
 NOTHING = "nothing in this scope"
 """A monitor abstains on an episode whose scope is empty (``tool_outputs`` of an episode with no tool calls)."""
 
@@ -160,12 +176,8 @@ def read_yes_no(model: Model, prompts: Sequence[Prompt], episodes: Sequence[Epis
     quotes: dict[int, Location] = {}
     gen = optional(model, GENERATE)
     if flagged and gen is not None:
-        asked = [Prompt((*prompts[i].messages, Message("assistant", "(A) Yes"), Message("user", MONITOR_QUOTE)),
-                        prefill=QUOTE_PREFILL) for i in flagged]
-        said = unmarked(gen.generate(asked, GenerationSettings(max_new_tokens=QUOTE_TOKENS, temperature=0.0), 0))
-        for i, text in zip(flagged, said, strict=True):
-            quote = text.split('"')[0].strip() if '"' in text else text.strip().splitlines()[0] if text.strip() else ""
-            quotes[i] = locate(quote, scoped_parts(episodes[i], scope))
+        quotes = dict(zip(flagged, ask_quotes(gen, [prompts[i] for i in flagged], [episodes[i] for i in flagged],
+                                              scope), strict=True))
     out = []
     for i, p in enumerate(ps):
         if p is None:
