@@ -143,16 +143,15 @@ QUOTE_TOKENS = 48
 def ask_quotes(model: Model, prompts: Sequence[Prompt], episodes: Sequence[Episode], scope: str
                ) -> list[Location]:
     """After each monitor prompt answered yes, the words that raised the suspicion: asked for a quote
-    (``MONITOR_QUOTE``, greedy), the text up to its closing quotation mark, located in the episode's scoped source
-    (a quote nowhere in it comes back ``found: false``)."""
+    (``MONITOR_QUOTE``, greedy), the text up to its closing quotation mark (its first line), located in the
+    episode's scoped source (a quote nowhere in it comes back ``found: false``)."""
     asked = [Prompt((*p.messages, Message("assistant", "(A) Yes"), Message("user", MONITOR_QUOTE)),
                     prefill=QUOTE_PREFILL) for p in prompts]
     said = unmarked(model.generate(asked, GenerationSettings(max_new_tokens=QUOTE_TOKENS, temperature=0.0), 0))
     out = []
     for e, text in zip(episodes, said, strict=True):
-        first = text.strip().splitlines()[0] if text.strip() else ""
-        quote = text.split('"')[0].strip() if '"' in text else first
-        out.append(locate(quote, scoped_parts(e, scope)))
+        inside = text.split('"')[0].strip()  # up to the closing quotation mark, and one line of it
+        out.append(locate(inside.splitlines()[0] if inside else "", scoped_parts(e, scope)))
     return out
 NOTHING = "nothing in this scope"
 """A monitor abstains on an episode whose scope is empty (``tool_outputs`` of an episode with no tool calls)."""
