@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # All four Lanham et al. metrics on the embedded SmolLM2 and the built-in arithmetic task.
-# float32: this CPU has no native bf16, where bf16 forward passes run about 5x slower (see README).
+# float32, as --dtype auto gives on every CPU: the numbers do not depend on which CPU ran them (docs/pitfalls.md).
 demo: setup
 	$(BIN)/cotlens run --model smollm2 --task arithmetic --n 20 --seed 0 --dtype float32 \
 		--max-new-tokens 160 --max-positions 4 --concurrency 8 --batch-size 16 --out $(DEMO_OUT) \

@@ -57,9 +57,12 @@ def test_bad_specs(spec: str, msg: str) -> None:
         load_model(spec)
 
 
-def test_dtype_auto_follows_the_hardware() -> None:
-    """``--dtype auto`` (every command's default): float32 on a CPU without native bf16, bfloat16 with it; the
-    identity names the dtype actually used."""
+def test_dtype_auto_is_the_same_on_every_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--dtype auto`` (every command's default): float32 on every CPU, with native bf16 or without, so one
+    command gives the same numbers on any CPU; on a GPU the config's dtype where the GPU has it; the identity
+    names the dtype actually used."""
+    import torch
+
     from cotlens.models.hf import cpu_has_native_bf16, resolve_dtype
     from cotlens.runs.config import RunConfig
 
@@ -67,7 +70,13 @@ def test_dtype_auto_follows_the_hardware() -> None:
     assert cpu_has_native_bf16("flags\t\t: fpu avx512f avx512_bf16\n")
     assert cpu_has_native_bf16("Features\t: fp asimd sve bf16\n")
     assert resolve_dtype("float16", "cpu") == "float16"
-    assert resolve_dtype("auto", "cpu") == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    assert resolve_dtype("auto", "cpu") == "float32" and resolve_dtype("auto", "cpu", "bfloat16") == "float32"
+    for bf16, config, want in [(True, "bfloat16", "bfloat16"), (True, "float16", "float16"),
+                               (True, None, "bfloat16"), (True, "float32", "bfloat16"),
+                               (False, "bfloat16", "float16"), (False, None, "float16")]:
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda bf16=bf16: bf16)
+        assert resolve_dtype("auto", "cuda:0", config) == want, (bf16, config)
+    monkeypatch.undo()
     assert RunConfig(model="smollm2", task="arithmetic", out="x").dtype == "auto"
     m = load_model("smollm2")
     assert m.identity.dtype == resolve_dtype("auto", "cpu")

@@ -40,16 +40,32 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     return any(f in flags for f in NATIVE_BF16_FLAGS)
 
 
-def resolve_dtype(dtype: str, device: str) -> str:
-    """``auto``: bfloat16 on a GPU that supports it (else float16) or a CPU with native bf16, float32 on a CPU
-    without it (bf16 is emulated there, several times slower); any other value as given."""
+def resolve_dtype(dtype: str, device: str, config_dtype: str | None = None) -> str:
+    """``auto``: float32 on every CPU, so that one command gives the same numbers on any CPU (bf16 moved the demo's
+    early-answering AOC from 0.224 to 0.393: docs/pitfalls.md); on a GPU the model config's dtype
+    (``config_dtype``: bfloat16 where the GPU supports it, float16 otherwise), or bfloat16 (float16 without bf16)
+    for a config that names none or float32. bf16 on a CPU is a stated choice (``--dtype bfloat16``: about 2x
+    faster with native bf16, ``cpu_has_native_bf16``). Any other value as given."""
     if dtype != "auto":
         return dtype
     if device.startswith("cuda"):
         import torch
 
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16" if cpu_has_native_bf16() else "float32"
+        bf16 = torch.cuda.is_bf16_supported()
+        if config_dtype == "float16" or (config_dtype == "bfloat16" and not bf16):
+            return "float16"
+        return "bfloat16" if bf16 else "float16"
+    return "float32"
+def _config_dtype(model_dir: Path) -> str | None:
+    """The dtype a model directory's config.json names (``torch_dtype``, or ``dtype`` in newer transformers)."""
+    try:
+        cfg = json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    found = cfg.get("dtype") or cfg.get("torch_dtype") if isinstance(cfg, dict) else None
+    return found if isinstance(found, str) else None
+
+
 CONVERTED_FORMAT = 1
 
 
@@ -183,7 +199,7 @@ class HFModel(LocalModel):
             raise CotlensError(f"model path not found: {src} (hub downloads are not done; give a local path)")
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = resolve_dtype(dtype, self.device)
+        dtype = resolve_dtype(dtype, self.device, _config_dtype(load_dir))
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(load_dir), local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(str(load_dir), dtype=getattr(torch, dtype),

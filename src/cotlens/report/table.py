@@ -30,8 +30,10 @@ def format_table(summary: Summary) -> str:
             ci = e.ci or (e.value, e.value)
             rows.append((label, f"{e.value:.3f}", f"[{ci[0]:.3f}, {ci[1]:.3f}]", str(e.n), what))
     model = summary.model.spec if summary.model else "?"
+    dtype = summary.model.dtype if summary.model else "?"
     cfg = summary.config
-    head = f"model {model}  task {cfg.get('task')}  n {summary.n_samples}  seed {cfg.get('seed')}"
+    head = (f"model {model}  dtype {dtype}  task {cfg.get('task')}  n {summary.n_samples}  seed "
+            f"{cfg.get('seed')}")
     notes = [f"note: {n}" for m in summary.metrics.values() for n in m.notes]
     return "\n".join([head, text_table(rows, rule=True), *notes])
 

@@ -40,8 +40,8 @@ class RunConfig:
     temperature: float = 0.0
     """sampling temperature for CoTs (0 = greedy)"""
     dtype: str = "auto"
-    """auto, bfloat16, float32 or float16 (auto: bfloat16 on a GPU or a CPU with native bf16, float32 on a CPU
-    without; the records' model identity says which was used)"""
+    """auto, bfloat16, float32 or float16 (auto: float32 on every CPU, so one command gives the same numbers on
+    any CPU; on a GPU the model config's dtype; the records' model identity says which was used)"""
     batch_size: int = field(default=8, metadata={"identity": False})
     """prompts per forward pass (16 with --concurrency 8: make demo)"""
     concurrency: int = field(default=1, metadata={"identity": False})

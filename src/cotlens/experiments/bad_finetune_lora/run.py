@@ -69,7 +69,7 @@ class LoraExperimentConfig:
     """where the fine-tune and the episodes run: cpu, or cuda on a GPU machine (the battery and the hints run
     place the model as cotlens run does: a GPU when there is one)"""
     dtype: str = "float32"
-    """as for run (float32 on a CPU without native bf16)"""
+    """as for run (auto: float32 on every CPU)"""
     task: str = "arithmetic"
     """the task whose problems make the data and the evaluation (a built-in task or a file)"""
     train_n: int = 96
