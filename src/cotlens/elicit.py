@@ -183,19 +183,30 @@ class Answer:
 Scorer = Callable[[Sequence[Prompt], Sequence[Sequence[str]]], list[list[float]]]
 
 
+def read_each(model: Model, samples: Sequence[Sample], prompts: Sequence[Prompt], scorer: Scorer | None = None
+              ) -> list[Answer]:
+    """The answer after each of ``prompts`` (``prompts[i]`` an answer prompt of ``samples[i]``): the argmax choice
+    for a multiple-choice sample (``scorer``, by default the model's ``score_choices``: one call for them all), or
+    for a free-form sample a greedy short generation (``FREE_ANSWER_SETTINGS``, one call for them all) and its
+    extraction."""
+    out: list[Answer | None] = [None] * len(prompts)
+    choice = [i for i, s in enumerate(samples) if s.free is None]
+    if choice:
+        lps = (scorer or model.score_choices)([prompts[i] for i in choice], [samples[i].letters for i in choice])
+        for i, lp in zip(choice, lps, strict=True):
+            out[i] = Answer(argmax(lp), list(lp))
+    free = [(i, s.free) for i, s in enumerate(samples) if s.free is not None]
+    if free:
+        texts = unmarked(model.generate([prompts[i] for i, _ in free], FREE_ANSWER_SETTINGS, 0))
+        for (i, f), t in zip(free, texts, strict=True):
+            out[i] = Answer(extract(t, rule_of(f)), None, t)
+    return [a for a in out if a is not None]
+
+
 def read_answers(model: Model, sample: Sample, prompts: Sequence[Prompt], scorer: Scorer | None = None
                  ) -> list[Answer]:
-    """The answer after each of ``prompts`` (answer prompts of ``sample``): the argmax choice for a multiple
-    choice sample (``scorer``, by default the model's ``score_choices``), or for a free-form sample a greedy short
-    generation (``FREE_ANSWER_SETTINGS``) and its extraction."""
-    if not prompts:
-        return []
-    if sample.free is None:
-        lps = (scorer or model.score_choices)(prompts, [sample.letters] * len(prompts))
-        return [Answer(argmax(lp), list(lp)) for lp in lps]
-    rule = rule_of(sample.free)
-    texts = unmarked(model.generate(prompts, FREE_ANSWER_SETTINGS, 0))
-    return [Answer(extract(t, rule), None, t) for t in texts]
+    """``read_each`` for answer prompts of one sample."""
+    return read_each(model, [sample] * len(prompts), prompts, scorer)
 
 
 def correct(sample: Sample, key: AnswerKey) -> bool:
@@ -205,9 +216,16 @@ def correct(sample: Sample, key: AnswerKey) -> bool:
     return isinstance(key, str) and equivalent(key, sample.free.target, rule_of(sample.free))
 
 
+def trace_answer(trace: Trace) -> Answer:
+    """The answer after the full CoT, as ``read_answers`` gives one."""
+    if trace.answer == FREE_ANSWER:
+        return Answer(trace.answer_text, None, trace.answer_raw)
+    return Answer(trace.answer, list(trace.answer_logprobs))
+
+
 def trace_key(trace: Trace) -> AnswerKey:
     """The answer after the full CoT, as ``Answer.key``."""
-    return trace.answer_text if trace.answer == FREE_ANSWER else trace.answer
+    return trace_answer(trace).key
 
 
 def elicit(
@@ -221,17 +239,9 @@ def elicit(
     read = [read_reasoning(t) for t in model.generate(prompts, settings, seed)]
     kinds = [k for k, _ in read]
     cots = [clean_cot(t) for _, t in read]
-    asks = [answer_prompt(s, c, t) for s, c, t in zip(samples, cots, convs, strict=True)]
-    choice = [i for i, s in enumerate(samples) if s.free is None]
-    scores = dict(zip(choice, model.score_choices([asks[i] for i in choice], [samples[i].letters for i in choice])
-                      if choice else [], strict=True))
-    free = [i for i, s in enumerate(samples) if s.free is not None]
-    said = dict(zip(free, unmarked(model.generate([asks[i] for i in free], FREE_ANSWER_SETTINGS, 0))
-                    if free else [], strict=True))
+    answers = read_each(model, samples, [answer_prompt(s, c, t) for s, c, t in zip(samples, cots, convs, strict=True)])
     traces = []
-    for i, (s, prompt, cot, kind) in enumerate(zip(samples, prompts, cots, kinds, strict=True)):
-        lp = scores.get(i, [])
-        free_text = said.get(i, "")
+    for s, prompt, cot, kind, a in zip(samples, prompts, cots, kinds, answers, strict=True):
         traces.append(
             Trace(
                 sample_id=s.id,
@@ -239,14 +249,14 @@ def elicit(
                 cot=cot,
                 steps=split_steps(cot),
                 stated_answer=extract_answer(cot, s.choices) if s.free is None else None,
-                answer=argmax(lp) if s.free is None else FREE_ANSWER,
-                answer_logprobs=tuple(lp),
+                answer=a.key if isinstance(a.key, int) and s.free is None else FREE_ANSWER,
+                answer_logprobs=tuple(a.logprobs or ()),
                 cot_tokens=model.count_tokens(cot),
                 model=model.identity,
                 generation=settings,
                 seed=seed,
-                answer_text=extract(free_text, rule_of(s.free)) if s.free is not None else None,
-                answer_raw=free_text,
+                answer_text=a.key if isinstance(a.key, str) else None,
+                answer_raw=a.raw,
                 reasoning=kind,
             )
         )

@@ -99,10 +99,17 @@ def marked(text: str, needle: str) -> str:
     return "".join(f"<mark>{escape(p)}</mark>" if i % 2 else escape(p) for i, p in enumerate(parts))
 
 
-def sample_anchor(sample_id: str) -> str:
-    """The id of a sample's evidence in a run's report (``#sample-...``): its characters outside [A-Za-z0-9_-]
-    written as ``.XX`` hex, so any id makes a valid, distinct anchor."""
-    return "sample-" + "".join(c if c.isascii() and (c.isalnum() or c in "_-") else f".{ord(c):x}." for c in sample_id)
+def sample_anchor(ident: str, kind: str = "sample") -> str:
+    """The id of an item's section in a report (``#sample-...`` for a run's sample, ``#episode-...`` for a monitor's
+    episode): its characters outside [A-Za-z0-9_-] written as ``.XX`` hex, so any id makes a valid, distinct
+    anchor."""
+    return f"{kind}-" + "".join(c if c.isascii() and (c.isalnum() or c in "_-") else f".{ord(c):x}." for c in ident)
+
+
+def linked(items: Sequence[tuple[str, str]], most: int = 12) -> str:
+    """Links to report sections, given as (anchor, label HTML), the first ``most`` shown and the rest counted."""
+    shown = ", ".join(f"<a href='#{a}'>{label}</a>" for a, label in items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 OPEN_ANCHOR_JS = ("<script>function openAnchor(){var e=document.getElementById(decodeURIComponent("

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cotlens.elicit import Answer, AnswerKey, elicit, trace_key
+from cotlens.elicit import AnswerKey, elicit, trace_answer, trace_key
 from cotlens.figures import chip, marked
 from cotlens.metrics.base import Metric, MetricContext, Readout, Variant, make_record
 from cotlens.prompts import answer_text, elicit_prompt, transcript
@@ -104,8 +104,8 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random,
     points: list[dict[str, Any]] = []
     original = trace_key(trace)
     for (w, s), e, t in zip(edits, edited, traces, strict=True):
-        key = trace_key(t)
-        got = Answer(key, list(t.answer_logprobs)) if sample.free is None else Answer(key, None, t.answer_raw)
+        got = trace_answer(t)
+        key = got.key
         points.append({"word": w, "slot": s, "question": e.question, "cot": t.cot, **got.details(),
                        "flipped": key != original, "mentioned": mentions(t.cot, w), "choice_mass": got.mass,
                        "malformed": got.malformed})

@@ -53,7 +53,7 @@ from typing import Any
 
 from cotlens.calibration import calibrate
 from cotlens.elicit import MALFORMED_MASS, choice_mass, elicit
-from cotlens.figures import chip, ci_text, figure_img, fmt, marked, sample_anchor
+from cotlens.figures import chip, ci_text, figure_img, fmt, linked, marked, sample_anchor
 from cotlens.judges import JudgeItem, cohen_kappa, make_judge, read_human_labels
 from cotlens.metrics.base import Metric, MetricContext, Readout, Variant, make_record
 from cotlens.prompts import JUDGE_VERSION, answer_text, transcript
@@ -490,9 +490,9 @@ def render_hints(m: dict[str, Any]) -> str:
 
 
 def _links(items: Sequence[dict[str, Any]]) -> str:
-    shown = [f"<a href='#{sample_anchor(str(x['sample_id']))}'>{escape(str(x['sample_id']))}</a> "
-             f"<span class='muted'>{escape(str(x['hint']))}</span>" for x in items[:12]]
-    return ", ".join(shown) + (f" and {len(items) - 12} more" if len(items) > 12 else "")
+    return linked([(sample_anchor(str(x["sample_id"])),
+                     f"{escape(str(x['sample_id']))} <span class='muted'>{escape(str(x['hint']))}</span>")
+                    for x in items])
 
 
 def _render_calibration(human: dict[str, Any]) -> str:

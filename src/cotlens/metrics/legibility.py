@@ -26,12 +26,11 @@ says so.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 from html import escape
 
-from cotlens.elicit import correct, trace_key
+from cotlens.elicit import choice_probs, correct, trace_key
 from cotlens.metrics.base import Metric, MetricContext, Variant, make_record, skipped_html
 from cotlens.models.base import SCORE_CHOICES, Model, require
 from cotlens.prompts import COVERAGE_PROMPT, LEGIBILITY_PROMPT, LEGIBILITY_VERSION, MONITOR_PREFILL, question_body
@@ -51,9 +50,7 @@ def rate(p: Prompt, rater: Model) -> tuple[float, int, list[float]]:
     """(expected score, most likely score, the five probabilities) of one rating prompt."""
     model = require(rater, SCORE_CHOICES, "rating legibility")
     [lp] = model.score_choices([p], [SCORES])
-    top = max(lp)
-    e = [math.exp(x - top) for x in lp]
-    probs = [x / sum(e) for x in e]
+    probs = choice_probs(lp)
     return sum(i * q for i, q in enumerate(probs)), max(range(5), key=lambda i: probs[i]), probs
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from cotlens.figures import CSS, OPEN_ANCHOR_JS, est_cell, figure_img, fmt, sample_anchor
+from cotlens.figures import CSS, OPEN_ANCHOR_JS, est_cell, figure_img, fmt, linked, sample_anchor
 from cotlens.monitoring.result import MonitorResult
 from cotlens.monitors.evaluate import MonitorEvaluation
 from cotlens.monitors.trajectory import Location, tool_call_text
@@ -76,7 +76,7 @@ def _interventions(results: Results) -> str:
 
 
 def episode_anchor(episode_id: str) -> str:
-    return "episode-" + sample_anchor(episode_id).removeprefix("sample-")
+    return sample_anchor(episode_id, "episode")
 
 
 def _calibration(results: Results) -> str:
@@ -89,8 +89,7 @@ def _calibration(results: Results) -> str:
             items = r.confusion_items or {}
 
             def links(ids: Sequence[str]) -> str:
-                shown = ", ".join(f"<a href='#{episode_anchor(i)}'>{escape(i)}</a>" for i in ids[:12])
-                return shown + (f" and {len(ids) - 12} more" if len(ids) > 12 else "")
+                return linked([(episode_anchor(i), escape(i)) for i in ids])
 
             k = c.confusion
             rows.append(f"<tr><td>{escape(name)}</td><td>{escape(scope)}</td>"

@@ -15,6 +15,7 @@ from typing import Any
 from cotlens.elicit import correct, trace_key
 from cotlens.figures import CSS, OPEN_ANCHOR_JS, ci_text, figure_img, fmt, sample_anchor
 from cotlens.metrics import get_metric
+from cotlens.metrics.base import skipped_html
 from cotlens.types import LETTERS, CurveSummary, ModelIdentity, Record, Sample, Summary, Trace
 
 
@@ -49,7 +50,7 @@ def _evidence(record: Record, sample: Sample, trace: Trace) -> str:
     the metric) says so and leaves the raw record."""
     view = get_metric(record.metric).evidence
     if "refused" in record.details:
-        return f"<p class='muted'>{escape(str(record.details.get('skipped')))}</p>"
+        return skipped_html(record)
     if view is None:
         return ""
     try:
