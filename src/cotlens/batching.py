@@ -59,6 +59,64 @@ def pack_shared_prefix(seqs: Sequence[Sequence[int]]) -> Packed:
     return Packed(ids, pos, allow, index)
 
 
+def pack_tree(seqs: Sequence[Sequence[int]]) -> Packed:
+    """Pack ``seqs`` as a prefix tree for one forward pass: every shared prefix once. In lexicographic order each
+    sequence shares its longest common prefix with the one before it (the longest it shares with any earlier one)
+    and adds the tokens after it, which attend to that prefix and causally to themselves, at the positions they
+    have alone. ``Packed.ids`` starts with the first sequence in that order (not the longest, as in
+    ``pack_shared_prefix``); ``index`` is in the input's order."""
+    import torch
+
+    order = sorted(range(len(seqs)), key=lambda i: list(seqs[i]))
+    ids: list[int] = []
+    pos: list[int] = []
+    index: list[list[int]] = [[] for _ in seqs]
+    prev: list[int] = []
+    prev_index: list[int] = []
+    for i in order:
+        x = list(seqs[i])
+        c = 0
+        while c < min(len(x), len(prev)) and x[c] == prev[c]:
+            c += 1
+        first = len(ids)
+        ids += x[c:]
+        pos += list(range(c, len(x)))
+        index[i] = prev_index[:c] + list(range(first, first + len(x) - c))
+        prev, prev_index = x, index[i]
+    allow = torch.zeros(len(ids), len(ids), dtype=torch.bool)
+    done = [False] * len(ids)
+    for ix in index:
+        new = [j for j, p in enumerate(ix) if not done[p]]  # this sequence's own tokens (a suffix of it)
+        if not new:
+            continue
+        at = torch.tensor(ix)
+        allow[at[new[0]:, None], at[None, :]] = torch.ones(len(ix), len(ix), dtype=torch.bool).tril()[new[0]:]
+        for j in new:
+            done[ix[j]] = True
+    return Packed(ids, pos, allow, index)
+
+
+def packs_of(seqs: Sequence[Sequence[int]], tokens: int) -> list[list[int]]:
+    """Indices of ``seqs`` in lexicographic order (neighbours share the most), cut into packs for ``pack_tree``
+    of at most ``tokens`` packed tokens (a longer sequence alone)."""
+    packs: list[list[int]] = []
+    size = 0
+    prev: list[int] = []
+    for i in sorted(range(len(seqs)), key=lambda i: list(seqs[i])):
+        x = list(seqs[i])
+        c = 0
+        while c < min(len(x), len(prev)) and x[c] == prev[c]:
+            c += 1
+        if packs and size + len(x) - c <= tokens:
+            packs[-1].append(i)
+            size += len(x) - c
+        else:
+            packs.append([i])
+            size = len(x)
+        prev = x
+    return packs
+
+
 def nucleus(probs: Any, top_p: float) -> Any:
     """``probs`` [B, V] with each row cut to its top-p nucleus and renormalised (as transformers'
     ``TopPLogitsWarper``: the most likely tokens until their mass reaches ``top_p``, the one that crosses it

@@ -104,3 +104,27 @@ def test_rollouts_share_the_prefix_and_equal_generate(smollm2_fp32) -> None:  # 
     probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
     assert nucleus(probs, 0.7)[0].tolist() == pytest.approx([0.5 / 0.8, 0.3 / 0.8, 0.0, 0.0])
     assert nucleus(probs, 0.4)[0].tolist() == pytest.approx([1.0, 0.0, 0.0, 0.0])
+
+
+def test_generate_reads_a_prefix_tree_and_equals_transformers(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    """Greedy ``generate`` (prompts packed as prefix trees, rows leaving the batch as they end) writes what
+    transformers' own ``generate`` writes for the same padded batch, token for token; prompts that share their
+    question, and one that shares nothing."""
+    from cotlens.prompts import continue_prompt
+    from cotlens.types import GenerationSettings
+
+    m = smollm2_fp32
+    a, b = arithmetic(2, 0, 2)
+    prompts = [continue_prompt(a, "First, we add."), continue_prompt(a, "First, we add the numbers 3"),
+               continue_prompt(a, ""), continue_prompt(b, "We")]
+    ids = [m.encode_prompt(p) for p in prompts]
+    got = m.greedy(ids, 12)
+    input_ids, mask, _ = m._batch(ids)
+    with torch.inference_mode():
+        ref = m.model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=12, do_sample=False,
+                               eos_token_id=m._eos_ids, pad_token_id=m.tokenizer.pad_token_id, temperature=None,
+                               top_p=None, top_k=None)[:, input_ids.shape[1]:].tolist()
+    want = [[t for t in row[: next((i for i, t in enumerate(row) if t in m._eos_ids), len(row))]] for row in ref]
+    assert got == want
+    assert m.generate(prompts, GenerationSettings(max_new_tokens=12), 0) == [
+        m.tokenizer.decode(x, skip_special_tokens=True) for x in want]

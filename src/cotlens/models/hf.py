@@ -14,10 +14,11 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotlens.batching import draw, left_pad, pack_shared_prefix, seeded_generator
+from cotlens.batching import Packed, draw, left_pad, pack_tree, packs_of, seeded_generator
 from cotlens.models.base import RENDERS, LocalModel, names
 from cotlens.models.hooks import residual_hook
 from cotlens.paths import cache_root
@@ -56,6 +57,75 @@ def resolve_dtype(dtype: str, device: str, config_dtype: str | None = None) -> s
             return "float16"
         return "bfloat16" if bf16 else "float16"
     return "float32"
+_GROWING: Any = None
+
+
+def growing_layer() -> Any:
+    """A transformers cache layer (``DynamicLayer``) whose keys and values are views of buffers with room to grow:
+    a decoding step writes its token's keys and values into the buffer, where ``DynamicLayer`` concatenates the
+    whole cache again (measured on SmolLM2 at 16 rows and 300 tokens: 18% of a step). The attention reads the same
+    values either way. Called as ``growing_layer()(keys, values, room)``."""
+    global _GROWING
+    if _GROWING is not None:
+        return _GROWING
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):  # type: ignore[no-untyped-call]  # third-party class without annotations
+        def __init__(self, keys: Any, values: Any, room: int) -> None:
+            super().__init__()  # type: ignore[no-untyped-call]  # third-party class without annotations
+            b, h, n, d = keys.shape
+            self._k = keys.new_empty(b, h, n + max(room, 1), d)
+            self._v = values.new_empty(b, h, n + max(room, 1), values.shape[-1])
+            self._k[:, :, :n] = keys
+            self._v[:, :, :n] = values
+            self._n = n
+            self.device = keys.device
+            self.is_initialized = True
+            self._view()
+
+        def _view(self) -> None:
+            self.keys = self._k[:, :, : self._n]
+            self.values = self._v[:, :, : self._n]
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            n = key_states.shape[-2]
+            if self._n + n > self._k.shape[-2]:  # out of room: twice the room
+                self._k = torch.cat([self._k, torch.empty_like(self._k)], -2)
+                self._v = torch.cat([self._v, torch.empty_like(self._v)], -2)
+            self._k[:, :, self._n : self._n + n] = key_states
+            self._v[:, :, self._n : self._n + n] = value_states
+            self._n += n
+            self._view()
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices: Any) -> None:
+            self._k, self._v = self._k[indices], self._v[indices]
+            self._view()
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            self._k = self._k.repeat_interleave(repeats, dim=0)
+            self._v = self._v.repeat_interleave(repeats, dim=0)
+            self._view()
+
+        def crop(self, tokens_to_remove: int) -> None:
+            raise NotImplementedError("a growing cache layer is not cropped")
+
+    _GROWING = GrowingLayer
+    return GrowingLayer
+
+
+def _input_device(model: Any) -> str:
+    """Where a placed model's inputs go: the device its embeddings run on (the CPU where they are offloaded to
+    disk, as accelerate runs offloaded layers on the CPU unless told otherwise)."""
+    dmap = getattr(model, "hf_device_map", None) or {}
+    emb = [d for name, d in dmap.items() if "embed" in name] or list(dmap.values())[:1]
+    where = emb[0] if emb else "cpu"
+    if isinstance(where, int):
+        return f"cuda:{where}"
+    return "cpu" if where in ("disk", "meta") else str(where)
+
+
 def _config_dtype(model_dir: Path) -> str | None:
     """The dtype a model directory's config.json names (``torch_dtype``, or ``dtype`` in newer transformers)."""
     try:
@@ -66,7 +136,61 @@ def _config_dtype(model_dir: Path) -> str | None:
     return found if isinstance(found, str) else None
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a transformers model's weights go when one device cannot hold it: accelerate's ``device_map``
+    ("auto", "balanced", "balanced_low_0", "sequential", or module name -> device: "cpu", a GPU index, "disk")
+    and ``max_memory`` (device -> size, "20GiB"). Layers on "disk" are offloaded to ``offload_folder`` and
+    loaded as each runs. Every white-box method works on a placed model: inputs go to the embeddings' device,
+    hooks (``score_ablated``) run on the layer's own device, and results come back to the CPU."""
+
+    device_map: str | dict[str, Any] = "auto"
+    max_memory: dict[Any, str] | None = None
+    offload_folder: str | None = None
+
+
+def parse_placement(device_map: str, max_memory: str = "") -> Placement | None:
+    """``--device-map`` (a strategy, a JSON object, or a .json file holding one) and ``--max-memory``
+    ("0=20GiB,1=20GiB,cpu=64GiB") as a Placement; None where neither is given."""
+    if not device_map and not max_memory:
+        return None
+    dmap: str | dict[str, Any] = device_map or "auto"
+    text = device_map.strip()
+    if text.endswith(".json") or text.startswith("{"):
+        try:
+            loaded = json.loads(Path(text).read_text() if text.endswith(".json") else text)
+        except (OSError, ValueError) as e:
+            raise CotlensError(f"--device-map: {text}: not a JSON object of module -> device ({_first_line(e)})"
+                               ) from None
+        if not isinstance(loaded, dict):
+            raise CotlensError(f"--device-map: {text}: not a JSON object of module -> device")
+        dmap = loaded
+    elif text not in ("", "auto", "balanced", "balanced_low_0", "sequential"):
+        raise CotlensError(f"--device-map: {text!r}: give auto, balanced, balanced_low_0, sequential, a JSON object "
+                           "or a .json file")
+    memory: dict[Any, str] | None = None
+    if max_memory:
+        memory = {}
+        for part in max_memory.split(","):
+            key, sep, size = part.partition("=")
+            if not sep or not key.strip() or not size.strip():
+                raise CotlensError(f"--max-memory: {part!r}: give DEVICE=SIZE pairs, as 0=20GiB,cpu=64GiB")
+            k = key.strip()
+            memory[int(k) if k.isdigit() else k] = size.strip()
+    return Placement(dmap, memory)
+
+
 CONVERTED_FORMAT = 1
+PACK_TOKENS = 1024
+"""Packed tokens in one prefix-tree forward pass (``score_rows``, ``prefill``): its attention is [heads, T, T]
+whoever shares, so a longer pack costs memory and, measured on SmolLM2, speed (524 tokens/s at 1,200 tokens, 311
+at 4,800)."""
+SCORE_TOKENS = 4096
+"""Padded tokens in one scoring pass (``score_choices``), fewer rows than a decoding batch: measured on SmolLM2 on a
+2-core CPU, a forward pass reads 527 tokens/s at 16 x 300 tokens, 475 at 32 x 300 and 357 at 64 x 300."""
+MAX_BATCH_TOKENS = 32768
+"""A batch's padded tokens at most (rows x the longest prompt): 64 rows of the demo's 350-token prompts fit; a
+batch of 2,000-token prompts holds 16."""
 
 
 def file_sha256(path: Path) -> str:
@@ -169,6 +293,7 @@ class HFModel(LocalModel):
         dtype: str = "auto",
         batch_size: int = 8,
         device: str | None = None,
+        placement: Placement | None = None,
     ) -> None:
         if dtype not in DTYPES:
             raise CotlensError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -200,16 +325,26 @@ class HFModel(LocalModel):
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = resolve_dtype(dtype, self.device, _config_dtype(load_dir))
+        placed: dict[str, Any] = {}
+        if placement is not None:
+            placed = {"device_map": placement.device_map, "max_memory": placement.max_memory,
+                      "offload_folder": placement.offload_folder or str(cache_root() / "offload" / revision[-16:])}
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(load_dir), local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(str(load_dir), dtype=getattr(torch, dtype),
-                                                         local_files_only=True)
+                                                         local_files_only=True, **placed)
         except (OSError, ValueError, KeyError) as e:  # a broken config, missing weights, an unknown architecture
             raise CotlensError(f"{load_dir}: transformers cannot load this model ({_first_line(e)})") from None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = model.to(self.device)  # type: ignore[arg-type]  # third-party stub: PreTrainedModel.to(str)
+        if placement is None:
+            self.model = model.to(self.device)  # type: ignore[arg-type]  # third-party stub: PreTrainedModel.to(str)
+        else:  # accelerate placed the layers and moves activations between them; inputs go to the embeddings'
+            self.model = model
+            self.device = _input_device(model)
+        self.placement = getattr(model, "hf_device_map", None)
+        """Module name -> device, where a placement spread the model (accelerate's ``hf_device_map``)."""
         self.model.eval()
         self._identity = ModelIdentity(spec, revision, dtype)
         eos = self.model.generation_config.eos_token_id
@@ -282,11 +417,24 @@ class HFModel(LocalModel):
         input_ids, mask, pos = left_pad(ids, self.tokenizer.pad_token_id)
         return input_ids.to(self.device), mask.to(self.device), pos.to(self.device)
 
-    def _chunks(self, n: int, lengths: Sequence[int]) -> Iterator[list[int]]:
-        """Indices grouped into batches of similar length (less padding)."""
-        order = sorted(range(n), key=lambda i: lengths[i])
-        for i in range(0, n, self.batch_size):
-            yield order[i : i + self.batch_size]
+    def _chunks(self, rows: Sequence[Sequence[int]], by_length: bool = False, tokens: int = 0
+                ) -> Iterator[list[int]]:
+        """Row indices in batches: in lexicographic order (decoding: rows that share a prefix stay together, so
+        ``prefill`` reads it once) or by length (padded scoring: less padding), ``batch_size`` rows at most, and
+        fewer where the padded batch would pass ``tokens`` (default ``MAX_BATCH_TOKENS``: long prompts)."""
+        tokens = tokens or MAX_BATCH_TOKENS
+        chunk: list[int] = []
+        width = 0
+        key = (lambda i: len(rows[i])) if by_length else (lambda i: list(rows[i]))
+        for i in sorted(range(len(rows)), key=key):
+            w = max(width, len(rows[i]))
+            if chunk and (len(chunk) >= self.batch_size or (len(chunk) + 1) * w > tokens):
+                yield chunk
+                chunk, w = [], len(rows[i])
+            chunk.append(i)
+            width = w
+        if chunk:
+            yield chunk
 
     def letter_id(self, letter: str) -> int:
         """The token id of ``letter`` as it follows "(" in the answer prefill."""
@@ -303,11 +451,13 @@ class HFModel(LocalModel):
         return self._letter_ids[letter]
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        """Left-padded batches of similar length (``batch_size`` rows, ``SCORE_TOKENS`` padded tokens at most);
+        each prompt's last position only."""
         torch = self._torch
         ids = self._encode([self.render(p) for p in prompts])
         out: list[list[float]] = [[] for _ in prompts]
         with torch.inference_mode():
-            for chunk in self._chunks(len(ids), [len(x) for x in ids]):
+            for chunk in self._chunks(ids, by_length=True, tokens=SCORE_TOKENS):
                 input_ids, mask, pos = self._batch([ids[i] for i in chunk])
                 logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=pos,
                                     logits_to_keep=1).logits  # the last position's only: the others are unused
@@ -315,6 +465,39 @@ class HFModel(LocalModel):
                 for row, i in enumerate(chunk):
                     out[i] = [float(logp[row, self.letter_id(le)]) for le in letters[i]]
         return out
+
+    def score_rows(self, rows: Sequence[Sequence[int]]) -> Any:
+        """The next-token log-probabilities after each of ``rows`` [B, V], computed as prefix trees
+        (``pack_tree``): what rows share (the answer prompts of one sample: its question, the cuts of its CoT) is
+        read once, and a pack holds ``PACK_TOKENS`` tokens at most (a longer row alone, with no attention mask to
+        build), the forward-pass size a CPU reads fastest. Equal to one prompt a pass up to reduction order."""
+        torch = self._torch
+        out: list[Any] = [None] * len(rows)
+        with torch.inference_mode():
+            for pack in self._packs(rows):
+                packed = pack_tree([rows[i] for i in pack])
+                ends = torch.tensor([ix[-1] for ix in packed.index], device=self.device)
+                logits = self.model(logits_to_keep=ends, **self._packed_inputs(packed)).logits[0]
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                for j, i in enumerate(pack):
+                    out[i] = logp[j]
+        return torch.stack(out)
+
+    def _packs(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
+        return packs_of(rows, PACK_TOKENS)
+
+    def _packed_inputs(self, packed: Packed) -> dict[str, Any]:
+        """A pack's forward-pass inputs: ids, position ids and, where it holds several rows, the tree's 4D
+        attention mask (a single row is plainly causal)."""
+        torch = self._torch
+        kw: dict[str, Any] = {"input_ids": torch.tensor([packed.ids], device=self.device),
+                              "position_ids": torch.tensor([packed.positions], device=self.device)}
+        if len(packed.index) > 1:
+            t = len(packed.ids)
+            dtype = self.model.dtype
+            mask = torch.zeros(1, 1, t, t, dtype=dtype).masked_fill_(~packed.allow, torch.finfo(dtype).min)
+            kw["attention_mask"] = mask.to(self.device)
+        return kw
 
     # -- white-box: the residual stream at CoT positions, and ablating it ------------------------------------
     @property
@@ -404,23 +587,9 @@ class HFModel(LocalModel):
         return out
 
     def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
-        """``score_choices`` in one forward pass for prompts that share a prefix (see ``SCORE_PREFIXES``).
-
-        The prompts are packed by ``pack_shared_prefix``; each prompt's answer is read at its last token."""
-        torch = self._torch
-        if not prompts:
-            return []
-        packed = pack_shared_prefix(self._encode([self.render(p) for p in prompts]))
-        t = len(packed.ids)
-        dtype = self.model.dtype
-        mask = torch.zeros(1, 1, t, t, dtype=dtype).masked_fill_(~packed.allow, torch.finfo(dtype).min)
-        with torch.inference_mode():
-            rows = torch.tensor([ix[-1] for ix in packed.index], device=self.device)
-            logits = self.model(input_ids=torch.tensor([packed.ids], device=self.device),
-                                attention_mask=mask.to(self.device),
-                                position_ids=torch.tensor([packed.positions], device=self.device),
-                                logits_to_keep=rows).logits[0]  # each prompt's last position only, in order
-            logp = torch.log_softmax(logits.float(), dim=-1)
+        """``score_choices`` for prompts that share prefixes (see ``SCORE_PREFIXES``), read as prefix trees
+        (``score_rows``): the truncations of a CoT, and those of several records' CoTs in one call."""
+        logp = self.score_rows(self._encode([self.render(p) for p in prompts]))
         return [[float(logp[i, self.letter_id(le)]) for le in ls] for i, ls in enumerate(letters)]
 
     def next_token_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[tuple[str, float]]]:
@@ -445,29 +614,139 @@ class HFModel(LocalModel):
         if settings.temperature > 0:
             return [self.sample(x, settings, [seed])[0] for x in ids]
         out: list[str] = ["" for _ in prompts]
-        kw: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens, "do_sample": False,
-                              "eos_token_id": self._eos_ids, "pad_token_id": self.tokenizer.pad_token_id,
-                              "temperature": None, "top_p": None, "top_k": None}
         with torch.inference_mode():
-            for chunk in self._chunks(len(ids), [len(x) for x in ids]):
-                input_ids, mask, _ = self._batch([ids[i] for i in chunk])
-                gen = self.model.generate(input_ids=input_ids, attention_mask=mask, **kw)
-                new = gen[:, input_ids.shape[1] :]
-                for row, i in enumerate(chunk):
-                    out[i] = str(self.tokenizer.decode(new[row], skip_special_tokens=True))
+            for chunk in self._chunks(ids):
+                for i, toks in zip(chunk, self.greedy([ids[i] for i in chunk], settings.max_new_tokens), strict=True):
+                    out[i] = str(self.tokenizer.decode(toks, skip_special_tokens=True))
         return out
+
+    def greedy(self, rows: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
+        """Greedy continuations of the token ids ``rows``, decoded together, until an end-of-sequence token (not
+        included) or ``max_new_tokens``. The rows are read as a prefix tree (``prefill``: a prefix they share is
+        computed once) and a row that ends leaves the batch (transformers' ``generate`` reads every row whole and
+        computes every row until the last ends). Equal to ``generate`` up to floating-point reduction order."""
+        if max_new_tokens <= 0 or not rows:
+            return [[] for _ in rows]
+        return self._decode(rows, max_new_tokens, lambda logits, live: draw(logits, 0.0, 1.0, []))
+
+    def sample_rows(self, rows: Sequence[Sequence[int]], settings: GenerationSettings, seeds: Sequence[int], *,
+                    share: bool = True, trace: list[list[tuple[int, float]]] | None = None) -> list[list[int]]:
+        """A continuation of each of ``rows`` (token ids; the same ids may recur, one row per seed), drawn by
+        ``cotlens.batching.draw`` with a generator seeded from (its seed, its ids): what ``sample`` draws for it.
+        ``share``: the rows are read as one prefix tree (``prefill``: every cut of a CoT extends the one before it,
+        and rows of one prompt share it whole), else each row reads its prompt itself in one padded batch (the
+        reference the tree is measured and tested against). All rows decode together; ``trace`` as ``sample``'s."""
+        if not rows:
+            return []
+        gens = [seeded_generator(sd, str(list(r))) for r, sd in zip(rows, seeds, strict=True)]
+        marks: list[list[tuple[int, float]]] = [[] for _ in rows]
+
+        def pick(logits: Any, live: list[int]) -> tuple[list[int], list[float]]:
+            toks, mg = draw(logits, settings.temperature, settings.top_p, [gens[r] for r in live])
+            for r, t, m in zip(live, toks, mg, strict=True):
+                marks[r].append((t, m))
+            return toks, mg
+
+        out = self._decode(rows, settings.max_new_tokens, pick, share)
+        if trace is not None:
+            trace += marks
+        return out
+
+    def _decode(self, rows: Sequence[Sequence[int]], max_new_tokens: int,
+                pick: Any, share: bool = True) -> list[list[int]]:
+        """The decoding loop ``greedy`` and ``sample_rows`` share: ``pick(logits [B, V], live rows)`` chooses each
+        live row's next token; a row ends at an end-of-sequence token (not included) and leaves the batch."""
+        torch = self._torch
+        new: list[list[int]] = [[] for _ in rows]
+        with torch.inference_mode():
+            if share:
+                cache, logits, mask, last = self.prefill(rows, room=max_new_tokens)
+            else:
+                input_ids, mask, pos = self._batch(rows)
+                cache, logits = self._step(input_ids, None, pos, mask)
+                last = pos[:, -1:]
+            live = list(range(len(rows)))
+            for step in range(max_new_tokens):
+                toks, _ = pick(logits, live)
+                keep = []
+                for j, (r, t) in enumerate(zip(live, toks, strict=True)):
+                    if t in self._eos_ids:
+                        continue
+                    new[r].append(int(t))
+                    keep.append(j)
+                if not keep or step == max_new_tokens - 1:
+                    break
+                if len(keep) < len(live):
+                    sel = torch.tensor(keep, device=self.device)
+                    cache.batch_select_indices(sel)
+                    live = [live[j] for j in keep]
+                    mask, last = mask[sel], last[sel]
+                    toks = [toks[j] for j in keep]
+                mask = torch.cat([mask, mask.new_ones(len(live), 1)], 1)
+                last = last + 1
+                cache, logits = self._step(torch.tensor(toks, device=self.device)[:, None], cache, last, mask)
+        return new
+
+    def prefill(self, rows: Sequence[Sequence[int]], room: int = 0) -> tuple[Any, Any, Any, Any]:
+        """Read ``rows`` for decoding together: a KV cache with one left-padded row each, the logits of each row's
+        next token [B, V], the key mask [B, W] and each row's last position [B, 1].
+
+        The rows are packed as prefix trees (``pack_tree``: what several rows share, such as a few-shot
+        instruction or the question before each cut of a CoT, is computed once), ``PACK_TOKENS`` packed tokens a
+        forward pass, and each row's keys and values gathered from its pack into the batch's cache, whose layers
+        have ``room`` positions to grow into (``growing_layer``)."""
+        torch = self._torch
+        packs = self._packs(rows)
+        width = max(len(r) for r in rows)
+        layers: list[tuple[list[Any], list[Any]]] = []
+        logits = [None] * len(rows)
+        cache: Any = None
+        for pack in packs:
+            packed = pack_tree([rows[i] for i in pack])
+            ends = torch.tensor([ix[-1] for ix in packed.index], device=self.device)
+            got = self.model(use_cache=True, logits_to_keep=ends, **self._packed_inputs(packed))
+            pack_cache = getattr(got, "cache", None) or got.past_key_values
+            for j, i in enumerate(pack):
+                logits[i] = got.logits[0, j]
+            # each row's keys and values, left-padded to the batch's width (the padding is masked)
+            gather = torch.tensor([[ix[0]] * (width - len(ix)) + ix for ix in packed.index], device=self.device)
+            for n, layer in enumerate(pack_cache.layers):
+                k = layer.keys[0][:, gather].transpose(0, 1)
+                v = layer.values[0][:, gather].transpose(0, 1)
+                if len(layers) <= n:
+                    layers.append(([], []))
+                layers[n][0].append(k)
+                layers[n][1].append(v)
+            cache = pack_cache
+        place = [i for pack in packs for i in pack]  # the cache's row order
+        back = torch.tensor(sorted(range(len(place)), key=lambda j: place[j]), device=self.device)
+        grow = growing_layer()
+        cache.layers = [grow(torch.cat(ks, 0)[back], torch.cat(vs, 0)[back], room) for ks, vs in layers]
+        lens = torch.tensor([len(r) for r in rows], device=self.device)
+        mask = (torch.arange(width, device=self.device)[None, :] >= (width - lens)[:, None]).long()
+        return cache, torch.stack(logits), mask, (lens - 1)[:, None]
 
     def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
                  seeds: Sequence[Sequence[int]]) -> list[list[str]]:
-        """See ``ROLLOUTS``: each prompt is read once and its KV cache copied to its rollouts, which are decoded
-        together, ``batch_size`` rows at a time. Greedy rollouts are all the same continuation: computed once."""
+        """See ``ROLLOUTS``: every (prompt, seed) is a row; the rows decode together, ``batch_size`` at a time, in
+        lexicographic order, each batch read as one prefix tree (``sample_rows``): the cuts of one CoT, each
+        extending the one before, share their prefix's computation, and so do several records' prompts in one
+        call (the batcher merges them). Greedy rollouts are all the same continuation: computed once."""
         if settings.temperature <= 0:
             once = self.generate(prompts, settings, 0)
             return [[text] * len(s) for text, s in zip(once, seeds, strict=True)]
         ids = self._encode([self.render(p) for p in prompts])
-        return [self.sample(x, settings, s) if s else [] for x, s in zip(ids, seeds, strict=True)]
+        pairs = [(i, r) for i, ss in enumerate(seeds) for r in range(len(ss))]
+        out: list[list[str]] = [["" for _ in ss] for ss in seeds]
+        order = sorted(range(len(pairs)), key=lambda j: ids[pairs[j][0]])
+        for lo in range(0, len(order), self.batch_size):
+            chunk = [pairs[j] for j in order[lo : lo + self.batch_size]]
+            got = self.sample_rows([ids[i] for i, _ in chunk], settings, [seeds[i][r] for i, r in chunk])
+            for (i, r), toks in zip(chunk, got, strict=True):
+                out[i][r] = str(self.tokenizer.decode(toks, skip_special_tokens=True))
+        return out
 
-    def _step(self, input_ids: Any, cache: Any, positions: Any = None) -> tuple[Any, Any]:
+    def _step(self, input_ids: Any, cache: Any, positions: Any = None, mask: Any = None) -> tuple[Any, Any]:
         """One forward pass with a KV cache (None: a new one): the cache after it and the last position's logits.
         transformers 5 names the cache ``cache``, earlier versions ``past_key_values``."""
         if self._cache_arg is None:
@@ -478,6 +757,8 @@ class HFModel(LocalModel):
         kw: dict[str, Any] = {self._cache_arg: cache} if cache is not None else {}
         if positions is not None:
             kw["position_ids"] = positions
+        if mask is not None:
+            kw["attention_mask"] = mask
         res = self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **kw)
         new = getattr(res, "cache", None)
         return (new if new is not None else res.past_key_values), res.logits[:, -1, :]

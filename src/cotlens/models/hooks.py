@@ -22,7 +22,7 @@ def residual_hook(module: Any) -> Iterator[dict[str, Any]]:
             state["seen"] = h.detach()
             return output
         h = h.clone()
-        h[:, state["target"].to(h.device)] = state["fill"].to(h.dtype)
+        h[:, state["target"].to(h.device)] = state["fill"].to(h.device, h.dtype)
         return (h, *output[1:]) if isinstance(output, tuple) else h
 
     handle = module.register_forward_hook(hook)

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from cotlens.batching import left_pad, pack_shared_prefix, seeded_generator
+from cotlens.batching import left_pad, pack_tree, packs_of, seeded_generator
 from cotlens.models.base import LocalModel
 from cotlens.models.hooks import residual_hook
 from cotlens.organisms.model import generate, load_checkpoint, resolve, rollouts
@@ -37,6 +37,10 @@ _QUESTIONS = (re.compile(r"^Question: (.*?)\n\nChoices:\n", re.S), re.compile(r"
               re.compile(r"^Question: (.*?)(?:\n\n|$)", re.S))
 """A question with choices, a free-form one, and any other prompt about one (which ``parse`` then refuses)."""
 _CHOICE = re.compile(r"^ \(([A-Z])\) (.*)$", re.M)
+
+
+PACK_TOKENS = 1024
+"""Packed tokens in one prefix-tree forward pass of ``score_prefixes``."""
 
 
 class OrganismModel(LocalModel):
@@ -244,18 +248,20 @@ class OrganismModel(LocalModel):
         return out
 
     def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
-        """``score_choices`` in one forward pass (see ``SCORE_PREFIXES``): every (prompt, choice) sequence after
-        its longest common prefix with the longest one, attending to that prefix and causally to itself."""
+        """``score_choices`` read as prefix trees (see ``SCORE_PREFIXES``): every (prompt, choice) sequence after
+        its longest common prefix with its neighbour in lexicographic order, attending to that prefix and causally
+        to itself, ``PACK_TOKENS`` tokens a forward pass (the calls of several records may come merged)."""
         rows = self._rows(prompts, letters)
-        if not rows:
-            return [[] for _ in prompts]
-        packed = pack_shared_prefix([r[1] for r in rows])
+        scores = [0.0] * len(rows)
         with torch.no_grad():
-            logits = self.model(torch.tensor([packed.ids]), positions=torch.tensor([packed.positions]),
-                                attn_mask=packed.allow[None, None])[0][0]
-            logp = torch.log_softmax(logits.float(), -1)
-        scores = [sum(float(logp[ix[j - 1], x[j]]) for j in range(n_prefix, len(x)))
-                  for ix, (_, x, n_prefix) in zip(packed.index, rows, strict=True)]
+            for pack in packs_of([r[1] for r in rows], PACK_TOKENS):
+                packed = pack_tree([rows[i][1] for i in pack])
+                logits = self.model(torch.tensor([packed.ids]), positions=torch.tensor([packed.positions]),
+                                    attn_mask=packed.allow[None, None])[0][0]
+                logp = torch.log_softmax(logits.float(), -1)
+                for ix, i in zip(packed.index, pack, strict=True):
+                    _, x, n_prefix = rows[i]
+                    scores[i] = sum(float(logp[ix[j - 1], x[j]]) for j in range(n_prefix, len(x)))
         return self._collect(len(prompts), rows, scores)
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:

@@ -66,22 +66,26 @@ def check_spec(spec: str, who: str = "model") -> None:
 
 
 def load_model(spec: str, *, dtype: str = "auto", batch_size: int = 8, api_options: Any = None,
-               device: str | None = None) -> Model:
+               device: str | None = None, placement: Any = None) -> Model:
     """Build the backend a spec names. Raises CotlensError for an unknown or missing model. ``device`` places a
-    transformers model (None: a GPU when there is one, else the CPU)."""
+    transformers model (None: a GPU when there is one, else the CPU); ``placement`` (``hf.Placement``) spreads
+    it over several devices instead."""
     from cotlens.models.hf import HFModel
 
     if spec == "smollm2":
         p = smollm2_path()
-        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size, device=device)
+        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size, device=device,
+                       placement=placement)
     kind, rest = _parse(spec)
     if kind == "hf":
-        return HFModel(rest, spec=spec, dtype=dtype, batch_size=batch_size, device=device)
+        return HFModel(rest, spec=spec, dtype=dtype, batch_size=batch_size, device=device,
+                       placement=placement)
     if kind == "gguf":
         p = Path(rest)
         if not p.is_file():
             raise CotlensError(f"GGUF file not found: {p}")
-        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size, device=device)
+        return HFModel(str(p.parent), spec=spec, gguf_file=p.name, dtype=dtype, batch_size=batch_size, device=device,
+                       placement=placement)
     if kind == "openai":
         from cotlens.models.openai_api import OpenAIModel, parse_spec
 
