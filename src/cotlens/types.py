@@ -453,6 +453,9 @@ class Summary:
     """How the task file was read where a rule settled an ambiguity."""
     backend: JsonObject | None = None
     """A served model's request statistics for this invocation."""
+    usage: JsonObject | None = None
+    """What the run asked of the backend, over every attempt (``calls.jsonl``): per kind of work (``elicit``,
+    each metric) and in total, calls and prompt and completion tokens (``cotlens.runs.cost``)."""
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> JsonObject:
@@ -469,6 +472,8 @@ class Summary:
             d["task_notes"] = self.task_notes
         if self.backend:
             d["backend"] = self.backend
+        if self.usage:
+            d["usage"] = self.usage
         return d
 
     @staticmethod
@@ -483,7 +488,8 @@ class Summary:
             metrics={k: MetricSummary.from_dict(v) for k, v in (d.get("metrics") or {}).items()},
             curves={k: CurveSummary.from_dict(v) for k, v in (d.get("curves") or {}).items()},
             model_calls=int(d.get("model_calls", 0)), cached_calls=int(d.get("cached_calls", 0)),
-            task_notes=list(d.get("task_notes") or []), backend=d.get("backend"), schema=int(d.get("schema", 0)),
+            task_notes=list(d.get("task_notes") or []), backend=d.get("backend"), usage=d.get("usage"),
+            schema=int(d.get("schema", 0)),
         )
 
 

@@ -20,7 +20,7 @@ def test_cache_answers_repeats_and_counts(tmp_path: Path) -> None:
     assert inner.calls == [("generate", 2)] and (c1.calls, c1.cached) == (2, 1)
     c2 = CallCounter()
     logged: list[tuple[str, int]] = []
-    m2 = CachedModel(inner, CallCache(tmp_path / "c.sqlite"), c2, lambda meth, k: logged.append((meth, k)))
+    m2 = CachedModel(inner, CallCache(tmp_path / "c.sqlite"), c2, lambda meth, k, *tokens: logged.append((meth, k)))
     assert m2.generate([P2, P1], s, 0) == ["q2!", "q1!"]
     assert (c2.calls, c2.cached) == (0, 2) and logged == []
     # any change to settings, seed, model identity or prompt misses

@@ -35,6 +35,7 @@ import random
 from dataclasses import dataclass
 from html import escape
 
+from cotlens.cost import Need, Shape, reads, writes
 from cotlens.elicit import clean_cot, correct, join_steps, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.base import (
@@ -205,8 +206,20 @@ VARIANTS = {
 reworded kinds test the metric beyond its training intervention."""
 
 
+def need(shape: Shape, args: AddingMistakesArgs) -> Need:
+    """Per position: a mistake written (unless a rule writes it), the CoT continued from it (up to the
+    generation budget), the answer read after it."""
+    p = min(shape.steps, args.max_positions) if args.max_positions > 0 else shape.steps
+    step = shape.cot_tokens / max(1.0, shape.steps)
+    mistakes = Need() if args.mistake_model in RULES else writes(
+        shape, p, shape.question_tokens + 60 + step, MISTAKE_SETTINGS.max_new_tokens)
+    return mistakes + writes(shape, p, shape.question_tokens + shape.cot_tokens / 2,
+                             shape.max_new_tokens) + reads(shape, p, 1.0)
+
+
 METRIC = Metric(
     name="adding_mistakes",
+    need=need,
     free_form=True,
     needs_raw_cot=True,
     version=3,

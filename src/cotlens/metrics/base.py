@@ -15,6 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from cotlens.cost import Need, Shape
 from cotlens.metrics.curves import Curve
 from cotlens.models.base import SCORE_PREFIXES, Capability, Model, optional
 from cotlens.options import identity
@@ -140,6 +141,8 @@ class Metric(Generic[A]):
     run of its own, scored apart (adding mistakes: rule mistakes, then wordings no organism saw). Empty: the
     default arguments."""
     plan: Callable[[Sequence[Trace], Any], str] | None = None
+    need: Callable[[Shape, Any], Need] | None = None
+    """The calls and tokens one sample will cost (``cotlens.cost``): the run's plan line."""
     """For a costly metric: the work it will do on these traces with these arguments (model calls, tokens), in
     one line that the runner prints before the metric starts."""
     faithfulness: Callable[[Record], float | None] | None = None

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cotlens.cost import Need, Shape, reads, writes
 from cotlens.elicit import AnswerKey, elicit, trace_answer, trace_key
 from cotlens.figures import chip, marked
 from cotlens.metrics.base import Metric, MetricContext, Readout, Variant, make_record
@@ -175,8 +176,15 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
             for p in record.details.get("edits", [])]
 
 
+def need(shape: Shape, args: CounterfactualEditsArgs) -> Need:
+    """A CoT written and read for each edited question."""
+    return writes(shape, args.n_edits, shape.question_tokens + 2, shape.max_new_tokens) + reads(
+        shape, args.n_edits, 1.0)
+
+
 METRIC = Metric(
     name="counterfactual_edits",
+    need=need,
     free_form=True,
     version=1,
     args_type=CounterfactualEditsArgs,

@@ -23,6 +23,7 @@ import random
 from dataclasses import dataclass
 from html import escape
 
+from cotlens.cost import Need, Shape, reads
 from cotlens.elicit import correct, join_steps, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, Readout, make_record, points_curve, score_shared, skipped_html
@@ -83,8 +84,14 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
             for p in record.details.get("points", [])[:-1]]
 
 
+def need(shape: Shape, args: EarlyAnsweringArgs) -> Need:
+    """A reading at each of the steps + 1 cuts, after half the CoT on average."""
+    return reads(shape, shape.steps + 1, 0.5)
+
+
 METRIC = Metric(
     name="early_answering",
+    need=need,
     free_form=True,
     needs_raw_cot=True,
     version=1,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from cotlens.cost import Need, Shape, reads
 from cotlens.elicit import choice_probs, correct, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, changed_answer, make_record
@@ -82,8 +83,14 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
             f"CoT {chip(d['cot_answer'])}</p>")
 
 
+def need(shape: Shape, args: FillerTokensArgs) -> Need:
+    """A reading after filler of each length."""
+    return sum((reads(shape, 1, f) for f in args.filler_fractions), Need())
+
+
 METRIC = Metric(
     name="filler_tokens",
+    need=need,
     free_form=True,
     needs_raw_cot=True,
     version=2,

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.calibration import calibrate
+from cotlens.cost import Need, Shape, reads, writes
 from cotlens.elicit import MALFORMED_MASS, choice_mass, elicit
 from cotlens.figures import chip, ci_text, figure_img, fmt, linked, marked, sample_anchor
 from cotlens.judges import JudgeItem, cohen_kappa, make_judge, read_human_labels
@@ -522,8 +523,19 @@ def _render_calibration(human: dict[str, Any]) -> str:
             "<th>false positives</th><th>false negatives</th><th>note</th></tr>" + "".join(rows) + "</table>")
 
 
+def need(shape: Shape, args: HintsArgs) -> Need:
+    """A hinted CoT per hint type (and an unhinted one per few-shot type), each written and read; LLM judges
+    read each hinted CoT."""
+    types = load_hints(args.hints)
+    cots = len(types) + sum(1 for h in types if h.examples)
+    llm = sum(1 for j in args.judges if j != "rule")
+    return (writes(shape, cots, shape.question_tokens + 40, shape.max_new_tokens) + reads(shape, cots, 1.0)
+            + writes(shape, llm * len(types), shape.question_tokens + shape.cot_tokens + 80, 1))
+
+
 METRIC = Metric(
     name="hints",
+    need=need,
     version=1,
     args_type=HintsArgs,
     run=run,

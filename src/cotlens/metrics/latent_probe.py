@@ -74,6 +74,7 @@ from typing import Any
 
 import numpy as np
 
+from cotlens.cost import Need, Shape, reads
 from cotlens.elicit import argmax, join_steps
 from cotlens.figures import chip, ci_text, figure_img, fmt
 from cotlens.metrics.base import Metric, MetricContext, make_record, score_shared, skipped_html
@@ -389,8 +390,14 @@ def render_probe(entry: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def need(shape: Shape, args: LatentProbeArgs) -> Need:
+    """One pass over the whole CoT for its residual stream, and a reading at each cut."""
+    return Need(1, shape.question_tokens + shape.cot_tokens) + reads(shape, shape.steps + 1, 0.5)
+
+
 METRIC = Metric(
     name="latent_probe",
+    need=need,
     needs_raw_cot=True,
     version=4,
     args_type=LatentProbeArgs,

@@ -30,6 +30,7 @@ import random
 from dataclasses import dataclass
 from html import escape
 
+from cotlens.cost import Need, Shape
 from cotlens.elicit import choice_probs, correct, trace_key
 from cotlens.metrics.base import Metric, MetricContext, Variant, make_record, skipped_html
 from cotlens.models.base import SCORE_CHOICES, Model, require
@@ -102,8 +103,14 @@ def check(args: LegibilityArgs) -> None:
         check_spec(args.rater, "--rater")
 
 
+def need(shape: Shape, args: LegibilityArgs) -> Need:
+    """Two ratings of the CoT (legibility, coverage), each read as a choice."""
+    return Need(2, 2 * (shape.question_tokens + shape.cot_tokens + 150), 2 if shape.served else 0)
+
+
 METRIC = Metric(
     name="legibility",
+    need=need,
     version=1,
     args_type=LegibilityArgs,
     run=run,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from cotlens.cost import Need, Shape, reads
 from cotlens.elicit import correct, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, Readout, changed_answer, make_record
@@ -45,8 +46,14 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
     return [Readout("no CoT", "", record.details["answer"], record.details.get("logprobs") or [])]
 
 
+def need(shape: Shape, args: NoCotArgs) -> Need:
+    """One reading without a CoT."""
+    return reads(shape, 1, 0.0)
+
+
 METRIC = Metric(
     name="no_cot",
+    need=need,
     free_form=True,
     version=1,
     args_type=NoCotArgs,

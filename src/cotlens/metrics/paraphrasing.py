@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from cotlens.cost import Need, Shape, reads, writes
 from cotlens.elicit import clean_cot, correct, join_steps, read_answers, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.adding_mistakes import join_continuation, positions
@@ -137,8 +138,18 @@ def same_answer(record: Record) -> float | None:
     return None if v is None else float(v)
 
 
+def need(shape: Shape, args: ParaphrasingArgs) -> Need:
+    """Per cut: the prefix paraphrased (unless by rule), the CoT continued from it, the answer read."""
+    p = min(shape.steps, args.paraphrase_positions) if args.paraphrase_positions > 0 else shape.steps
+    words = Need() if args.paraphraser == "rule" else writes(shape, p, 60 + shape.cot_tokens / 2,
+                                                              PARAPHRASE_SETTINGS.max_new_tokens)
+    return words + writes(shape, p, shape.question_tokens + shape.cot_tokens / 2,
+                          shape.max_new_tokens) + reads(shape, p, 1.0)
+
+
 METRIC = Metric(
     name="paraphrasing",
+    need=need,
     free_form=True,
     needs_raw_cot=True,
     version=1,

@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from cotlens.cost import Need, Shape, reads, writes
 from cotlens.elicit import AnswerKey, argmax, clean_cot, correct, join_steps, read_answers, split_steps, trace_key
 from cotlens.figures import chip
 from cotlens.metrics.adding_mistakes import join_continuation, positions
@@ -236,9 +237,12 @@ def run(ctx: MetricContext, sample: Sample, trace: Trace, rng: random.Random, ar
               if not free}
     forced_keys = {k: r.key for k, r in zip(cuts, forced_read, strict=True)}
     groups: dict[int, dict[str, Any]] = {}
-    for j, k in enumerate(cuts):  # one call per cut: the cache keeps each finished group
-        ctx.note(f"cut {j + 1} of {len(cuts)}, {args.rollouts} rollouts")
-        [texts] = sample_rollouts(ctx.model, [continue_prompt(sample, prefixes[k])], settings, [seeds])
+    # every cut's rollouts in one call: a local backend decodes them together from one prefix tree (each cut's
+    # prefix extends the one before); the call cache keeps each rollout once the call returns
+    ctx.note(f"{len(cuts)} cuts x {args.rollouts} rollouts")
+    every = sample_rollouts(ctx.model, [continue_prompt(sample, prefixes[k]) for k in cuts], settings,
+                            [seeds] * len(cuts))
+    for k, texts in zip(cuts, every, strict=True):
         cots = [join_continuation(prefixes[k], t) for t in texts]
         read = read_answers(ctx.model, sample, [answer_prompt(sample, c) for c in cots], score_shared(ctx.model))
         answers = [r.key for r in read]
@@ -390,8 +394,18 @@ def readouts(record: Record, trace: Trace) -> list[Readout]:
     return out
 
 
+def need(shape: Shape, args: ResamplingArgs) -> Need:
+    """Per cut: the forced answer read, then each rollout written from it (up to its budget) and read."""
+    steps, cuts = groups_for(max(1, round(shape.steps)), args)
+    budget = args.rollout_tokens or shape.max_new_tokens
+    r = len(cuts) * args.rollouts
+    return reads(shape, len(cuts), 0.5) + writes(shape, r, shape.question_tokens + shape.cot_tokens / 2,
+                                                  budget) + reads(shape, r, 1.0)
+
+
 METRIC = Metric(
     name="resampling_importance",
+    need=need,
     free_form=True,
     needs_raw_cot=True,
     version=1,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from cotlens.cost import Need, Shape
 from cotlens.elicit import MALFORMED_MASS, argmax, choice_mass, choice_probs
 from cotlens.figures import chip
 from cotlens.metrics.base import Metric, MetricContext, make_record, skipped_html
@@ -108,8 +109,14 @@ def evidence(record: Record, sample: Sample, trace: Trace) -> str:
             "ablated</div></div>")
 
 
+def need(shape: Shape, args: StepAblationArgs) -> Need:
+    """A clean reading and one with each step ablated (and a clean pass for the mean)."""
+    return Need(shape.steps + 2, (shape.steps + 2) * (shape.question_tokens + shape.cot_tokens))
+
+
 METRIC = Metric(
     name="step_ablation",
+    need=need,
     needs_raw_cot=True,
     version=1,
     args_type=StepAblationArgs,

@@ -31,6 +31,7 @@ from cotlens.models.base import (
     sample_rollouts,
 )
 from cotlens.paths import cache_root
+from cotlens.runs.cost import Meter
 from cotlens.types import GenerationSettings, JsonObject, ModelIdentity, Prompt
 
 CACHE_FORMAT = 1
@@ -101,8 +102,11 @@ class CallCounter:
 class CachedModel:
     """A Model that answers from a CallCache first and asks the wrapped backend only for misses.
 
-    ``on_call(method, n_prompts)`` is called for every request that reaches the backend (the runner logs them,
-    so a test can prove a resumed run did not repeat finished work).
+    ``on_call(method, n_prompts, prompt_tokens, completion_tokens)`` is called for every request that reaches
+    the backend (the runner logs them, so a test can prove a resumed run did not repeat finished work, and the
+    summary says what the run spent). ``meter`` counts those tokens and refuses a request that could pass the
+    run's token budget (``cotlens.runs.cost``): prompt tokens as the backend's tokenizer counts the rendered
+    prompt (a served model: a character count / 4), completion tokens as it counts the text generated.
     """
 
     def __init__(
@@ -110,15 +114,25 @@ class CachedModel:
         model: Model,
         cache: CallCache | None,
         counter: CallCounter | None = None,
-        on_call: Callable[[str, int], None] | None = None,
+        on_call: Callable[[str, int, int, int], None] | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.inner = model
         self.cache = cache
         self.counter = counter or CallCounter()
         self.on_call = on_call
+        self.meter = meter
 
-    def with_counter(self, counter: CallCounter, on_call: Callable[[str, int], None] | None) -> CachedModel:
-        return CachedModel(self.inner, self.cache, counter, on_call)
+    def with_counter(self, counter: CallCounter, on_call: Callable[[str, int, int, int], None] | None
+                     ) -> CachedModel:
+        return CachedModel(self.inner, self.cache, counter, on_call, self.meter)
+
+    def tokens_of(self, prompts: Sequence[Prompt]) -> int:
+        """The prompts' tokens as the backend reads them (a served model: estimated, characters / 4)."""
+        exact = getattr(self.inner, "prompt_tokens", None)
+        if exact is not None and not has(self.inner, SERVED):
+            return sum(int(exact(p)) for p in prompts)
+        return sum(round(sum(len(m.content) for m in p.messages) / 4 + len(p.prefill) / 4) for p in prompts)
 
     @property
     def identity(self) -> ModelIdentity:
@@ -140,7 +154,11 @@ class CachedModel:
         method: str,
         payloads: list[JsonObject],
         compute: Callable[[list[int]], list[Any]],
+        prompts: Sequence[Prompt] = (),
+        max_new_tokens: int = 0,
     ) -> list[Any]:
+        """The payloads' answers from the cache, the misses from ``compute`` (the indices of the payloads to
+        compute). ``prompts`` (one a payload) are metered; ``max_new_tokens`` > 0 where the method generates."""
         ident = self.inner.identity
         keys = [cache_key(ident, method, p) for p in payloads]
         found = self.cache.get_many(keys) if self.cache is not None else {}
@@ -153,9 +171,22 @@ class CachedModel:
         if missing:
             idx = list(missing.values())
             self.counter.calls += len(idx)
+            served = has(self.inner, SERVED)
+            tokens_in = self.tokens_of([prompts[i] for i in idx]) if prompts else 0
+            bound = tokens_in + len(idx) * (max_new_tokens or (1 if served else 0))
+            if self.meter is not None:
+                self.meter.reserve(bound)
+            spent = 0
+            try:
+                values = compute(idx)
+                completion = (sum(self.count_tokens(v) for v in values if isinstance(v, str)) if max_new_tokens
+                              else len(idx) if served else 0)
+                spent = tokens_in + completion
+            finally:
+                if self.meter is not None:
+                    self.meter.settle(bound, spent)
             if self.on_call is not None:
-                self.on_call(method, len(idx))
-            values = compute(idx)
+                self.on_call(method, len(idx), tokens_in, spent - tokens_in)
             new = [(keys[i], v) for i, v in zip(idx, values, strict=True)]
             if self.cache is not None:
                 self.cache.put_many(new, method, ident.spec)
@@ -165,8 +196,8 @@ class CachedModel:
     def generate(self, prompts: Sequence[Prompt], settings: GenerationSettings, seed: int) -> list[str]:
         payloads = [{"prompt": p.to_dict(), "settings": settings.to_dict(), "seed": seed} for p in prompts]
         return self._cached(
-            "generate", payloads, lambda idx: self.inner.generate([prompts[i] for i in idx], settings, seed)
-        )
+            "generate", payloads, lambda idx: self.inner.generate([prompts[i] for i in idx], settings, seed),
+            prompts, settings.max_new_tokens)
 
     def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
                  seeds: Sequence[Sequence[int]]) -> list[list[str]]:
@@ -184,7 +215,8 @@ class CachedModel:
                      for sd, text in zip(ss, texts, strict=True)}
             return [found[pairs[j]] for j in idx]
 
-        flat = iter(self._cached("generate", payloads, compute))
+        flat = iter(self._cached("generate", payloads, compute, [prompts[i] for i, _ in pairs],
+                                 settings.max_new_tokens))
         return [[next(flat) for _ in ss] for ss in seeds]
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
@@ -193,7 +225,7 @@ class CachedModel:
             "score_choices",
             payloads,
             lambda idx: self.inner.score_choices([prompts[i] for i in idx], [letters[i] for i in idx]),
-        )
+            prompts)
 
     def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         """Cached under its own method name: equal to ``score_choices`` only up to reduction order."""
@@ -203,7 +235,7 @@ class CachedModel:
             payloads,
             lambda idx: require(self.inner, SCORE_PREFIXES, "score_prefixes").score_prefixes(
                 [prompts[i] for i in idx], [letters[i] for i in idx]),
-        )
+            prompts)
 
     def score_ablated(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]], cots: Sequence[str],
                       spans: Sequence[tuple[int, int]], layer: int, mode: str) -> list[list[float]]:
@@ -215,14 +247,14 @@ class CachedModel:
             lambda idx: require(self.inner, ABLATE, "score_ablated").score_ablated(
                 [prompts[i] for i in idx], [letters[i] for i in idx], [cots[i] for i in idx],
                 [spans[i] for i in idx], layer, mode),
-        )
+            prompts)
 
     def residuals_at(self, prompts: Sequence[Prompt], cots: Sequence[str], offsets: Sequence[Sequence[int]],
                      layers: Sequence[int]) -> list[Any]:
         """Not cached (arrays, not JSON answers): the record that holds them is the unit a resumed run keeps."""
         self.counter.calls += len(prompts)
         if self.on_call is not None:
-            self.on_call("residuals_at", len(prompts))
+            self.on_call("residuals_at", len(prompts), self.tokens_of(prompts), 0)
         return require(self.inner, HIDDEN_STATES, "residuals_at").residuals_at(prompts, cots, offsets, layers)
 
     @property
