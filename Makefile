@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # float32, as --dtype auto gives on every CPU: the numbers do not depend on which CPU ran them (docs/pitfalls.md).
 demo: setup
 	$(BIN)/cotlens run --model smollm2 --task arithmetic --n 20 --seed 0 --dtype float32 \
-		--max-new-tokens 160 --max-positions 4 --concurrency 8 --batch-size 16 --out $(DEMO_OUT) \
+		--max-new-tokens 160 --max-positions 4 --out $(DEMO_OUT) \
 		--metrics early_answering,adding_mistakes,filler_tokens,no_cot
 	$(BIN)/cotlens report $(DEMO_OUT)
 

@@ -1,12 +1,13 @@
 """The demo battery with and without cross-sample batching, side by side in one run, on the embedded SmolLM2.
 
-Usage: python bench/batching.py [--n 20] [--concurrency 8] [--batch-size 16] [--also-batch-only]
+Usage: python bench/batching.py [--n 20] [--concurrency 0] [--batch-size 0] [--also-batch-only]
 
 Runs ``make demo``'s job (all four Lanham et al. metrics, ``--task arithmetic --n 20 --seed 0 --dtype float32
 --max-new-tokens 160 --max-positions 4``) into fresh directories with fresh caches:
 
-- ``before``: one record at a time, batch size 8 (cotlens's defaults before the batcher);
-- ``after``: ``--concurrency`` records at once through the dynamic batcher, batch size ``--batch-size``;
+- ``before``: one record at a time, batch size 8 (``cotlens run``'s defaults before they became ``auto``);
+- ``after``: ``--concurrency`` records at once through the dynamic batcher, batch size ``--batch-size`` (0: auto,
+  ``cotlens run``'s defaults: every record at once, batch size 64);
 - with ``--also-batch-only``, also one record at a time at ``--batch-size`` (what the batch size alone buys).
 
 It times each whole run (elicitation and metrics), counts the backend calls the batcher made and their sizes,
@@ -87,8 +88,8 @@ def differences(a: Path, b: Path, m: HFModel, near: float) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20)
-    ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--concurrency", type=int, default=0, help="0: auto (cotlens run's default)")
+    ap.add_argument("--batch-size", type=int, default=0, help="0: auto (cotlens run's default)")
     ap.add_argument("--also-batch-only", action="store_true")
     ap.add_argument("--near", type=float, default=1e-3, help="a top-2 logit gap under this is a near-tie")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "batching.json"))
@@ -121,7 +122,8 @@ def main() -> None:
             print(f"{name}: backend calls {r['backend_calls']} for {r['record_calls']} record calls; " + ", ".join(
                 f"{k} {v['calls']} calls of {v['mean_prompts']:.1f} prompts, {v['seconds']:.0f} s"
                 for k, v in r["batched"].items()))
-    out = {"config": {**DEMO, "n": args.n, "max_positions": 4}, "torch_threads": torch.get_num_threads(),
+    out = {"config": {**DEMO, "n": args.n, "max_positions": 4}, "date": time.strftime("%Y-%m-%d"),
+           "torch_threads": torch.get_num_threads(),
            "machine": platform.processor(), "near_tie_gap": args.near, "runs": results, "differences": diffs}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))

@@ -1,23 +1,24 @@
-"""Rollouts for resampling importance: prefix KV reuse vs re-prefilling each rollout, on the embedded SmolLM2.
+"""Rollouts for resampling importance: one prefix tree for every cut of a CoT vs re-prefilling, on SmolLM2.
 
-Usage: python bench/resampling.py [--dtype float32] [--rollouts 16] [--cot-tokens 300] [--rollout-tokens 64]
-                                  [--cuts 0.5,1.0]
+Usage: python bench/resampling.py [--dtype float32] [--lengths 100,300] [--rollouts 4,16] [--cuts 8]
+                                  [--rollout-tokens 32]
 
-A CoT of about ``--cot-tokens`` tokens (sentences of arithmetic) is cut before a step at each fraction in
-``--cuts`` (1.0: before its last step); from each cut, ``--rollouts`` continuations (at most ``--rollout-tokens``
-new tokens each) are drawn, with the same seeds, three ways through ``HFModel.sample``:
+For each CoT length (sentences of arithmetic, about ``--lengths`` tokens) and each number N of rollouts, the CoT is
+cut before ``--cuts`` evenly spaced steps (what ``--resample-steps`` chooses) and N continuations of at most
+``--rollout-tokens`` new tokens are sampled from every cut (temperature 0.6, top-p 0.95, seeds 0..N-1), three ways
+through ``HFModel``:
 
-- ``reuse``: the prompt and CoT prefix read once, their KV cache copied to the rollouts, decoded in one batch
-  (what ``cotlens run --metrics resampling_importance`` does on a local backend);
-- ``re-prefill, batched``: the same batch of rollouts, each row reading the prefix itself;
-- ``re-prefill, one at a time``: one rollout per call, each reading the prefix (what sampling a prompt once per
-  seed costs: ``generate`` samples one prompt at a time).
+- ``tree``: every (cut, seed) a row, all rows decoded together in batches of 64 in lexicographic order, each batch
+  read as one prefix tree (each cut's prompt extends the one before; a cut's rows share it whole): what
+  ``HFModel.rollouts`` does, so what ``cotlens run --metrics resampling_importance`` does on a local model;
+- ``re-prefill, same batch``: the same rows in the same decoding batches, each row reading its own prompt in one
+  padded forward pass;
+- ``per cut``: each cut read once and its KV cache copied to its N rollouts, one cut at a time (cotlens before the
+  tree).
 
-Each is run once after a warm-up, greedy (temperature 0) and sampled (0.6, top-p 0.95). The rollouts of each
-seed are compared across the three ways: greedy ones must be identical; a sampled one may part where a draw was
-a near-tie (the uniform within 1e-4 of a CDF edge, or a greedy gap under 1e-4), which is counted; any other
-difference is reported as unexplained. Times on this shared machine are noise: read the ratios, measured side by
-side in one run. Prints a table and writes ``bench/results/resampling.json``.
+The rollouts of each (cut, seed) are compared across the three: identical, parted where a draw was a near-tie (the
+uniform within 1e-4 of a CDF edge), or parted otherwise (unexplained). Times on this shared machine are noise:
+read the ratios, measured side by side in one run. Prints a table and writes ``bench/results/resampling.json``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cotlens.elicit import join_steps, split_steps
+from cotlens.metrics.adding_mistakes import positions
 from cotlens.models.hf import HFModel
 from cotlens.models.spec import load_model
 from cotlens.prompts import continue_prompt
@@ -40,6 +42,8 @@ from cotlens.types import GenerationSettings
 
 NEAR = 1e-4
 """A draw whose margin (``cotlens.batching.draw``) is below this could go either way under rounding."""
+BATCH = 64
+Trace = list[list[tuple[int, float]]]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -48,13 +52,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def one_by_one(m: HFModel, ids: list[int], s: GenerationSettings, seeds: list[int],
-               trace: list[list[tuple[int, float]]]) -> None:
-    for sd in seeds:
-        m.sample(ids, s, [sd], share_prefix=False, trace=trace)
-
-
-def compare(a: list[list[tuple[int, float]]], b: list[list[tuple[int, float]]]) -> dict[str, int]:
+def compare(a: Trace, b: Trace) -> dict[str, int]:
     """Rows of two runs of the same seeds: identical, parted at a near-tie, or parted otherwise."""
     same = near = other = 0
     for x, y in zip(a, b, strict=True):
@@ -71,60 +69,81 @@ def compare(a: list[list[tuple[int, float]]], b: list[list[tuple[int, float]]]) 
     return {"identical": same, "near_tie": near, "unexplained": other}
 
 
+def batched(m: HFModel, ids: list[list[int]], seeds: list[int], s: GenerationSettings, share: bool) -> Trace:
+    """Every (cut, seed) row in ``HFModel.rollouts``' decoding batches; each row's (token, margin) per step, in the
+    order of ``ids`` x ``seeds``."""
+    rows = [(i, sd) for i in range(len(ids)) for sd in seeds]
+    order = sorted(range(len(rows)), key=lambda j: ids[rows[j][0]])
+    out: Trace = [[] for _ in rows]
+    for lo in range(0, len(order), BATCH):
+        chunk = order[lo : lo + BATCH]
+        trace: Trace = []
+        m.sample_rows([ids[rows[j][0]] for j in chunk], s, [rows[j][1] for j in chunk], share=share, trace=trace)
+        for j, t in zip(chunk, trace, strict=True):
+            out[j] = t
+    return out
+
+
+def per_cut(m: HFModel, ids: list[list[int]], seeds: list[int], s: GenerationSettings) -> Trace:
+    out: Trace = []
+    for x in ids:
+        trace: Trace = []
+        m.sample(x, s, seeds, trace=trace)
+        out += trace
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dtype", default="float32", help="as cotlens run (this CPU has no native bf16)")
-    ap.add_argument("--rollouts", type=int, default=16)
-    ap.add_argument("--cot-tokens", type=int, default=300)
-    ap.add_argument("--rollout-tokens", type=int, default=64)
-    ap.add_argument("--cuts", default="0.5,1.0", help="where to cut the CoT, as fractions of its steps")
+    ap.add_argument("--dtype", default="float32", help="as cotlens run (float32 on every CPU)")
+    ap.add_argument("--lengths", default="100,300", help="CoT lengths in tokens")
+    ap.add_argument("--rollouts", default="4,16", help="rollouts per cut (N)")
+    ap.add_argument("--cuts", type=int, default=8, help="cuts per CoT, evenly spaced over its steps")
+    ap.add_argument("--rollout-tokens", type=int, default=32)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "resampling.json"))
     args = ap.parse_args()
     import torch
 
-    n = args.rollouts
-    m = load_model("smollm2", dtype=args.dtype, batch_size=n)
+    m = load_model("smollm2", dtype=args.dtype, batch_size=BATCH)
     assert isinstance(m, HFModel)
     sample = load_task("arithmetic", 1, 0)[0]
-    sentences: list[str] = []
-    while m.count_tokens(" ".join(sentences)) < args.cot_tokens:
-        i = len(sentences)
-        sentences.append(f"Next we add {i} and {i + 3}, which gives {2 * i + 3}.")
-    cot = " ".join(sentences)
-    steps = split_steps(cot)
-    seeds = list(range(n))
+    s = GenerationSettings(max_new_tokens=args.rollout_tokens, temperature=0.6, top_p=0.95)
     m.sample(m.encode_prompt(continue_prompt(sample, "")), GenerationSettings(4, 0.6, 0.95), [0, 1])  # warm-up
-    rows: list[dict[str, Any]] = []
-    print(f"SmolLM2 {m.identity.dtype}, torch threads {torch.get_num_threads()}, {n} rollouts, CoT "
-          f"{m.count_tokens(cot)} tokens in {len(steps)} steps, rollouts up to {args.rollout_tokens} new tokens")
-    head = f"{'cut':>5} {'prefix':>6} {'T':>4} | {'reuse':>7} {'batched':>8} {'one-by-one':>10} | " \
-           f"{'batched/reuse':>13} {'one/reuse':>9} | agreement with reuse (batched; one-by-one)"
+    print(f"SmolLM2 {m.identity.dtype}, torch threads {torch.get_num_threads()}, {args.cuts} cuts, rollouts up to "
+          f"{args.rollout_tokens} new tokens, decoding batches of {BATCH}")
+    head = (f"{'CoT':>4} {'N':>3} {'rows':>5} | {'tree':>7} {'re-prefill':>10} {'per cut':>8} | "
+            f"{'re-prefill/tree':>15} {'per cut/tree':>12} | agreement with the tree (re-prefill; per cut)")
     print(head)
     print("-" * len(head))
-    for frac in [float(x) for x in args.cuts.split(",")]:
-        k = min(len(steps) - 1, round(frac * len(steps)))
-        ids = m.encode_prompt(continue_prompt(sample, join_steps(cot, steps, k)))
-        for temp in (0.0, 0.6):
-            s = GenerationSettings(max_new_tokens=args.rollout_tokens, temperature=temp, top_p=0.95)
-            runs: dict[str, list[list[tuple[int, float]]]] = {"reuse": [], "batched": [], "one": []}
-            t_reuse, _ = timed(partial(m.sample, ids, s, seeds, share_prefix=True, trace=runs["reuse"]))
-            t_batch, _ = timed(partial(m.sample, ids, s, seeds, share_prefix=False, trace=runs["batched"]))
-            t_one, _ = timed(partial(one_by_one, m, ids, s, seeds, runs["one"]))
-            new_tokens = sum(len(r) for r in runs["reuse"])
-            row = {"cut_fraction": frac, "cut_step": k, "prefix_tokens": len(ids), "temperature": temp,
-                   "rollouts": n, "new_tokens": new_tokens,
-                   "seconds": {"reuse": t_reuse, "reprefill_batched": t_batch, "reprefill_one_by_one": t_one},
-                   "speedup": {"vs_reprefill_batched": t_batch / t_reuse, "vs_reprefill_one_by_one": t_one / t_reuse},
-                   "agreement": {"reprefill_batched": compare(runs["reuse"], runs["batched"]),
-                                 "reprefill_one_by_one": compare(runs["reuse"], runs["one"])}}
+    rows: list[dict[str, Any]] = []
+    for length in [int(x) for x in args.lengths.split(",")]:
+        sentences: list[str] = []
+        while m.count_tokens(" ".join(sentences)) < length:
+            i = len(sentences)
+            sentences.append(f"Next we add {i} and {i + 3}, which gives {2 * i + 3}.")
+        cot = " ".join(sentences)
+        steps = split_steps(cot)
+        cuts = positions(len(steps), args.cuts)
+        ids = [m.encode_prompt(continue_prompt(sample, join_steps(cot, steps, k))) for k in cuts]
+        for n in [int(x) for x in args.rollouts.split(",")]:
+            seeds = list(range(n))
+            t_tree, tree = timed(partial(batched, m, ids, seeds, s, True))
+            t_re, re = timed(partial(batched, m, ids, seeds, s, False))
+            t_cut, cut = timed(partial(per_cut, m, ids, seeds, s))
+            row = {"cot_tokens": m.count_tokens(cot), "steps": len(steps), "cuts": cuts, "rollouts": n,
+                   "rows": len(cuts) * n, "prompt_tokens": [len(x) for x in ids],
+                   "new_tokens": sum(len(r) for r in tree),
+                   "seconds": {"tree": t_tree, "reprefill_same_batch": t_re, "per_cut_reuse": t_cut},
+                   "speedup": {"vs_reprefill_same_batch": t_re / t_tree, "vs_per_cut_reuse": t_cut / t_tree},
+                   "agreement": {"reprefill_same_batch": compare(tree, re), "per_cut_reuse": compare(tree, cut)}}
             rows.append(row)
             ag = row["agreement"]
-            print(f"{frac:>5} {len(ids):>6} {temp:>4} | {t_reuse:>6.1f}s {t_batch:>7.1f}s {t_one:>9.1f}s | "
-                  f"{t_batch / t_reuse:>12.2f}x {t_one / t_reuse:>8.2f}x | "
-                  f"{ag['reprefill_batched']}; {ag['reprefill_one_by_one']}")
+            print(f"{row['cot_tokens']:>4} {n:>3} {row['rows']:>5} | {t_tree:>6.1f}s {t_re:>9.1f}s {t_cut:>7.1f}s | "
+                  f"{t_re / t_tree:>14.2f}x {t_cut / t_tree:>11.2f}x | "
+                  f"{ag['reprefill_same_batch']}; {ag['per_cut_reuse']}")
     out = {"model": m.identity.to_dict(), "torch_threads": torch.get_num_threads(), "machine": platform.processor(),
-           "cot_tokens": m.count_tokens(cot), "steps": len(steps), "rollout_tokens": args.rollout_tokens,
-           "near_tie_margin": NEAR, "rows": rows}
+           "rollout_tokens": args.rollout_tokens, "temperature": 0.6, "top_p": 0.95, "batch": BATCH,
+           "near_tie_margin": NEAR, "date": time.strftime("%Y-%m-%d"), "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(f"wrote {args.out}")

@@ -94,10 +94,21 @@ def options(cls: type[Any]) -> list[Option]:
         if not f.init or not f.metadata.get("cli", True):
             continue
         tp = _scalar(hints[f.name])
-        parse = _tuple_of(typing.get_args(tp)[0]) if typing.get_origin(tp) is tuple else tp
+        parse = f.metadata.get("parse") or (_tuple_of(typing.get_args(tp)[0]) if typing.get_origin(tp) is tuple
+                                            else tp)
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         out.append(Option(f.name, "--" + f.name.replace("_", "-"), parse, default, docs.get(f.name, "")))
     return out
+
+
+def auto_int(s: str) -> int:
+    """An option's count, or ``auto`` (0: the command chooses, as the option's help says)."""
+    if s.strip().lower() == "auto":
+        return 0
+    return int(s)
+
+
+auto_int.__name__ = "count or auto"
 
 
 def as_dict(obj: Any, keep: Callable[[dataclasses.Field[Any]], bool] = lambda f: True) -> JsonObject:
@@ -119,4 +130,4 @@ def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
 
-__all__ = ["Option", "as_dict", "field_docs", "identity", "in_identity", "options"]
+__all__ = ["Option", "as_dict", "auto_int", "field_docs", "identity", "in_identity", "options"]

@@ -39,7 +39,8 @@ def add_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type[
         if o.required:
             p.add_argument(o.flag, dest=o.name, help=o.help, type=o.parse, required=True)
         else:
-            shown = ",".join(map(str, o.default)) if isinstance(o.default, tuple) else o.default
+            shown = (",".join(map(str, o.default)) if isinstance(o.default, tuple)
+                     else "auto" if o.parse.__name__ == "count or auto" and o.default == 0 else o.default)
             p.add_argument(o.flag, dest=o.name, help=f"{o.help} (default: {shown})", type=o.parse)
 
 

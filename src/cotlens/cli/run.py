@@ -36,6 +36,13 @@ def config(ns: argparse.Namespace) -> Any:
         raise CotlensError(f"--n must be at least 1, got {cfg.n}")
     if cfg.max_new_tokens < 1:
         raise CotlensError(f"--max-new-tokens must be at least 1, got {cfg.max_new_tokens}")
+    for flag, value in (("--batch-size", cfg.batch_size), ("--concurrency", cfg.concurrency),
+                        ("--max-tokens-total", cfg.max_tokens_total)):
+        if value < 0:
+            raise CotlensError(f"{flag} must be auto, 0 or more, got {value}" if flag != "--max-tokens-total"
+                               else f"{flag} must be 0 (no limit) or more, got {value}")
+    if cfg.max_memory and not cfg.device_map:
+        raise CotlensError("--max-memory needs --device-map (auto, or a map)")
     if not cfg.metrics:
         raise CotlensError("--metrics is empty")
     if not cfg.out.strip():

@@ -25,9 +25,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from cotlens.models.base import Model
+from cotlens.models.base import LocalModel, Model
 from cotlens.types import GenerationSettings, ModelIdentity, Prompt
 
 T = TypeVar("T")
@@ -78,7 +78,8 @@ class Batcher:
         """``fn`` of each item, ``workers`` threads at a time, yielded as each finishes. The threads are counted
         before any starts, so that no call is sent until all of them wait (the first batch is as full as the
         rest); a thread leaves the count only when no item is left. Calls are ordered in a batch by their item's
-        place in ``items``. The first error stops the threads taking items and is raised once they are done."""
+        place in ``items``. The first error stops the threads taking items and is raised once they are done, after
+        the items they finished meanwhile are yielded (a run keeps them: a budget stop loses no finished record)."""
         todo = deque(enumerate(items))
         done: queue.Queue[tuple[bool, Any]] = queue.Queue()
         lock = threading.Lock()
@@ -120,6 +121,10 @@ class Batcher:
             for t in threads:
                 t.join()
         if error is not None:
+            while not done.empty():
+                ok, value = done.get_nowait()
+                if ok:
+                    yield value
             raise error
 
     def _call(self, method: str, key: Any, args: tuple[Any, ...], size: int,
@@ -197,15 +202,32 @@ class Batcher:
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         return list(self._call("score_choices", "score_choices", (list(prompts), list(letters)), len(prompts)))
 
+    def rollouts(self, prompts: Sequence[Prompt], settings: GenerationSettings,
+                 seeds: Sequence[Sequence[int]]) -> list[list[str]]:
+        """Several records' rollouts with the same settings in one backend call (shared decode batches)."""
+        return list(self._call("rollouts", ("rollouts", settings), (list(prompts), settings, list(seeds)),
+                               len(prompts)))
+
+    def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+        """Shared-prefix scoring of several records in one backend call (a backend packs them as prefix trees)."""
+        return list(self._call("score_prefixes", "score_prefixes", (list(prompts), list(letters)), len(prompts)))
+
     def count_tokens(self, text: str) -> int:
         """The tokenizer only (no forward pass, so it does not wait for a batch), but never while the backend is
         running a call: a tokenizer is not safe to share between threads."""
+        return int(self._alone(lambda: self.inner.count_tokens(text)))
+
+    def prompt_tokens(self, prompt: Prompt) -> int:
+        """A local backend's tokens for a rendered prompt (what a call is metered by), as ``count_tokens``."""
+        return int(self._alone(lambda: cast(LocalModel, self.inner).prompt_tokens(prompt)))
+
+    def _alone(self, fn: Callable[[], Any]) -> Any:
         with self._cv:
             while self._busy:
                 self._cv.wait()
             self._busy = True
         try:
-            return int(self.inner.count_tokens(text))
+            return fn()
         finally:
             with self._cv:
                 self._busy = False
@@ -227,4 +249,6 @@ class _Merge:
 _MERGE = {
     "generate": _Merge(lambda calls: ([p for c in calls for p in c[0]], calls[0][1], calls[0][2])),
     "score_choices": _Merge(lambda calls: ([p for c in calls for p in c[0]], [x for c in calls for x in c[1]])),
+    "rollouts": _Merge(lambda calls: ([p for c in calls for p in c[0]], calls[0][1], [s for c in calls for s in c[2]])),
+    "score_prefixes": _Merge(lambda calls: ([p for c in calls for p in c[0]], [x for c in calls for x in c[1]])),
 }

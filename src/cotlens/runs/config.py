@@ -9,8 +9,14 @@ from typing import Any, cast
 
 from cotlens.metrics import DEFAULT_METRICS, METRICS, Metric
 from cotlens.metrics.base import A
-from cotlens.options import as_dict, in_identity
+from cotlens.options import as_dict, auto_int, in_identity
 from cotlens.types import GenerationSettings, JsonObject
+
+AUTO_BATCH_SIZE = 64
+"""``--batch-size 0`` (auto): bench/results/decode_steps.json measures SmolLM2's decoding step on a 2-core CPU at
+1-96 rows (59 ms at 1 row, 139 at 16, 318 at 64, 480 at 96): the cost per row falls until about 64."""
+AUTO_CONCURRENCY = 256
+"""``--concurrency 0`` (auto): every record of the run at once, up to this many threads."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +48,21 @@ class RunConfig:
     dtype: str = "auto"
     """auto, bfloat16, float32 or float16 (auto: float32 on every CPU, so one command gives the same numbers on
     any CPU; on a GPU the model config's dtype; the records' model identity says which was used)"""
-    batch_size: int = field(default=8, metadata={"identity": False})
-    """prompts per forward pass (16 with --concurrency 8: make demo)"""
-    concurrency: int = field(default=1, metadata={"identity": False})
-    """local models: records computed at once, their model calls gathered into shared batches (make demo: 8; 1:
-    one record at a time; served models keep --api-concurrency requests in flight instead)"""
+    batch_size: int = field(default=0, metadata={"identity": False, "parse": auto_int})
+    """prompts per forward pass (auto or 0: 64, where SmolLM2's per-row decoding cost on a 2-core CPU flattens:
+    8.7 ms a row a step at 16 rows, 5.0 at 64 and at 96; fewer rows where long prompts would pass 32,768 tokens)"""
+    concurrency: int = field(default=0, metadata={"identity": False, "parse": auto_int})
+    """local models: records computed at once, their model calls gathered into shared batches (auto or 0: every
+    record of the run, at most 256; 1: one record at a time; served models keep --api-concurrency requests in
+    flight instead)"""
+    device_map: str = field(default="", metadata={"identity": False})
+    """transformers models: spread the model over devices with accelerate (auto, balanced, sequential, or a JSON
+    object or .json file of module -> device: cpu, a GPU index, disk); docs/guides/scale-out.md"""
+    max_memory: str = field(default="", metadata={"identity": False})
+    """with --device-map: memory per device, as 0=20GiB,1=20GiB,cpu=64GiB"""
+    max_tokens_total: int = field(default=0, metadata={"identity": False})
+    """stop before the run's backend calls (every attempt's, counted in calls.jsonl) could pass this many prompt +
+    completion tokens; the run keeps its finished work and resumes where it stopped (0: no limit)"""
     api_concurrency: int = field(default=16, metadata={"identity": False})
     """openai: requests in flight at most"""
     api_timeout: float = field(default=120.0, metadata={"identity": False})
@@ -66,6 +82,15 @@ class RunConfig:
     args: Mapping[str, Any] = field(default_factory=dict, metadata={"cli": False})
     """Each metric's arguments by metric name (its ``Metric.args_type``); a metric not named here takes its
     defaults."""
+
+    def resolved_batch_size(self) -> int:
+        """``batch_size``, with 0 (auto) as ``AUTO_BATCH_SIZE``."""
+        return self.batch_size if self.batch_size > 0 else AUTO_BATCH_SIZE
+
+    def resolved_concurrency(self, records: int) -> int:
+        """``concurrency`` for ``records`` records to compute, with 0 (auto) as all of them (at most
+        ``AUTO_CONCURRENCY``)."""
+        return self.concurrency if self.concurrency > 0 else max(1, min(records, AUTO_CONCURRENCY))
 
     def generation(self) -> GenerationSettings:
         return GenerationSettings(max_new_tokens=self.max_new_tokens, temperature=self.temperature)

@@ -30,20 +30,24 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from cotlens.cost import TOKENS_PER_STEP, Shape, reads, writes
 from cotlens.elicit import elicit
 from cotlens.metrics import MetricContext, check_free_form, expand_metrics, get_metric
 from cotlens.metrics.base import refused_record
-from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, optional, require
+from cotlens.models.base import GENERATE, SCORE_CHOICES, SERVED, LocalModel, Model, has, optional, require
 from cotlens.models.spec import load_model
 from cotlens.prompts import answer_prompt
 from cotlens.runs.batcher import Batcher
 from cotlens.runs.cache import CachedModel, CallCache, CallCounter, open_cache
 from cotlens.runs.config import RunConfig
+from cotlens.runs.cost import Meter, plan_line, usage_dict, usage_from_calls
 from cotlens.runs.finished import SAMPLE_IDENTITY, read_jsonl
 from cotlens.tasks import load_task
 from cotlens.types import SCHEMA_VERSION, CotlensError, Prompt, Record, Sample, Summary, Trace
 
 ELICIT_CHUNK = 16
+Log = Callable[[str, int, int, int], None]
+"""What a unit of work's calls are logged by: method, prompts, prompt tokens, completion tokens."""
 
 
 def _append(f: TextIO, obj: dict[str, Any]) -> None:
@@ -83,6 +87,8 @@ class Run:
         """Held to write calls.jsonl and to load a helper model, which threads computing records share."""
         self._helpers: dict[str, CachedModel] = {}
         self._cache: CallCache | None = None
+        self._meter = Meter(config.max_tokens_total, out=str(self.dir))
+        """The run's token meter and budget (``used`` set from calls.jsonl when the run directory opens)."""
         self._probe: Prompt | None = None
         """An answer prompt of the run's task, for probing a served model (set once the samples are loaded)."""
 
@@ -107,6 +113,7 @@ class Run:
                                          "attempts": attempts}, indent=1))
         for name in ("traces.jsonl", "records.jsonl", "calls.jsonl"):
             truncate_partial_line(self.dir / name)
+        self._meter.used = sum(u.tokens for u in usage_from_calls(read_jsonl(self.dir / "calls.jsonl")).values())
         return attempts
 
     def _call_cache(self) -> CallCache | None:
@@ -123,8 +130,8 @@ class Run:
 
     def model(self) -> CachedModel:
         if self._model is None:
-            inner = load_model(self.config.model, dtype=self.config.dtype, batch_size=self.config.batch_size,
-                               api_options=self.api_options())
+            inner = load_model(self.config.model, dtype=self.config.dtype, batch_size=self.config.resolved_batch_size(),
+                               api_options=self.api_options(), placement=self._placement())
             served = optional(inner, SERVED)
             if served is not None:  # a served model: probe it once, with an answer prompt of this task
                 served.prepare(self._probe)
@@ -140,21 +147,28 @@ class Run:
             self._inner = inner
             if isinstance(inner, LocalModel):  # one record at a time, it passes each call on (and counts them)
                 self._batcher = Batcher(inner)
-            self._model = CachedModel(self._batcher or inner, self._call_cache())
+            self._model = CachedModel(self._batcher or inner, self._call_cache(), meter=self._meter)
         return self._model
 
-    def _helper(self, spec: str, counter: CallCounter, log: Callable[[str, int], None]) -> Model:
+    def _placement(self) -> Any:
+        """``--device-map`` and ``--max-memory`` as the transformers backend's Placement (None: one device)."""
+        from cotlens.models.hf import parse_placement
+
+        return parse_placement(self.config.device_map, self.config.max_memory)
+
+    def _helper(self, spec: str, counter: CallCounter, log: Log) -> Model:
         if spec == "self":
             return self.model().with_counter(counter, log)
         with self._lock:  # records in several threads may ask for it at once: load it once
             if spec not in self._helpers:
-                inner = load_model(spec, dtype=self.config.dtype, batch_size=self.config.batch_size,
+                inner = load_model(spec, dtype=self.config.dtype, batch_size=self.config.resolved_batch_size(),
                                    api_options=self.api_options())
                 served = optional(inner, SERVED)
                 if served is not None:
                     served.prepare()
                 # one backend call at a time, whichever thread makes it
-                self._helpers[spec] = CachedModel(Batcher(inner) if self._batcher else inner, self._call_cache())
+                self._helpers[spec] = CachedModel(Batcher(inner) if self._batcher else inner, self._call_cache(),
+                                                  meter=self._meter)
         return self._helpers[spec].with_counter(counter, log)
 
     # -- the work ----------------------------------------------------------------------------------------
@@ -174,13 +188,15 @@ class Run:
         (self.dir / "samples.jsonl").write_text("".join(json.dumps(x.to_dict()) + "\n" for x in samples))
         with (self.dir / "calls.jsonl").open("a", encoding="utf-8") as calls_f:
 
-            def logger(unit: str) -> Callable[[str, int], None]:
-                def log(method: str, k: int) -> None:
+            def logger(unit: str) -> Log:
+                def log(method: str, k: int, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
                     with self._lock:
-                        _append(calls_f, {"attempt": attempt, "unit": unit, "method": method, "prompts": k})
+                        _append(calls_f, {"attempt": attempt, "unit": unit, "method": method, "prompts": k,
+                                          "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens})
 
                 return log
 
+            self._print_plan(samples)
             traces = self._traces(samples, logger)
             records = self._records(samples, traces, logger)
         for name in self.config.metrics:
@@ -191,13 +207,43 @@ class Run:
         summary = dataclasses.replace(
             summarize(self.config, samples, traces, records), task_notes=notes,
             # a served model: requests, retries, letters scored below the top-k (this invocation)
-            backend=dict(served.stats) if served is not None and served.stats else None)
+            backend=dict(served.stats) if served is not None and served.stats else None,
+            usage=usage_dict(usage_from_calls(read_jsonl(self.dir / "calls.jsonl"))))
         _print_notes([n for m in summary.metrics.values() for n in m.notes])
+        if summary.usage:
+            t = summary.usage["total"]
+            print(f"cotlens: used {t['calls']:,} model calls, {t['prompt_tokens']:,} prompt + "
+                  f"{t['completion_tokens']:,} completion tokens (every attempt; summary.json: usage)", file=sys.stderr)
         (self.dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=1))
         write_report(self.dir, summary, samples, traces, records)
         if self._cache is not None:
             self._cache.close()
         return summary
+
+    def _print_plan(self, samples: Sequence[Sample]) -> None:
+        """The plan line (``cotlens.runs.cost``): per metric, the calls and tokens the work left will need,
+        estimated from the task, the settings and the CoTs already elicited; nothing when no work is left."""
+        traces = [Trace.from_dict(d) for d in read_jsonl(self.dir / "traces.jsonl")]
+        done = {(d["metric"], d["sample_id"]) for d in read_jsonl(self.dir / "records.jsonl")}
+        left = {name: sum((name, s.id) not in done for s in samples) for name in self.config.metrics}
+        elicit_left = len(samples) - len({t.sample_id for t in traces})
+        if not elicit_left and not any(left.values()):
+            return
+        model = self.model()
+        served = self._inner is not None and has(self._inner, SERVED)
+        q = sum(model.tokens_of([answer_prompt(s, "")]) for s in samples) / len(samples)
+        cot = sum(t.cot_tokens for t in traces) / len(traces) if traces else float(self.config.max_new_tokens)
+        steps = sum(len(t.steps) for t in traces) / len(traces) if traces else cot / TOKENS_PER_STEP
+        shape = Shape(q, cot, steps, self.config.max_new_tokens, served)
+        needs = {"elicit": writes(shape, 1, q, self.config.max_new_tokens) + reads(shape, 1, 1.0)}
+        counts = {"elicit": elicit_left}
+        for name, k in left.items():
+            metric = get_metric(name)
+            if k and metric.need is not None:
+                needs[name] = metric.need(shape, self.config.args_for(metric))
+                counts[name] = k
+        line = plan_line({k: v for k, v in needs.items() if counts[k]}, counts, self.config.max_tokens_total)
+        print(f"cotlens: {line}", file=sys.stderr)
 
     def _check_same_samples(self, samples: Sequence[Sample]) -> None:
         """A resumed run must see the samples it started with: a task file edited since would mix CoTs of old
@@ -228,7 +274,7 @@ class Run:
                     f"sample {s.id!r}: its question and answer prompt take {need} tokens, which leaves no room for a "
                     f"CoT in {self.config.model}'s context of {inner.context_length} tokens; shorten or drop it")
 
-    def _traces(self, samples: Sequence[Sample], logger: Callable[[str], Callable[[str, int], None]]
+    def _traces(self, samples: Sequence[Sample], logger: Callable[[str], Log]
                 ) -> dict[str, Trace]:
         path = self.dir / "traces.jsonl"
         traces = {d["sample_id"]: Trace.from_dict(d) for d in read_jsonl(path)}
@@ -240,8 +286,9 @@ class Run:
         self._check_lengths(self._inner, todo)
         bar = tqdm(total=len(todo), desc="eliciting CoTs", unit="sample", disable=not self.progress)
         with path.open("a", encoding="utf-8") as f:
-            for i in range(0, len(todo), ELICIT_CHUNK):
-                chunk = todo[i : i + ELICIT_CHUNK]
+            step = max(ELICIT_CHUNK, self.config.resolved_batch_size())  # a chunk's CoTs are one batch
+            for i in range(0, len(todo), step):
+                chunk = todo[i : i + step]
                 m = model.with_counter(CallCounter(), logger("elicit:" + ",".join(s.id for s in chunk)))
                 for t in elicit(m, chunk, self.config.generation(), self.config.seed):
                     traces[t.sample_id] = t
@@ -251,7 +298,7 @@ class Run:
         return traces
 
     def _records(self, samples: Sequence[Sample], traces: dict[str, Trace],
-                 logger: Callable[[str], Callable[[str, int], None]]) -> list[Record]:
+                 logger: Callable[[str], Log]) -> list[Record]:
         path = self.dir / "records.jsonl"
         done = {(d["metric"], d["sample_id"]): Record.from_dict(d) for d in read_jsonl(path)}
         todo = [(name, s) for name in self.config.metrics for s in samples if (name, s.id) not in done]
@@ -288,17 +335,21 @@ class Run:
 
                 self.model()  # loaded here, before any thread asks for it
                 batcher = self._batcher
-                if batcher is None or self.config.concurrency <= 1:
+                workers = self.config.resolved_concurrency(len(todo))
+                if batcher is None or workers <= 1:
                     for name, s in todo:
                         bar.set_postfix_str(name)
                         keep(one(name, s))
                 else:  # several records at once, each in a thread; their model calls meet in the batcher
-                    for rec in batcher.map(lambda job: one(*job), todo, self.config.concurrency):
+                    for rec in batcher.map(lambda job: one(*job), todo, workers):
                         keep(rec)
             bar.close()
         records = [done[(name, s.id)] for name in self.config.metrics for s in samples]
         pooled = self._pool(records)
-        if pooled != records:  # a metric fitted across samples (a probe): write its values in full
+        written = [(d["metric"], d["sample_id"]) for d in read_jsonl(path)]
+        # a metric fitted across samples (a probe) writes its values in full; records computed at once were
+        # appended as each finished: the file is rewritten in the run's order (metric, then sample)
+        if pooled != records or written != [(r.metric, r.sample_id) for r in records]:
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in pooled), encoding="utf-8")
             os.replace(tmp, path)
