@@ -219,9 +219,16 @@ class GenerationSettings:
     """0 means greedy decoding (deterministic); otherwise sampling at this temperature."""
     top_p: float = 1.0
     """Nucleus sampling mass; ignored when greedy."""
+    first_line: bool = False
+    """Only the first line with text is read (a mistake model's rewrite): a backend may stop a continuation once
+    that line is complete, which leaves the line as it would be (decoding is causal). Part of the cache key only
+    when set."""
 
     def to_dict(self) -> JsonObject:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if not self.first_line:
+            del d["first_line"]
+        return d
 
 
 @dataclass(frozen=True)

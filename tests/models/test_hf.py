@@ -128,3 +128,21 @@ def test_generate_reads_a_prefix_tree_and_equals_transformers(smollm2_fp32) -> N
     assert got == want
     assert m.generate(prompts, GenerationSettings(max_new_tokens=12), 0) == [
         m.tokenizer.decode(x, skip_special_tokens=True) for x in want]
+
+
+def test_first_line_stops_after_the_line_and_keeps_it(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
+    """``first_line`` (a mistake model's rewrite) ends a row once a line of text is complete: the first line is
+    the one the full generation writes, and the settings key the cache apart only when set."""
+    from cotlens.prompts import mistake_prompt
+    from cotlens.types import GenerationSettings
+
+    m = smollm2_fp32
+    samples = arithmetic(3, 0, 2)
+    prompts = [mistake_prompt(s, "First, 3 plus 4 is 7.") for s in samples]
+    full = m.generate(prompts, GenerationSettings(max_new_tokens=40), 0)
+    short = m.generate(prompts, GenerationSettings(max_new_tokens=40, first_line=True), 0)
+    for a, b in zip(full, short, strict=True):
+        assert (a.strip().splitlines() or [""])[0] == (b.strip().splitlines() or [""])[0]
+        assert len(b) <= len(a)
+    assert "first_line" not in GenerationSettings().to_dict()
+    assert GenerationSettings(first_line=True).to_dict()["first_line"] is True

@@ -54,7 +54,8 @@ from cotlens.prompts import answer_prompt, continue_prompt, mistake_prompt
 from cotlens.tasks.mistakes import RULE_KINDS, rule_edit, verify_mistake
 from cotlens.types import GenerationSettings, Record, Sample, Trace
 
-MISTAKE_SETTINGS = GenerationSettings(max_new_tokens=64, temperature=0.0)
+MISTAKE_SETTINGS = GenerationSettings(max_new_tokens=64, temperature=0.0, first_line=True)
+"""The rewrite's first line is the mistake: generation may stop once it is written."""
 
 
 @dataclass(frozen=True)

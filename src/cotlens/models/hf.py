@@ -452,19 +452,25 @@ class HFModel(LocalModel):
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
         """Left-padded batches of similar length (``batch_size`` rows, ``SCORE_TOKENS`` padded tokens at most);
-        each prompt's last position only."""
+        each prompt's last position only; a prompt that recurs in the call (merged calls of several records: a
+        filler of length 0 is the no-CoT prompt) is read once."""
         torch = self._torch
         ids = self._encode([self.render(p) for p in prompts])
-        out: list[list[float]] = [[] for _ in prompts]
+        first: dict[tuple[int, ...], int] = {}
+        for i, x in enumerate(ids):
+            first.setdefault(tuple(x), i)
+        uniq = list(first.values())
+        rows: dict[int, Any] = {}
         with torch.inference_mode():
-            for chunk in self._chunks(ids, by_length=True, tokens=SCORE_TOKENS):
-                input_ids, mask, pos = self._batch([ids[i] for i in chunk])
+            for chunk in self._chunks([ids[i] for i in uniq], by_length=True, tokens=SCORE_TOKENS):
+                input_ids, mask, pos = self._batch([ids[uniq[c]] for c in chunk])
                 logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=pos,
                                     logits_to_keep=1).logits  # the last position's only: the others are unused
                 logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
-                for row, i in enumerate(chunk):
-                    out[i] = [float(logp[row, self.letter_id(le)]) for le in letters[i]]
-        return out
+                for row, c in enumerate(chunk):
+                    rows[uniq[c]] = logp[row]
+        return [[float(rows[first[tuple(x)]][self.letter_id(le)]) for le in ls]
+                for x, ls in zip(ids, letters, strict=True)]
 
     def score_rows(self, rows: Sequence[Sequence[int]]) -> Any:
         """The next-token log-probabilities after each of ``rows`` [B, V], computed as prefix trees
@@ -616,18 +622,27 @@ class HFModel(LocalModel):
         out: list[str] = ["" for _ in prompts]
         with torch.inference_mode():
             for chunk in self._chunks(ids):
-                for i, toks in zip(chunk, self.greedy([ids[i] for i in chunk], settings.max_new_tokens), strict=True):
+                for i, toks in zip(chunk, self.greedy([ids[i] for i in chunk], settings.max_new_tokens,
+                                                      settings.first_line), strict=True):
                     out[i] = str(self.tokenizer.decode(toks, skip_special_tokens=True))
         return out
 
-    def greedy(self, rows: Sequence[Sequence[int]], max_new_tokens: int) -> list[list[int]]:
+    def greedy(self, rows: Sequence[Sequence[int]], max_new_tokens: int, first_line: bool = False
+               ) -> list[list[int]]:
         """Greedy continuations of the token ids ``rows``, decoded together, until an end-of-sequence token (not
         included) or ``max_new_tokens``. The rows are read as a prefix tree (``prefill``: a prefix they share is
         computed once) and a row that ends leaves the batch (transformers' ``generate`` reads every row whole and
-        computes every row until the last ends). Equal to ``generate`` up to floating-point reduction order."""
+        computes every row until the last ends). Equal to ``generate`` up to floating-point reduction order.
+        ``first_line``: a row also ends once its text holds a line break after some text (``first_line``)."""
         if max_new_tokens <= 0 or not rows:
             return [[] for _ in rows]
-        return self._decode(rows, max_new_tokens, lambda logits, live: draw(logits, 0.0, 1.0, []))
+        return self._decode(rows, max_new_tokens, lambda logits, live: draw(logits, 0.0, 1.0, []),
+                            ends=self._line_done if first_line else None)
+
+    def _line_done(self, toks: Sequence[int]) -> bool:
+        """Whether decoded ``toks`` hold a complete line of text (a line break after some text)."""
+        text = str(self.tokenizer.decode(toks, skip_special_tokens=True)).lstrip()
+        return bool(text) and len((text + "x").splitlines()) > 1  # "x": a break at the end makes a second line
 
     def sample_rows(self, rows: Sequence[Sequence[int]], settings: GenerationSettings, seeds: Sequence[int], *,
                     share: bool = True, trace: list[list[tuple[int, float]]] | None = None) -> list[list[int]]:
@@ -653,9 +668,10 @@ class HFModel(LocalModel):
         return out
 
     def _decode(self, rows: Sequence[Sequence[int]], max_new_tokens: int,
-                pick: Any, share: bool = True) -> list[list[int]]:
+                pick: Any, share: bool = True, ends: Any = None) -> list[list[int]]:
         """The decoding loop ``greedy`` and ``sample_rows`` share: ``pick(logits [B, V], live rows)`` chooses each
-        live row's next token; a row ends at an end-of-sequence token (not included) and leaves the batch."""
+        live row's next token; a row ends at an end-of-sequence token (not included), or where ``ends(its new
+        tokens)`` says so (included), and leaves the batch."""
         torch = self._torch
         new: list[list[int]] = [[] for _ in rows]
         with torch.inference_mode():
@@ -673,7 +689,8 @@ class HFModel(LocalModel):
                     if t in self._eos_ids:
                         continue
                     new[r].append(int(t))
-                    keep.append(j)
+                    if ends is None or not ends(new[r]):
+                        keep.append(j)
                 if not keep or step == max_new_tokens - 1:
                     break
                 if len(keep) < len(live):

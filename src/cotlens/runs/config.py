@@ -13,8 +13,9 @@ from cotlens.options import as_dict, auto_int, in_identity
 from cotlens.types import GenerationSettings, JsonObject
 
 AUTO_BATCH_SIZE = 64
-"""``--batch-size 0`` (auto): bench/results/decode_steps.json measures SmolLM2's decoding step on a 2-core CPU at
-1-96 rows (59 ms at 1 row, 139 at 16, 318 at 64, 480 at 96): the cost per row falls until about 64."""
+"""``--batch-size 0`` (auto): ``bench/decode_steps.py`` measures SmolLM2's decoding step on a 2-core CPU at 1-96 rows
+(54 ms at 1 row, 131 at 16, 301 at 64, 393 at 96: 8.2, 4.7 and 4.1 ms a row at 16, 64 and 96): most of the gain
+is had by 64, and a batch's KV cache grows with its rows."""
 AUTO_CONCURRENCY = 256
 """``--concurrency 0`` (auto): every record of the run at once, up to this many threads."""
 
@@ -49,8 +50,8 @@ class RunConfig:
     """auto, bfloat16, float32 or float16 (auto: float32 on every CPU, so one command gives the same numbers on
     any CPU; on a GPU the model config's dtype; the records' model identity says which was used)"""
     batch_size: int = field(default=0, metadata={"identity": False, "parse": auto_int})
-    """prompts per forward pass (auto or 0: 64, where SmolLM2's per-row decoding cost on a 2-core CPU flattens:
-    8.7 ms a row a step at 16 rows, 5.0 at 64 and at 96; fewer rows where long prompts would pass 32,768 tokens)"""
+    """rows a decoding batch holds (auto or 0: 64; SmolLM2's decoding step on a 2-core CPU costs 8.2 ms a row at 16
+    rows, 4.7 at 64, 4.1 at 96: bench/decode_steps.py); fewer where long prompts would pass 32,768 tokens"""
     concurrency: int = field(default=0, metadata={"identity": False, "parse": auto_int})
     """local models: records computed at once, their model calls gathered into shared batches (auto or 0: every
     record of the run, at most 256; 1: one record at a time; served models keep --api-concurrency requests in
