@@ -39,6 +39,7 @@ from cotlens.models.spec import load_model
 from cotlens.prompts import continue_prompt
 from cotlens.tasks import load_task
 from cotlens.types import GenerationSettings
+from cots import arithmetic_cot
 
 NEAR = 1e-4
 """A draw whose margin (``cotlens.batching.draw``) is below this could go either way under rounding."""
@@ -117,11 +118,7 @@ def main() -> None:
     print("-" * len(head))
     rows: list[dict[str, Any]] = []
     for length in [int(x) for x in args.lengths.split(",")]:
-        sentences: list[str] = []
-        while m.count_tokens(" ".join(sentences)) < length:
-            i = len(sentences)
-            sentences.append(f"Next we add {i} and {i + 3}, which gives {2 * i + 3}.")
-        cot = " ".join(sentences)
+        cot = arithmetic_cot(m.count_tokens, length)
         steps = split_steps(cot)
         cuts = positions(len(steps), args.cuts)
         ids = [m.encode_prompt(continue_prompt(sample, join_steps(cot, steps, k))) for k in cuts]

@@ -31,6 +31,7 @@ from cotlens.models.spec import load_model
 from cotlens.prompts import answer_prompt
 from cotlens.tasks import load_task
 from cotlens.types import Prompt, Sample
+from cots import arithmetic_cot
 
 
 def best(fn: Callable[[], object], n: int = 2) -> float:
@@ -86,11 +87,7 @@ def main() -> None:
     sample = load_task("arithmetic", 1, 0)[0]
     rows = []
     for length in [int(x) for x in args.lengths.split(",")]:
-        sentences: list[str] = []
-        while m.count_tokens(" ".join(sentences)) < length:
-            i = len(sentences)
-            sentences.append(f"Next we add {i} and {i + 3}, which gives {2 * i + 3}.")
-        cot = " ".join(sentences)
+        cot = arithmetic_cot(m.count_tokens, length)
         for k in [int(x) for x in args.ks.split(",")]:
             prompts, letters = truncation_prompts(sample, cot, k)
             ids = m._encode([m.render(p) for p in prompts])  # type: ignore[attr-defined]

@@ -19,6 +19,14 @@ def left_pad(seqs: Sequence[Sequence[int]], pad: int) -> tuple[Any, Any, Any]:
     return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
 
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """The length of the longest common prefix of ``a`` and ``b``."""
+    c = 0
+    while c < min(len(a), len(b)) and a[c] == b[c]:
+        c += 1
+    return c
+
+
 @dataclass(frozen=True)
 class Packed:
     ids: list[int]
@@ -42,9 +50,7 @@ def pack_shared_prefix(seqs: Sequence[Sequence[int]]) -> Packed:
     spans: list[tuple[int, int, int]] = []  # (shared prefix length, first packed index, suffix length)
     index: list[list[int]] = []
     for x in seqs:
-        c = 0
-        while c < min(len(x), len(base)) and x[c] == base[c]:
-            c += 1
+        c = common_prefix(x, base)
         first = len(ids)
         ids += x[c:]
         pos += list(range(c, len(x)))
@@ -75,9 +81,7 @@ def pack_tree(seqs: Sequence[Sequence[int]]) -> Packed:
     prev_index: list[int] = []
     for i in order:
         x = list(seqs[i])
-        c = 0
-        while c < min(len(x), len(prev)) and x[c] == prev[c]:
-            c += 1
+        c = common_prefix(x, prev)
         first = len(ids)
         ids += x[c:]
         pos += list(range(c, len(x)))
@@ -104,9 +108,7 @@ def packs_of(seqs: Sequence[Sequence[int]], tokens: int) -> list[list[int]]:
     prev: list[int] = []
     for i in sorted(range(len(seqs)), key=lambda i: list(seqs[i])):
         x = list(seqs[i])
-        c = 0
-        while c < min(len(x), len(prev)) and x[c] == prev[c]:
-            c += 1
+        c = common_prefix(x, prev)
         if packs and size + len(x) - c <= tokens:
             packs[-1].append(i)
             size += len(x) - c
