@@ -85,6 +85,21 @@ def differences(a: Path, b: Path, m: HFModel, near: float) -> dict[str, Any]:
     return {"cots_differ": cots, "records_with_other_values": recs}
 
 
+def leaves(d: Any, path: str = "") -> dict[str, Any]:
+    """A summary's values by their path (``metrics.filler_tokens.stats.filler_gain.ci[0]``)."""
+    if isinstance(d, dict):
+        return {k: v for key, val in d.items() for k, v in leaves(val, f"{path}.{key}" if path else key).items()}
+    if isinstance(d, list):
+        return {k: v for i, val in enumerate(d) for k, v in leaves(val, f"{path}[{i}]").items()}
+    return {path: d}
+
+
+def summary_differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[Any]]:
+    """The metrics' values that differ between two summaries, each as [a, b]."""
+    la, lb = leaves(a["metrics"]), leaves(b["metrics"])
+    return {k: [la[k], lb.get(k)] for k in la if la[k] != lb.get(k)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20)
@@ -117,6 +132,10 @@ def main() -> None:
     for name, d in diffs.items():
         print(f"{name}: CoTs that differ from before: {d['cots_differ'] or 'none'}; records with other values: "
               f"{d['records_with_other_values'] or 'none'}")
+        d["summary_values_differ"] = summary_differences(base["summary"], results[name]["summary"])
+        for key, (x, y) in d["summary_values_differ"].items():
+            gap = abs(x - y) if isinstance(x, float) and isinstance(y, float) else None
+            print(f"{name}: summary {key}: {x} before, {y} here" + (f" (differs by {gap:.1e})" if gap else ""))
     for name, r in results.items():
         if r["batched"]:
             print(f"{name}: backend calls {r['backend_calls']} for {r['record_calls']} record calls; " + ", ".join(

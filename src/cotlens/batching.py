@@ -100,16 +100,17 @@ def pack_tree(seqs: Sequence[Sequence[int]]) -> Packed:
     return Packed(ids, pos, allow, index)
 
 
-def packs_of(seqs: Sequence[Sequence[int]], tokens: int) -> list[list[int]]:
+def packs_of(seqs: Sequence[Sequence[int]], tokens: int, min_share: int = 0) -> list[list[int]]:
     """Indices of ``seqs`` in lexicographic order (neighbours share the most), cut into packs for ``pack_tree``
-    of at most ``tokens`` packed tokens (a longer sequence alone)."""
+    of at most ``tokens`` packed tokens (a longer sequence alone); a sequence that shares fewer than ``min_share``
+    tokens with the one before it starts a pack."""
     packs: list[list[int]] = []
     size = 0
     prev: list[int] = []
     for i in sorted(range(len(seqs)), key=lambda i: list(seqs[i])):
         x = list(seqs[i])
         c = common_prefix(x, prev)
-        if packs and size + len(x) - c <= tokens:
+        if packs and size + len(x) - c <= tokens and c >= min_share:
             packs[-1].append(i)
             size += len(x) - c
         else:
