@@ -655,7 +655,7 @@ class HFModel(LocalModel):
 
     def _line_done(self, toks: Sequence[int]) -> bool:
         """Whether decoded ``toks`` hold a complete line of text (a line break after some text)."""
-        text = str(self.tokenizer.decode(toks, skip_special_tokens=True)).lstrip()
+        text = str(self.tokenizer.decode(list(toks), skip_special_tokens=True)).lstrip()
         return bool(text) and len((text + "x").splitlines()) > 1  # "x": a break at the end makes a second line
 
     def sample_rows(self, rows: Sequence[Sequence[int]], settings: GenerationSettings, seeds: Sequence[int], *,
@@ -730,10 +730,10 @@ class HFModel(LocalModel):
         packs = self._packs(rows)
         if all(len(p) == 1 for p in packs):  # nothing worth a tree: one padded batch
             input_ids, mask, pos = self._batch(rows)
-            cache, logits = self._step(input_ids, None, pos, mask)
+            padded, last_logits = self._step(input_ids, None, pos, mask)
             grow = growing_layer()
-            cache.layers = [grow(layer.keys, layer.values, room) for layer in cache.layers]
-            return cache, logits, mask, pos[:, -1:]
+            padded.layers = [grow(layer.keys, layer.values, room) for layer in padded.layers]
+            return padded, last_logits, mask, pos[:, -1:]
         width = max(len(r) for r in rows)
         layers: list[tuple[list[Any], list[Any]]] = []
         logits = [None] * len(rows)
