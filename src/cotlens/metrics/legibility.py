@@ -30,7 +30,7 @@ import random
 from dataclasses import dataclass
 from html import escape
 
-from cotlens.cost import Need, Shape
+from cotlens.cost import Need, Shape, reads
 from cotlens.elicit import choice_probs, correct, trace_key
 from cotlens.metrics.base import Metric, MetricContext, Variant, make_record, skipped_html
 from cotlens.models.base import SCORE_CHOICES, Model, require
@@ -105,7 +105,7 @@ def check(args: LegibilityArgs) -> None:
 
 def need(shape: Shape, args: LegibilityArgs) -> Need:
     """Two ratings of the CoT (legibility, coverage), each read as a choice."""
-    return Need(2, 2 * (shape.question_tokens + shape.cot_tokens + 150), 2 if shape.served else 0)
+    return reads(shape, 2, 1.0) + Need(0, 2 * 150)  # the rating instructions: about 150 tokens each
 
 
 METRIC = Metric(

@@ -803,51 +803,16 @@ class HFModel(LocalModel):
     def sample(self, ids: Sequence[int], settings: GenerationSettings, seeds: Sequence[int], *,
                share_prefix: bool = True, trace: list[list[tuple[int, float]]] | None = None) -> list[str]:
         """Continuations of the token ids ``ids``, one per seed, each drawn by ``cotlens.batching.draw`` with a
-        generator seeded from (seed, ids), until an end-of-sequence token or ``max_new_tokens``.
+        generator seeded from (seed, ids), until an end-of-sequence token or ``max_new_tokens``: ``sample_rows``
+        of ``ids`` once per seed, ``batch_size`` rows at a time.
 
-        ``share_prefix``: the prompt is run once and its KV cache copied into each batch of rows (else every row
-        reads the prompt itself: the reference the sharing is measured and tested against). A row that ends
-        leaves the batch. ``trace``, when given, receives each row's (token, margin) per step (``draw``): where
-        two computations of one row part, the margin says whether it was a near-tie."""
-        import copy
-
-        torch = self._torch
-        key = str(list(ids))
+        ``share_prefix``: the prompt is read once for each batch of rows (else every row reads the prompt itself:
+        the reference the sharing is measured and tested against). ``trace``, when given, receives each row's
+        (token, margin) per step (``draw``): where two computations of one row part, the margin says whether it
+        was a near-tie."""
         out: list[str] = []
-        with torch.inference_mode():
-            shared: tuple[Any, Any] | None = None
-            if share_prefix:
-                shared = self._step(torch.tensor([list(ids)], device=self.device), None)
-            for lo in range(0, len(seeds), self.batch_size):
-                chunk = list(seeds[lo : lo + self.batch_size])
-                gens = [seeded_generator(sd, key) for sd in chunk]
-                if shared is not None:
-                    cache = copy.deepcopy(shared[0])
-                    cache.batch_repeat_interleave(len(chunk))
-                    logits = shared[1].expand(len(chunk), -1)
-                else:
-                    cache, logits = self._step(torch.tensor([list(ids)] * len(chunk), device=self.device), None)
-                new: list[list[int]] = [[] for _ in chunk]
-                marks: list[list[tuple[int, float]]] = [[] for _ in chunk]
-                live = list(range(len(chunk)))  # rows still generating, in the cache's row order
-                for step in range(settings.max_new_tokens):
-                    toks, mg = draw(logits, settings.temperature, settings.top_p, [gens[r] for r in live])
-                    keep = []
-                    for j, (r, t) in enumerate(zip(live, toks, strict=True)):
-                        marks[r].append((t, mg[j]))
-                        if t in self._eos_ids:
-                            continue
-                        new[r].append(t)
-                        keep.append(j)
-                    if not keep or step == settings.max_new_tokens - 1:
-                        break
-                    if len(keep) < len(live):
-                        cache.batch_select_indices(torch.tensor(keep, device=self.device))
-                        live = [live[j] for j in keep]
-                        toks = [toks[j] for j in keep]
-                    pos = torch.full((len(live), 1), len(ids) + step, device=self.device)
-                    cache, logits = self._step(torch.tensor(toks, device=self.device)[:, None], cache, pos)
-                out += [str(self.tokenizer.decode(x, skip_special_tokens=True)) for x in new]
-                if trace is not None:
-                    trace += marks
+        for lo in range(0, len(seeds), self.batch_size):
+            chunk = list(seeds[lo : lo + self.batch_size])
+            got = self.sample_rows([ids] * len(chunk), settings, chunk, share=share_prefix, trace=trace)
+            out += [str(self.tokenizer.decode(x, skip_special_tokens=True)) for x in got]
         return out
