@@ -3,10 +3,28 @@ prompts give one by one (fp32: within 1e-4), also for prompts that share little 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
+
 from cotlens.elicit import join_steps, split_steps
 from cotlens.models.base import SCORE_PREFIXES, has
+from cotlens.models.hf import HFModel
 from cotlens.prompts import answer_prompt
 from cotlens.tasks import load_task
+from cotlens.types import Prompt
+
+
+def one_by_one(m: HFModel, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
+    """The reference: each prompt alone, in a plain forward pass of transformers' model (no padding, no tree)."""
+    out = []
+    with torch.inference_mode():
+        for p, ls in zip(prompts, letters, strict=True):
+            logits = m.model(input_ids=torch.tensor([m.encode_prompt(p)])).logits[0, -1].float()
+            logp = torch.log_softmax(logits, -1)
+            out.append([float(logp[m.letter_id(le)]) for le in ls])
+    return out
+
 
 COT = " ".join(f"Step {i}: {i} plus {i + 1} makes {2 * i + 1}." for i in range(12))
 
@@ -18,8 +36,9 @@ def test_truncation_points_match_naive(smollm2_fp32) -> None:  # type: ignore[no
     steps = split_steps(COT)
     prompts = [answer_prompt(s, join_steps(COT, steps, k)) for k in range(len(steps) + 1)]
     letters = [s.letters] * len(prompts)
-    packed, naive = m.score_prefixes(prompts, letters), m.score_choices(prompts, letters)
+    packed, naive = m.score_prefixes(prompts, letters), one_by_one(m, prompts, letters)
     assert max(abs(a - b) for x, y in zip(packed, naive, strict=True) for a, b in zip(x, y, strict=True)) < 1e-4
+    assert m.score_choices(prompts, letters) == packed  # one way of reading prompts that share prefixes
 
 
 def test_unrelated_and_edited_prompts(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]
@@ -28,7 +47,7 @@ def test_unrelated_and_edited_prompts(smollm2_fp32) -> None:  # type: ignore[no-
     prompts = [answer_prompt(a, "One. Two."), answer_prompt(a, "One. Three, so (B)."), answer_prompt(b, ""),
                answer_prompt(a, "One. Two.")]
     letters = [a.letters, a.letters, b.letters, a.letters]
-    packed, naive = m.score_prefixes(prompts, letters), m.score_choices(prompts, letters)
+    packed, naive = m.score_prefixes(prompts, letters), one_by_one(m, prompts, letters)
     assert max(abs(x - y) for p, q in zip(packed, naive, strict=True) for x, y in zip(p, q, strict=True)) < 1e-4
 
 

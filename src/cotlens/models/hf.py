@@ -454,17 +454,19 @@ class HFModel(LocalModel):
         return self._letter_ids[letter]
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
-        """Left-padded batches of similar length (``batch_size`` rows, ``SCORE_TOKENS`` padded tokens at most);
-        each prompt's last position only; a prompt that recurs in the call (merged calls of several records: a
-        filler of length 0 is the no-CoT prompt) is read once."""
-        torch = self._torch
+        """Each prompt's last position, read by ``score_rows``: prompts that share a prefix (the filler lengths
+        of one question, the truncations of one CoT, the no-CoT prompt beside them in a merged call) as prefix
+        trees, the rest in left-padded batches of similar length; a prompt that recurs in the call (merged calls
+        of several records: a filler of length 0 is the no-CoT prompt) is read once. Measured on the demo's
+        filler and no-CoT prompts (80 of one merged call): 26.7 s padded, 13.9 s as trees."""
+        if not prompts:
+            return []
         ids = self._encode([self.render(p) for p in prompts])
         first: dict[tuple[int, ...], int] = {}
-        for i, x in enumerate(ids):
-            first.setdefault(tuple(x), i)
-        with torch.inference_mode():
-            rows = self._padded_logp(ids, list(first.values()))
-        return [[float(rows[first[tuple(x)]][self.letter_id(le)]) for le in ls]
+        for x in ids:
+            first.setdefault(tuple(x), len(first))
+        logp = self.score_rows([list(x) for x in first])
+        return [[float(logp[first[tuple(x)], self.letter_id(le)]) for le in ls]
                 for x, ls in zip(ids, letters, strict=True)]
 
     def _padded_logp(self, ids: Sequence[Sequence[int]], which: Sequence[int]) -> dict[int, Any]:
@@ -607,10 +609,9 @@ class HFModel(LocalModel):
         return out
 
     def score_prefixes(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
-        """``score_choices`` for prompts that share prefixes (see ``SCORE_PREFIXES``), read as prefix trees
-        (``score_rows``): the truncations of a CoT, and those of several records' CoTs in one call."""
-        logp = self.score_rows(self._encode([self.render(p) for p in prompts]))
-        return [[float(logp[i, self.letter_id(le)]) for le in ls] for i, ls in enumerate(letters)]
+        """``score_choices``, which reads prompts that share prefixes as prefix trees (see ``SCORE_PREFIXES``):
+        the truncations of a CoT, and those of several records' CoTs in one call."""
+        return self.score_choices(prompts, letters)
 
     def next_token_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[tuple[str, float]]]:
         """Per prompt, the k most likely next tokens (as text) and their log-probabilities (what ``cotlens serve``
