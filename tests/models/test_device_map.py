@@ -27,6 +27,7 @@ def test_split_model_equals_single_device(smollm2_fp32: HFModel, tmp_path: Path)
     split = load_model("smollm2", dtype="float32", batch_size=4, placement=placement)
     assert isinstance(split, HFModel)
     assert set(split.placement.values()) == {"cpu", "disk"}  # type: ignore[union-attr]
+    smollm2_fp32.clear_prefix_store()  # the shared model may hold other tests' reads: both read alike
     samples = load_task("arithmetic", 2, 0)
     cot = "First, 3 plus 4 is 7. Then 7 times 2 is 14."
     prompts = [answer_prompt(s, cot) for s in samples]

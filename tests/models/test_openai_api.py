@@ -105,7 +105,12 @@ def test_same_summary_as_in_process_and_cached_rerun_is_free(tmp_path: Path, ser
     assert sum(server.counts.values()) > before
     for name in METRICS:
         assert api["metrics"][name]["value"] == local["metrics"][name]["value"], name
-        assert api["metrics"][name]["stats"] == local["metrics"][name]["stats"], name
+        # a mean of probability differences (filler_gain) can move at 1e-12 with the server's batch composition
+        # on some CPUs (seen on a 2-core EPYC with avx512_bf16, before and after 2026-12-08's changes)
+        a, b = api["metrics"][name]["stats"], local["metrics"][name]["stats"]
+        assert a.keys() == b.keys() and all(a[k]["n"] == b[k]["n"] for k in a), name
+        for k in a:
+            assert [a[k]["value"], *a[k]["ci"]] == pytest.approx([b[k]["value"], *b[k]["ci"]], abs=1e-9), (name, k)
     assert api["model"]["scoring"].startswith("top_logprobs") and api["model"]["tokens"] == "server"
     assert api["backend"]["requests"] > 0 and api["backend"]["letters_below_top_k"] == 0
     # a fully cached re-run, in a fresh directory: zero HTTP requests reach the server

@@ -38,7 +38,8 @@ def test_truncation_points_match_naive(smollm2_fp32) -> None:  # type: ignore[no
     letters = [s.letters] * len(prompts)
     packed, naive = m.score_prefixes(prompts, letters), one_by_one(m, prompts, letters)
     assert max(abs(a - b) for x, y in zip(packed, naive, strict=True) for a, b in zip(x, y, strict=True)) < 1e-4
-    assert m.score_choices(prompts, letters) == packed  # one way of reading prompts that share prefixes
+    again = m.score_choices(prompts, letters)  # read again: from the prefix store, within rounding of the first
+    assert max(abs(a - b) for x, y in zip(again, naive, strict=True) for a, b in zip(x, y, strict=True)) < 1e-4
 
 
 def test_unrelated_and_edited_prompts(smollm2_fp32) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from typing import Any
 from cotlens.batching import Packed, draw, left_pad, pack_tree, packs_of, seeded_generator
 from cotlens.models.base import RENDERS, LocalModel, names
 from cotlens.models.hooks import residual_hook
+from cotlens.models.kvstore import Hit, PrefixStore
 from cotlens.paths import cache_root
 from cotlens.types import CotlensError, GenerationSettings, ModelIdentity, Prompt
 
@@ -191,6 +192,9 @@ at 4,800)."""
 SCORE_TOKENS = 4096
 """Padded tokens in one scoring pass (``score_choices``), fewer rows than a decoding batch: measured on SmolLM2 on a
 2-core CPU, a forward pass reads 527 tokens/s at 16 x 300 tokens, 475 at 32 x 300 and 357 at 64 x 300."""
+PREFIX_STORE_BYTES = 2 << 30
+"""Keys and values kept for later reads (``PrefixStore``), least recently used out first: 2 GiB hold 46,000 of
+SmolLM2's tokens in float32 (46 KB a token)."""
 MAX_BATCH_TOKENS = 32768
 """A batch's padded tokens at most (rows x the longest prompt): 64 rows of the demo's 350-token prompts fit; a
 batch of 2,000-token prompts holds 16."""
@@ -297,6 +301,7 @@ class HFModel(LocalModel):
         batch_size: int = 8,
         device: str | None = None,
         placement: Placement | None = None,
+        prefix_store_bytes: int = PREFIX_STORE_BYTES,
     ) -> None:
         if dtype not in DTYPES:
             raise CotlensError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -338,6 +343,8 @@ class HFModel(LocalModel):
                                                          local_files_only=True, **placed)
         except (OSError, ValueError, KeyError) as e:  # a broken config, missing weights, an unknown architecture
             raise CotlensError(f"{load_dir}: transformers cannot load this model ({_first_line(e)})") from None
+        self._store = PrefixStore(prefix_store_bytes)
+        """Keys and values of what the model read, for later reads that begin with it (``_read``)."""
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -357,6 +364,17 @@ class HFModel(LocalModel):
         self._eos_ids: list[int] = eos_ids
         self._letter_ids: dict[str, int] = {}
         self._cache_arg: str | None = None
+
+    @property
+    def model(self) -> Any:
+        """The transformers model. Setting another (a merged LoRA) empties the prefix store, whose keys and values
+        were the old weights'; weights changed in place by an optimizer are caught by their version counters."""
+        return self._model
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        self._model = model
+        self._store.clear()
 
     # -- protocol (identity and capabilities: LocalModel) ----------------------------------------------------
     def hidden_states(self, prompts: Sequence[Prompt]) -> list[Any]:
@@ -469,41 +487,115 @@ class HFModel(LocalModel):
         return [[float(logp[first[tuple(x)], self.letter_id(le)]) for le in ls]
                 for x, ls in zip(ids, letters, strict=True)]
 
-    def _padded_logp(self, ids: Sequence[Sequence[int]], which: Sequence[int]) -> dict[int, Any]:
-        """Next-token log-probabilities after the rows ``which`` of ``ids``, in left-padded batches of similar
-        length (``SCORE_TOKENS`` padded tokens at most), each row's last position only."""
-        torch = self._torch
-        rows: dict[int, Any] = {}
-        for chunk in self._chunks([ids[i] for i in which], by_length=True, tokens=SCORE_TOKENS):
-            input_ids, mask, pos = self._batch([ids[which[c]] for c in chunk])
-            logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=pos,
-                                logits_to_keep=1).logits  # the last position's only: the others are unused
-            logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
-            for row, c in enumerate(chunk):
-                rows[which[c]] = logp[row]
-        return rows
-
     def score_rows(self, rows: Sequence[Sequence[int]]) -> Any:
-        """The next-token log-probabilities after each of ``rows`` [B, V], computed as prefix trees
-        (``pack_tree``): what rows share (the answer prompts of one sample: its question, the cuts of its CoT) is
-        read once, and a pack holds ``PACK_TOKENS`` tokens at most, the forward-pass size a CPU reads fastest. Rows
-        that share nothing worth a tree (``MIN_SHARE``) are read in padded batches, whose attention does not span
-        other rows. Equal to one prompt a pass up to reduction order."""
+        """The next-token log-probabilities after each of ``rows`` [B, V] (``_read``)."""
         torch = self._torch
-        out: list[Any] = [None] * len(rows)
         with torch.inference_mode():
-            packs = self._packs(rows)
-            alone = [p[0] for p in packs if len(p) == 1]
-            for i, logp in self._padded_logp(rows, alone).items():
-                out[i] = logp
-            for pack in (p for p in packs if len(p) > 1):
-                packed = pack_tree([rows[i] for i in pack])
-                ends = torch.tensor([ix[-1] for ix in packed.index], device=self.device)
-                logits = self.model(logits_to_keep=ends, **self._packed_inputs(packed)).logits[0]
-                logp = torch.log_softmax(logits.float(), dim=-1)
-                for j, i in enumerate(pack):
-                    out[i] = logp[j]
-        return torch.stack(out)
+            logits, _ = self._read(rows)
+            return torch.log_softmax(torch.stack(logits).float(), dim=-1)
+
+    def clear_prefix_store(self) -> None:
+        """Forget the keys and values kept for later reads: the next reads compute every token, as a fresh model
+        does (two models compared bit for bit must have read the same things)."""
+        self._store.clear()
+
+    def _weights_version(self) -> tuple[int, int, int]:
+        """Which weights the model has: a merge, a training step or a new model changes it (``PrefixStore``)."""
+        params = list(self.model.parameters())
+        return id(self.model), len(params), sum(0 if q.is_inference() else int(q._version) for q in params)
+
+    def _read(self, rows: Sequence[Sequence[int]]) -> tuple[list[Any], list[Hit]]:
+        """Read ``rows`` (token ids): each row's next-token logits [V] and where its keys and values are (a ``Hit``
+        covering all its tokens). What the store (``PrefixStore``) holds of a row's beginning is not computed
+        again; rows that share a prefix are packed as prefix trees (``pack_tree``: what they share is read once),
+        ``PACK_TOKENS`` packed tokens a forward pass; rows that share nothing worth a tree (``MIN_SHARE``) with
+        another row or with the store are read in left-padded batches of similar length (``SCORE_TOKENS`` padded
+        tokens), whose attention does not span other rows. Each forward pass's keys and values go to the store.
+        Equal to one prompt a pass up to floating-point reduction order."""
+        store = self._store
+        store.check(self._weights_version())
+        hits = [store.find(r, MIN_SHARE) for r in rows]
+        logits: list[Any] = [None] * len(rows)
+        kv: list[Any] = [None] * len(rows)
+        packs = self._packs(rows)
+        alone = [p[0] for p in packs if len(p) == 1 and hits[p[0]] is None]
+        for chunk in self._chunks([rows[i] for i in alone], by_length=True, tokens=SCORE_TOKENS):
+            idx = [alone[c] for c in chunk]
+            input_ids, mask, pos = self._batch([rows[i] for i in idx])
+            cache, last = self._step(input_ids, None, pos, mask)
+            layers = [(layer.keys, layer.values) for layer in cache.layers]
+            width = int(input_ids.shape[1])
+            for b, i in enumerate(idx):
+                logits[i], kv[i] = last[b], Hit(layers, b, list(range(width - len(rows[i]), width)))
+            store.add(layers, [(rows[i], b, kv[i].slots) for b, i in enumerate(idx)])
+        for pack in packs:
+            if len(pack) > 1 or hits[pack[0]] is not None:
+                for i, (lg, hit) in zip(pack, self._read_pack([rows[i] for i in pack], [hits[i] for i in pack]),
+                                        strict=True):
+                    logits[i], kv[i] = lg, hit
+        return logits, kv
+
+    def _read_pack(self, rows: Sequence[Sequence[int]], hits: Sequence[Hit | None]) -> list[tuple[Any, Hit]]:
+        """One prefix tree's forward pass (``pack_tree``), computing only the positions the store does not hold
+        (``hits``: a row's stored beginning); each row's logits and where its keys and values are."""
+        torch = self._torch
+        packed = pack_tree(rows)
+        src: dict[int, tuple[Hit, int]] = {}  # a packed position the store holds -> (a hit, its slot there)
+        for ix, hit in zip(packed.index, hits, strict=True):
+            for t, p in enumerate(ix[: hit.n] if hit is not None else ()):
+                src.setdefault(p, (hit, t))  # type: ignore[arg-type]  # hit is not None here
+        ends = [ix[-1] for ix in packed.index]
+        for p in ends:  # a row's last token is read: its logits
+            src.pop(p, None)
+        stored = sorted(src)
+        computed = [p for p in range(len(packed.ids)) if p not in src]
+        slot = {p: s for s, p in enumerate(stored + computed)}
+        dtype = self.model.dtype
+        cols = torch.tensor(stored + computed)
+        allow = packed.allow[torch.tensor(computed)][:, cols]
+        kw: dict[str, Any] = {
+            "input_ids": torch.tensor([[packed.ids[p] for p in computed]], device=self.device),
+            "position_ids": torch.tensor([[packed.positions[p] for p in computed]], device=self.device),
+            "attention_mask": torch.zeros(1, 1, *allow.shape, dtype=dtype).masked_fill_(
+                ~allow, torch.finfo(dtype).min).to(self.device)}
+        if stored:
+            kw[self._cache_name()] = self._cache_of(self._gather([[src[p] for p in stored]]), room=len(computed))
+        keep = torch.tensor([slot[p] - len(stored) for p in ends], device=self.device)
+        got = self.model(use_cache=True, logits_to_keep=keep, **kw)
+        cache = getattr(got, "cache", None) or got.past_key_values
+        layers = [(layer.keys, layer.values) for layer in cache.layers]
+        out = [(got.logits[0, j], Hit(layers, 0, [slot[p] for p in ix])) for j, ix in enumerate(packed.index)]
+        self._store.add(layers, [(r, 0, h.slots) for r, (_, h) in zip(rows, out, strict=True)])
+        return out
+
+    def _gather(self, items: Sequence[Sequence[tuple[Hit, int]]]) -> list[tuple[Any, Any]]:
+        """Keys and values [len(items), heads, width, head dim] per layer, from the store's (or a read's) tensors:
+        ``items[j][s]`` is (a hit, the index of one of its slots) for row j's slot s; the rows have one width."""
+        torch = self._torch
+        groups: dict[int, tuple[Hit, list[tuple[int, int, int, int]]]] = {}  # tensors -> (row, slot, its row, slot)
+        for j, row in enumerate(items):
+            for s, (h, t) in enumerate(row):
+                groups.setdefault(id(h.layers), (h, []))[1].append((j, s, h.row, h.slots[t]))
+        out = []
+        for n, (k0, v0) in enumerate(items[0][0][0].layers):
+            k = k0.new_empty(len(items), k0.shape[1], len(items[0]), k0.shape[3])
+            v = v0.new_empty(len(items), v0.shape[1], len(items[0]), v0.shape[3])
+            for h, at in groups.values():
+                hk, hv = h.layers[n]
+                j, s, r, t = (torch.tensor(x, device=k.device) for x in zip(*at, strict=True))
+                k[j, :, s] = hk[r, :, t]
+                v[j, :, s] = hv[r, :, t]
+            out.append((k, v))
+        return out
+
+    def _cache_of(self, layers: Sequence[tuple[Any, Any]], room: int) -> Any:
+        """A transformers cache holding ``layers``' keys and values, with ``room`` positions to grow into."""
+        from transformers import DynamicCache
+
+        grow = growing_layer()
+        cache = DynamicCache()
+        cache.layers = [grow(k, v, room) for k, v in layers]
+        return cache
 
     def _packs(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
         return packs_of(rows, PACK_TOKENS, MIN_SHARE)
@@ -723,43 +815,14 @@ class HFModel(LocalModel):
         """Read ``rows`` for decoding together: a KV cache with one left-padded row each, the logits of each row's
         next token [B, V], the key mask [B, W] and each row's last position [B, 1].
 
-        The rows are packed as prefix trees (``pack_tree``: what several rows share, such as a few-shot
-        instruction or the question before each cut of a CoT, is computed once), ``PACK_TOKENS`` packed tokens a
-        forward pass, and each row's keys and values gathered from its pack into the batch's cache, whose layers
-        have ``room`` positions to grow into (``growing_layer``)."""
+        The rows are read by ``_read`` (what the store holds is not computed again; what rows share is computed
+        once, as prefix trees) and each row's keys and values gathered into the batch's cache, whose layers have
+        ``room`` positions to grow into (``growing_layer``)."""
         torch = self._torch
-        packs = self._packs(rows)
-        if all(len(p) == 1 for p in packs):  # nothing worth a tree: one padded batch
-            input_ids, mask, pos = self._batch(rows)
-            padded, last_logits = self._step(input_ids, None, pos, mask)
-            grow = growing_layer()
-            padded.layers = [grow(layer.keys, layer.values, room) for layer in padded.layers]
-            return padded, last_logits, mask, pos[:, -1:]
+        logits, kv = self._read(rows)
         width = max(len(r) for r in rows)
-        layers: list[tuple[list[Any], list[Any]]] = []
-        logits = [None] * len(rows)
-        cache: Any = None
-        for pack in packs:
-            packed = pack_tree([rows[i] for i in pack])
-            ends = torch.tensor([ix[-1] for ix in packed.index], device=self.device)
-            got = self.model(use_cache=True, logits_to_keep=ends, **self._packed_inputs(packed))
-            pack_cache = getattr(got, "cache", None) or got.past_key_values
-            for j, i in enumerate(pack):
-                logits[i] = got.logits[0, j]
-            # each row's keys and values, left-padded to the batch's width (the padding is masked)
-            gather = torch.tensor([[ix[0]] * (width - len(ix)) + ix for ix in packed.index], device=self.device)
-            for n, layer in enumerate(pack_cache.layers):
-                k = layer.keys[0][:, gather].transpose(0, 1)
-                v = layer.values[0][:, gather].transpose(0, 1)
-                if len(layers) <= n:
-                    layers.append(([], []))
-                layers[n][0].append(k)
-                layers[n][1].append(v)
-            cache = pack_cache
-        place = [i for pack in packs for i in pack]  # the cache's row order
-        back = torch.tensor(sorted(range(len(place)), key=lambda j: place[j]), device=self.device)
-        grow = growing_layer()
-        cache.layers = [grow(torch.cat(ks, 0)[back], torch.cat(vs, 0)[back], room) for ks, vs in layers]
+        cache = self._cache_of(self._gather([[(h, 0)] * (width - h.n) + [(h, t) for t in range(h.n)] for h in kv]),
+                               room)  # left padding repeats a row's first slot: masked
         lens = torch.tensor([len(r) for r in rows], device=self.device)
         mask = (torch.arange(width, device=self.device)[None, :] >= (width - lens)[:, None]).long()
         return cache, torch.stack(logits), mask, (lens - 1)[:, None]
@@ -784,15 +847,20 @@ class HFModel(LocalModel):
                 out[i][r] = str(self.tokenizer.decode(toks, skip_special_tokens=True))
         return out
 
-    def _step(self, input_ids: Any, cache: Any, positions: Any = None, mask: Any = None) -> tuple[Any, Any]:
-        """One forward pass with a KV cache (None: a new one): the cache after it and the last position's logits.
-        transformers 5 names the cache ``cache``, earlier versions ``past_key_values``."""
+    def _cache_name(self) -> str:
+        """The forward pass's cache argument: transformers 5 names it ``cache``, earlier versions
+        ``past_key_values``."""
         if self._cache_arg is None:
             import inspect
 
             params = inspect.signature(self.model.forward).parameters
             self._cache_arg = "cache" if "cache" in params else "past_key_values"
-        kw: dict[str, Any] = {self._cache_arg: cache} if cache is not None else {}
+        return self._cache_arg
+
+    def _step(self, input_ids: Any, cache: Any, positions: Any = None, mask: Any = None) -> tuple[Any, Any]:
+        """One forward pass with a KV cache (None: a new one): the cache after it and the last position's logits.
+        transformers 5 names the cache ``cache``, earlier versions ``past_key_values``."""
+        kw: dict[str, Any] = {self._cache_name(): cache} if cache is not None else {}
         if positions is not None:
             kw["position_ids"] = positions
         if mask is not None:
