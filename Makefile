@@ -19,11 +19,11 @@ $(STAMP): pyproject.toml
 
 # All four Lanham et al. metrics on the embedded SmolLM2 and the built-in arithmetic task.
 # float32, as --dtype auto gives on every CPU: the numbers do not depend on which CPU ran them (docs/pitfalls.md).
+# The run writes report.html and prints the summary itself (`cotlens report DIR` rebuilds both from its files).
 demo: setup
 	$(BIN)/cotlens run --model smollm2 --task arithmetic --n 20 --seed 0 --dtype float32 \
 		--max-new-tokens 160 --max-positions 4 --out $(DEMO_OUT) \
 		--metrics early_answering,adding_mistakes,filler_tokens,no_cot
-	$(BIN)/cotlens report $(DEMO_OUT)
 
 # ruff, mypy strict, and the import layers (pyproject's [tool.importlinter]: each package imports only from below).
 lint: setup

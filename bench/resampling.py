@@ -16,9 +16,11 @@ through ``HFModel``:
 - ``per cut``: each cut read once and its KV cache copied to its N rollouts, one cut at a time (cotlens before the
   tree).
 
-The rollouts of each (cut, seed) are compared across the three: identical, parted where a draw was a near-tie (the
-uniform within 1e-4 of a CDF edge), or parted otherwise (unexplained). Times on this shared machine are noise:
-read the ratios, measured side by side in one run. Prints a table and writes ``bench/results/resampling.json``.
+Each way starts with an empty prefix store (``HFModel.clear_prefix_store``): what is timed is the sharing within
+one way's calls. The rollouts of each (cut, seed) are compared across the three: identical, parted where a draw was
+a near-tie (the uniform within 1e-4 of a CDF edge), or parted otherwise (unexplained). Times on this shared
+machine are noise: read the ratios, measured side by side in one run. Prints a table and writes
+``bench/results/resampling.json``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def compare(a: Trace, b: Trace) -> dict[str, int]:
 def batched(m: HFModel, ids: list[list[int]], seeds: list[int], s: GenerationSettings, share: bool) -> Trace:
     """Every (cut, seed) row in ``HFModel.rollouts``' decoding batches; each row's (token, margin) per step, in the
     order of ``ids`` x ``seeds``."""
+    m.clear_prefix_store()  # each way reads its prompts itself: no keys and values from the way before
     rows = [(i, sd) for i in range(len(ids)) for sd in seeds]
     order = sorted(range(len(rows)), key=lambda j: ids[rows[j][0]])
     out: Trace = [[] for _ in rows]
@@ -88,6 +91,7 @@ def batched(m: HFModel, ids: list[list[int]], seeds: list[int], s: GenerationSet
 def per_cut(m: HFModel, ids: list[list[int]], seeds: list[int], s: GenerationSettings) -> Trace:
     out: Trace = []
     for x in ids:
+        m.clear_prefix_store()  # each cut read whole, as before the tree
         trace: Trace = []
         m.sample(x, s, seeds, trace=trace)
         out += trace

@@ -472,11 +472,12 @@ class HFModel(LocalModel):
         return self._letter_ids[letter]
 
     def score_choices(self, prompts: Sequence[Prompt], letters: Sequence[Sequence[str]]) -> list[list[float]]:
-        """Each prompt's last position, read by ``score_rows``: prompts that share a prefix (the filler lengths
-        of one question, the truncations of one CoT, the no-CoT prompt beside them in a merged call) as prefix
-        trees, the rest in left-padded batches of similar length; a prompt that recurs in the call (merged calls
-        of several records: a filler of length 0 is the no-CoT prompt) is read once. Measured on the demo's
-        filler and no-CoT prompts (80 of one merged call): 26.7 s padded, 13.9 s as trees."""
+        """Each prompt's last position, read by ``score_rows`` (``_read``): what the prefix store holds of a
+        prompt's beginning is not computed again, prompts that share a prefix (the filler lengths of one question,
+        the truncations of one CoT, the no-CoT prompt beside them in a merged call) are read as prefix trees, the
+        rest in left-padded batches of similar length; a prompt that recurs in the call (merged calls of several
+        records: a filler of length 0 is the no-CoT prompt) is read once. Measured on the demo's filler and no-CoT
+        prompts (80 of one merged call, no store): 26.7 s padded, 13.9 s as trees."""
         if not prompts:
             return []
         ids = self._encode([self.render(p) for p in prompts])
