@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cotlens.batching import Packed, draw, left_pad, pack_tree, packs_of, seeded_generator
+from cotlens.batching import draw, left_pad, pack_tree, packs_of, seeded_generator
 from cotlens.models.base import RENDERS, LocalModel, names
 from cotlens.models.hooks import residual_hook
 from cotlens.models.kvstore import Hit, PrefixStore
@@ -600,19 +600,6 @@ class HFModel(LocalModel):
 
     def _packs(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
         return packs_of(rows, PACK_TOKENS, MIN_SHARE)
-
-    def _packed_inputs(self, packed: Packed) -> dict[str, Any]:
-        """A pack's forward-pass inputs: ids, position ids and, where it holds several rows, the tree's 4D
-        attention mask (a single row is plainly causal)."""
-        torch = self._torch
-        kw: dict[str, Any] = {"input_ids": torch.tensor([packed.ids], device=self.device),
-                              "position_ids": torch.tensor([packed.positions], device=self.device)}
-        if len(packed.index) > 1:
-            t = len(packed.ids)
-            dtype = self.model.dtype
-            mask = torch.zeros(1, 1, t, t, dtype=dtype).masked_fill_(~packed.allow, torch.finfo(dtype).min)
-            kw["attention_mask"] = mask.to(self.device)
-        return kw
 
     # -- white-box: the residual stream at CoT positions, and ablating it ------------------------------------
     @property
