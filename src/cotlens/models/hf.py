@@ -543,8 +543,9 @@ class HFModel(LocalModel):
         packed = pack_tree(rows)
         src: dict[int, tuple[Hit, int]] = {}  # a packed position the store holds -> (a hit, its slot there)
         for ix, hit in zip(packed.index, hits, strict=True):
-            for t, p in enumerate(ix[: hit.n] if hit is not None else ()):
-                src.setdefault(p, (hit, t))  # type: ignore[arg-type]  # hit is not None here
+            if hit is not None:
+                for t, p in enumerate(ix[: hit.n]):
+                    src.setdefault(p, (hit, t))
         ends = [ix[-1] for ix in packed.index]
         for p in ends:  # a row's last token is read: its logits
             src.pop(p, None)
@@ -846,8 +847,8 @@ class HFModel(LocalModel):
         return self._cache_arg
 
     def _step(self, input_ids: Any, cache: Any, positions: Any = None, mask: Any = None) -> tuple[Any, Any]:
-        """One forward pass with a KV cache (None: a new one): the cache after it and the last position's logits.
-        transformers 5 names the cache ``cache``, earlier versions ``past_key_values``."""
+        """One forward pass with a KV cache (None: a new one, ``_cache_name``): the cache after it and the last
+        position's logits."""
         kw: dict[str, Any] = {self._cache_name(): cache} if cache is not None else {}
         if positions is not None:
             kw["position_ids"] = positions

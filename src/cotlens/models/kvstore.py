@@ -118,9 +118,7 @@ class PrefixStore:
         if not self._entries:
             return None
         found: tuple[int, int] | None = None
-        h = 0
-        for k in range(len(ids) // BLOCK):
-            h = hash((h, tuple(ids[k * BLOCK : (k + 1) * BLOCK])))
+        for h in self._chain(ids):
             at = self._blocks.get(h)
             if at is None:
                 break
