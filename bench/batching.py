@@ -33,6 +33,7 @@ from cotlens.models.spec import load_model
 from cotlens.runs.config import RunConfig
 from cotlens.runs.finished import read_jsonl
 from cotlens.runs.runner import Run
+from cotlens.runs.summary import leaves
 from cotlens.types import Prompt
 
 DEMO = dict(model="smollm2", task="arithmetic", seed=0, dtype="float32", max_new_tokens=160,
@@ -83,15 +84,6 @@ def differences(a: Path, b: Path, m: HFModel, near: float) -> dict[str, Any]:
     rb = {(r["metric"], r["sample_id"]): r for r in read_jsonl(b / "records.jsonl")}
     recs = sorted(f"{k[0]}:{k[1]}" for k in ra if ra[k]["values"] != rb[k]["values"])
     return {"cots_differ": cots, "records_with_other_values": recs}
-
-
-def leaves(d: Any, path: str = "") -> dict[str, Any]:
-    """A summary's values by their path (``metrics.filler_tokens.stats.filler_gain.ci[0]``)."""
-    if isinstance(d, dict):
-        return {k: v for key, val in d.items() for k, v in leaves(val, f"{path}.{key}" if path else key).items()}
-    if isinstance(d, list):
-        return {k: v for i, val in enumerate(d) for k, v in leaves(val, f"{path}[{i}]").items()}
-    return {path: d}
 
 
 def summary_differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[Any]]:

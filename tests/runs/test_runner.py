@@ -17,6 +17,7 @@ from cotlens.metrics.adding_mistakes import AddingMistakesArgs
 from cotlens.runs.config import RunConfig
 from cotlens.runs.finished import read_jsonl
 from cotlens.runs.runner import run as run_typed
+from cotlens.runs.summary import leaves
 from cotlens.types import CotlensError, Summary
 from summaries import run_json as run
 
@@ -76,15 +77,6 @@ def test_full_battery_writes_records_summary_report(tmp_path: Path, capsys: pyte
         run(RunConfig(**{**cfg.__dict__, "n": 4}), progress=False)
 
 
-def _leaves(d: object, path: str = "") -> dict[str, object]:
-    """A summary's values by their path (``filler_tokens.stats.filler_gain.ci[0]``)."""
-    if isinstance(d, dict):
-        return {k: v for key, val in d.items() for k, v in _leaves(val, f"{path}.{key}").items()}
-    if isinstance(d, list):
-        return {k: v for i, val in enumerate(d) for k, v in _leaves(val, f"{path}[{i}]").items()}
-    return {path: d}
-
-
 def test_killed_run_resumes_without_repeating_finished_calls(tmp_path: Path) -> None:
     args = ["run", "--model", "smollm2", "--task", "arithmetic", "--n", "4", "--seed", "2", "--dtype", "float32",
             "--max-new-tokens", "24", "--metrics", "early_answering,no_cot,filler_tokens", "--quiet"]
@@ -127,7 +119,7 @@ def test_killed_run_resumes_without_repeating_finished_calls(tmp_path: Path) -> 
     # The same values, to rounding: the resumed run read its remaining prompts without the keys and values the
     # finished records' reads would have left in the prefix store, so a mean of probability differences
     # (filler_gain, its bootstrap CI) can move at 1e-6 (seen: 1.3e-6); every other value is the same exactly.
-    la, lb = _leaves(a["metrics"]), _leaves(b["metrics"])
+    la, lb = leaves(a["metrics"]), leaves(b["metrics"])
     assert la.keys() == lb.keys()
     assert la == pytest.approx(lb, abs=1e-5) and a["accuracy_with_cot"] == b["accuracy_with_cot"]
     assert {k: v for k, v in la.items() if "filler_gain" not in k} == {k: v for k, v in lb.items()

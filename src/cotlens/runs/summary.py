@@ -19,6 +19,16 @@ from cotlens.types import CurveSummary, MetricSummary, Record, Sample, Summary, 
 GRID = [i / 20 for i in range(21)]
 
 
+def leaves(d: Any, path: str = "") -> dict[str, Any]:
+    """A summary's (or any JSON value's) values by their path: ``filler_tokens.stats.filler_gain.ci[0]`` -> value;
+    two summaries compared value by value."""
+    if isinstance(d, dict):
+        return {k: v for key, val in d.items() for k, v in leaves(val, f"{path}.{key}" if path else key).items()}
+    if isinstance(d, list):
+        return {k: v for i, val in enumerate(d) for k, v in leaves(val, f"{path}[{i}]").items()}
+    return {path: d}
+
+
 def metric_summary(name: str, recs: Sequence[Record], seed: int, args: Any) -> MetricSummary:
     """One metric's entry of the summary from its records (the Inspect tasks' metrics report the same)."""
     metric = get_metric(name)
